@@ -1,0 +1,1 @@
+"""The enclave's components: one ``pulumi.ComponentResource`` per module."""

@@ -1,0 +1,1 @@
+"""Offline tooling of the EU data enclave: check, plan, diff, review, bootstrap, audit."""

@@ -1,0 +1,5 @@
+"""``python -m enclave``: the enclave's command line."""
+
+from enclave.cli import main
+
+raise SystemExit(main())
