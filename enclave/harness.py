@@ -38,6 +38,11 @@ _SIG_KEY = rpc._special_sig_key  # noqa: SLF001
 class HarnessError(Exception):
     """The program could not be evaluated (bad stack file, bad config, program error)."""
 
+    def __init__(self, message: str, resources: list | None = None):
+        super().__init__(message)
+        self.resources = resources or []
+        """What had been registered before the failure (a bad config must leave this empty)."""
+
 
 @dataclass
 class RecordedResource:
@@ -466,7 +471,7 @@ def run_program(
         _purge_modules(program_dir)
     if error is not None:
         msg = str(error) or type(error).__name__
-        raise HarnessError(f"stack {stack!r}: the program failed: {msg}") from error
+        raise HarnessError(f"stack {stack!r}: the program failed: {msg}", monitor.records) from error
 
     outputs: dict[str, Any] = {}
     root = settings.get_root_resource()
