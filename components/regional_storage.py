@@ -1,0 +1,353 @@
+"""The site's user-data bucket and its access-log bucket, both pinned to the site's region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import SiteConfig
+
+ACCESS_LOG_PREFIX = "s3-access/user-data/"
+"""Key prefix of the data bucket's server access logs inside the log bucket."""
+
+NONCURRENT_VERSION_DAYS = 30
+"""Days an overwritten or deleted object version is kept: erasure requests are final after this."""
+
+INCOMPLETE_UPLOAD_DAYS = 7
+"""Days after which an unfinished multipart upload (invisible, but stored) is removed."""
+
+ACCESS_LOG_RETENTION_DAYS = 400
+"""Days server access logs are kept: a year of evidence plus a margin for the yearly audit."""
+
+GOVERNANCE_ACTIONS = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketLogging",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketAcl",
+    "s3:DeleteBucket",
+)
+"""Bucket settings only the deployment role may change (the Delete* APIs of these settings
+use the same permissions, e.g. DeleteBucketEncryption needs s3:PutEncryptionConfiguration)."""
+
+OBJECT_DATA_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectAttributes",
+    "s3:GetObjectVersionAttributes",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:RestoreObject",
+)
+"""Reads and writes of object content, confined to the VPC endpoint when one is given."""
+
+
+def _join(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Concatenate plain strings as a string, anything else as an Output (tests lint the plain form)."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(parts)
+    return pulumi.Output.concat(*parts)
+
+
+def _tls_only(arns: list[Any]) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": arns,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _deployer_only_governance(cfg: SiteConfig, bucket_arn: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "OnlyDeployerChangesBucketSettings",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(GOVERNANCE_ACTIONS),
+            "Resource": bucket_arn,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": cfg.deployment_role_arn}},
+        },
+        {
+            # No exception, not even the deployer: data never leaves the site by replication.
+            "Sid": "NoReplicationForAnyone",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutReplicationConfiguration",
+            "Resource": bucket_arn,
+        },
+    ]
+
+
+def data_bucket_policy(
+    cfg: SiteConfig,
+    bucket_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    read_vpc_endpoint_id: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
+    """The user-data bucket's policy: TLS only, operator-key uploads only, settings frozen, no replication."""
+    objects = _join(bucket_arn, "/*")
+    statements: list[dict[str, Any]] = [
+        _tls_only([bucket_arn, objects]),
+        {
+            # IfExists: an upload without the header gets the bucket's default
+            # encryption (the operator key), so only a *different* choice is refused.
+            "Sid": "DenyUploadsNotEncryptedWithKms",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        },
+        {
+            "Sid": "DenyUploadsWithAnotherKmsKey",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            # The key-id header is typed ARN, so an ARN operator: a bare key id or an
+            # alias in the header does not equal the key ARN and is refused too.
+            "Condition": {"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
+        },
+        {
+            # SSE-C uses its own headers, which the two statements above never see.
+            "Sid": "DenyUploadsWithCustomerProvidedKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+        },
+        *_deployer_only_governance(cfg, bucket_arn),
+    ]
+    if read_vpc_endpoint_id is not None:
+        statements.append(
+            {
+                # Two conditions in one Deny must both hold: the request is denied
+                # when it comes from outside the endpoint AND not from the staff gate role.
+                "Sid": "ObjectAccessOnlyThroughVpcEndpointOrStaffGate",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(OBJECT_DATA_ACTIONS),
+                "Resource": objects,
+                "Condition": {
+                    "StringNotEquals": {"aws:SourceVpce": read_vpc_endpoint_id},
+                    "ArnNotEquals": {"aws:PrincipalArn": cfg.role_arn("staff-access")},
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Id": f"{cfg.name_prefix}-user-data", "Statement": statements}
+
+
+def log_bucket_policy(
+    cfg: SiteConfig,
+    bucket_arn: pulumi.Input[str],
+    source_bucket_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    """The access-log bucket's policy: TLS only, S3 log delivery for the data bucket only, settings frozen."""
+    objects = _join(bucket_arn, "/*")
+    log_objects = _join(bucket_arn, "/", ACCESS_LOG_PREFIX, "*")
+    return {
+        "Version": "2012-10-17",
+        "Id": f"{cfg.name_prefix}-access-logs",
+        "Statement": [
+            _tls_only([bucket_arn, objects]),
+            {
+                "Sid": "S3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": log_objects,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": source_bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": cfg.data_account_id},
+                },
+            },
+            *_deployer_only_governance(cfg, bucket_arn),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class RegionalStorageArgs:
+    """Inputs of ``RegionalStorage``."""
+
+    config: SiteConfig
+    """The validated site configuration (bucket names, roles, accounts)."""
+    provider: aws.Provider
+    """The data-account provider (``SiteProviders.data``); its region is the buckets' region."""
+    key_arn: pulumi.Input[str]
+    """ARN of the operator-held KMS key that encrypts both buckets."""
+    read_vpc_endpoint_id: pulumi.Input[str] | None = None
+    """S3 VPC endpoint id; when set, object reads and writes must come through it (or the staff gate role)."""
+
+
+class RegionalStorage(pulumi.ComponentResource):
+    """The user-data bucket and its server-access-log bucket, encrypted with the operator's key.
+
+    Both: SSE-KMS with the operator key and bucket keys, versioning, all four
+    public-access blocks, ACLs disabled, lifecycle for old versions, a bucket
+    policy that denies plain HTTP and leaves bucket settings to the deployment
+    role alone. No replication of any kind; the buckets are protected from deletion.
+    """
+
+    data_bucket_name: pulumi.Output[str]
+    """Name of the user-data bucket."""
+    data_bucket_arn: pulumi.Output[str]
+    """ARN of the user-data bucket."""
+    log_bucket_name: pulumi.Output[str]
+    """Name of the access-log bucket."""
+    log_bucket_arn: pulumi.Output[str]
+    """ARN of the access-log bucket."""
+
+    def __init__(self, name: str, args: RegionalStorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("enclave:storage:RegionalStorage", name, None, opts)
+        self._args = args
+        cfg = args.config
+
+        logs = self._create_bucket(f"{name}-access-logs", cfg.bucket_name("access-logs"), expire_current=True)
+        log_policy = self._create_policy(
+            f"{name}-access-logs",
+            logs,
+            pulumi.Output.json_dumps(log_bucket_policy(cfg, logs["bucket"].arn, cfg.bucket_arn("user-data"))),
+        )
+
+        data = self._create_bucket(f"{name}-user-data", cfg.bucket_name("user-data"), expire_current=False)
+        self._create_policy(
+            f"{name}-user-data",
+            data,
+            pulumi.Output.json_dumps(
+                data_bucket_policy(cfg, data["bucket"].arn, args.key_arn, args.read_vpc_endpoint_id)
+            ),
+        )
+        aws.s3.BucketLogging(
+            f"{name}-user-data-logging",
+            bucket=data["bucket"].id,
+            target_bucket=logs["bucket"].id,
+            target_prefix=ACCESS_LOG_PREFIX,
+            # Deliver no log record before the log bucket admits the log service
+            # and encrypts with the operator key.
+            opts=self._opts(depends_on=[log_policy, logs["encryption"]]),
+        )
+
+        self.data_bucket_name = data["bucket"].bucket
+        self.data_bucket_arn = data["bucket"].arn
+        self.log_bucket_name = logs["bucket"].bucket
+        self.log_bucket_arn = logs["bucket"].arn
+        self.register_outputs(
+            {
+                "data_bucket_name": self.data_bucket_name,
+                "data_bucket_arn": self.data_bucket_arn,
+                "log_bucket_name": self.log_bucket_name,
+                "log_bucket_arn": self.log_bucket_arn,
+            }
+        )
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, **kwargs)
+
+    def _create_bucket(self, name: str, bucket_name: str, expire_current: bool) -> dict[str, pulumi.CustomResource]:
+        """One bucket with its encryption, versioning, access block, ownership and lifecycle."""
+        s3 = aws.s3
+        bucket = s3.Bucket(name, bucket=bucket_name, opts=self._opts(protect=True))
+        encryption = s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms",
+                        kms_master_key_id=self._args.key_arn,
+                    ),
+                    bucket_key_enabled=True,
+                    # SSE-C would encrypt with a key nobody here holds; refuse it at the bucket.
+                    blocked_encryption_types=["SSE-C"],
+                )
+            ],
+            opts=self._opts(),
+        )
+        versioning = s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=self._opts(),
+        )
+        public_access = s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._opts(),
+        )
+        ownership = s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=self._opts(),
+        )
+        rules = [
+            s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-noncurrent-versions",
+                status="Enabled",
+                filter=s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=NONCURRENT_VERSION_DAYS
+                ),
+            ),
+            s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-uploads",
+                status="Enabled",
+                filter=s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=INCOMPLETE_UPLOAD_DAYS
+                ),
+            ),
+        ]
+        if expire_current:
+            rules.append(
+                s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-logs",
+                    status="Enabled",
+                    filter=s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                    expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ACCESS_LOG_RETENTION_DAYS),
+                )
+            )
+        s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=rules,
+            # Noncurrent-version rules act on a versioned bucket (as the SDK's own example orders them).
+            opts=self._opts(depends_on=[versioning]),
+        )
+        return {
+            "bucket": bucket,
+            "encryption": encryption,
+            "public_access": public_access,
+            "ownership": ownership,
+        }
+
+    def _create_policy(
+        self, name: str, parts: dict[str, pulumi.CustomResource], policy: pulumi.Output[str]
+    ) -> aws.s3.BucketPolicy:
+        # S3 answers OperationAborted ("a conflicting conditional operation is in
+        # progress") when the access block or ownership controls are written
+        # while the policy is, so the policy waits for both.
+        return aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=parts["bucket"].id,
+            policy=policy,
+            opts=self._opts(depends_on=[parts["public_access"], parts["ownership"]]),
+        )
