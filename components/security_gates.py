@@ -1,0 +1,577 @@
+"""The security gates: who may touch the site's data, from where, and what no role may ever do.
+
+Every policy document is a module-level pure function returning a dict (values
+may be plain strings or Outputs), so the tests and the access matrix read the
+exact statements the engine receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
+from components.pseudonym_secret import pepper_secret_arn_pattern
+
+VERSION = "2012-10-17"
+
+# Global services whose requests carry aws:RequestedRegion us-east-1 whatever
+# the site's region: the region deny must exempt them or the auditor could not
+# read IAM and no role could call STS's global endpoint. The boundary's allow
+# list grants only reads on them, so exempting them opens nothing else.
+GLOBAL_SERVICE_ACTIONS = ("iam:*", "sts:*")
+
+DATA_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")
+"""Object reads and writes on user data (delete serves erasure requests; versions expire by lifecycle)."""
+
+KEY_USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+"""What S3 and Secrets Manager call on the operator key on a role's behalf."""
+
+# The auditor's read-only view of the site's configuration: metadata only,
+# never data, and scoped to the site's own resources wherever the action
+# supports resource-level permissions (the List/Describe calls do not).
+ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:ListTrails",
+    "cloudtrail:LookupEvents",
+    "ec2:DescribeFlowLogs",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcs",
+    "iam:ListRoles",
+    "s3:ListAllMyBuckets",
+    "secretsmanager:ListSecrets",
+)
+TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail", "cloudtrail:GetTrailStatus")
+IAM_CONFIG_READ_ACTIONS = (
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+)
+KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus")
+BUCKET_CONFIG_READ_ACTIONS = (
+    "s3:GetBucketLocation",
+    "s3:GetBucketLogging",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetBucketVersioning",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+)
+SECRET_CONFIG_READ_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy")
+SITE_BUCKET_ROLES = ("user-data", "access-logs", "audit-logs")
+
+TRANSFER_OUT_ACTIONS = (
+    # S3: replication, multi-region access points, and opening a bucket to others.
+    "s3:PutReplicationConfiguration",
+    "s3:ReplicateObject",
+    "s3:ReplicateDelete",
+    "s3:ReplicateTags",
+    "s3:CreateMultiRegionAccessPoint",
+    "s3:PutMultiRegionAccessPointPolicy",
+    "s3:SubmitMultiRegionAccessPointRoutes",
+    "s3:CreateAccessPoint",
+    "s3:PutAccessPointPolicy",
+    "s3:CreateJob",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    # KMS: the key must stay single-region and grant-free.
+    "kms:ReplicateKey",
+    "kms:CreateGrant",
+    "kms:UpdatePrimaryRegion",
+    "kms:PutKeyPolicy",
+    # Secrets Manager: no replicas, no resource policy but the deployer's.
+    "secretsmanager:ReplicateSecretToRegions",
+    "secretsmanager:PutResourcePolicy",
+    "secretsmanager:DeleteResourcePolicy",
+    # DynamoDB global tables and exports.
+    "dynamodb:CreateGlobalTable",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:UpdateGlobalTable",
+    "dynamodb:UpdateGlobalTableSettings",
+    "dynamodb:UpdateGlobalTableVersion",
+    "dynamodb:ExportTableToPointInTime",
+    # RDS: cross-region replicas, snapshot copies and shares, exports.
+    "rds:CreateDBInstanceReadReplica",
+    "rds:CreateGlobalCluster",
+    "rds:CopyDBSnapshot",
+    "rds:CopyDBClusterSnapshot",
+    "rds:ModifyDBSnapshotAttribute",
+    "rds:ModifyDBClusterSnapshotAttribute",
+    "rds:StartDBInstanceAutomatedBackupsReplication",
+    "rds:StartExportTask",
+    # ECR and AWS Backup copies.
+    "ecr:PutReplicationConfiguration",
+    "backup:StartCopyJob",
+    "backup:PutBackupVaultAccessPolicy",
+    # Transfer services.
+    "datasync:CreateTask",
+    "datasync:StartTaskExecution",
+    # EC2: any path out of the isolated network, and copies or shares of disks and images.
+    "ec2:CreateInternetGateway",
+    "ec2:AttachInternetGateway",
+    "ec2:CreateEgressOnlyInternetGateway",
+    "ec2:CreateNatGateway",
+    "ec2:CreateCarrierGateway",
+    "ec2:CreateVpcPeeringConnection",
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:CreateTransitGatewayVpcAttachment",
+    "ec2:CreateVpnGateway",
+    "ec2:AttachVpnGateway",
+    "ec2:CreateVpnConnection",
+    "ec2:CreateClientVpnEndpoint",
+    "ec2:CreateVpcEndpoint",
+    "ec2:ModifyVpcEndpoint",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:CopySnapshot",
+    "ec2:CopyImage",
+    "ec2:ModifySnapshotAttribute",
+    "ec2:ModifyImageAttribute",
+    "ec2:CreateInstanceExportTask",
+    "ec2:ExportImage",
+)
+"""Every action that moves data out of the site or opens a path for it: denied to every role."""
+
+AUDIT_TAMPER_ACTIONS = (
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:StopLogging",
+    "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+    "ec2:DeleteFlowLogs",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:BypassGovernanceRetention",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketLogging",
+)
+"""Actions that would blind or rewrite the audit trail: denied to every role."""
+
+CROSS_ACCOUNT_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl", "s3:ReplicateObject")
+"""Object writes (CopyObject is authorised as s3:PutObject on the target) denied outside the data account."""
+
+TICKET_PATTERN = "?*-?*"
+"""An access ticket looks like ``PRIV-1234``: a project key, a dash, a number (IAM wildcards only)."""
+
+
+def _bucket_and_objects(cfg: SiteConfig, role: str) -> list[str]:
+    return [cfg.bucket_arn(role), f"{cfg.bucket_arn(role)}/*"]
+
+
+def _via_services(cfg: SiteConfig, *services: str) -> list[str]:
+    return [f"{service}.{cfg.region}.amazonaws.com" for service in services]
+
+
+def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """Read-only access to the site's configuration: what the auditor gets, and the boundary's cap on it."""
+    return [
+        {
+            "Sid": "ReadAccountWideConfiguration",
+            "Effect": "Allow",
+            "Action": list(ACCOUNT_WIDE_CONFIG_READ_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadTrailConfiguration",
+            "Effect": "Allow",
+            "Action": list(TRAIL_CONFIG_READ_ACTIONS),
+            "Resource": cfg.trail_arn,
+        },
+        {
+            "Sid": "ReadSiteIamConfiguration",
+            "Effect": "Allow",
+            "Action": list(IAM_CONFIG_READ_ACTIONS),
+            "Resource": [
+                f"arn:aws:iam::{cfg.data_account_id}:role/{cfg.name_prefix}-*",
+                f"arn:aws:iam::{cfg.data_account_id}:policy/{cfg.name_prefix}-*",
+            ],
+        },
+        {
+            "Sid": "ReadKeyConfiguration",
+            "Effect": "Allow",
+            "Action": list(KEY_CONFIG_READ_ACTIONS),
+            "Resource": key_arn,
+        },
+        {
+            "Sid": "ReadBucketConfiguration",
+            "Effect": "Allow",
+            "Action": list(BUCKET_CONFIG_READ_ACTIONS),
+            "Resource": [cfg.bucket_arn(role) for role in SITE_BUCKET_ROLES],
+        },
+        {
+            "Sid": "ReadSecretConfiguration",
+            "Effect": "Allow",
+            "Action": list(SECRET_CONFIG_READ_ACTIONS),
+            "Resource": pepper_secret_arn_pattern(cfg),
+        },
+    ]
+
+
+def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The cap on every role of the site: at most what the roles need, never another region or a copy out."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AtMostUserDataObjects",
+                "Effect": "Allow",
+                "Action": list(DATA_OBJECT_ACTIONS),
+                "Resource": f"{cfg.bucket_arn('user-data')}/*",
+            },
+            {
+                "Sid": "AtMostAuditLogObjects",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{cfg.bucket_arn('audit-logs')}/*",
+            },
+            {
+                "Sid": "AtMostListSiteBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [cfg.bucket_arn("user-data"), cfg.bucket_arn("audit-logs")],
+            },
+            {
+                "Sid": "AtMostOperatorKeyViaSiteServices",
+                "Effect": "Allow",
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": _via_services(cfg, "s3", "secretsmanager")}},
+            },
+            {
+                "Sid": "AtMostPepperRead",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": pepper_secret_arn_pattern(cfg),
+            },
+            *configuration_read_statements(cfg, key_arn),
+            {
+                "Sid": "DenyOutsideSiteRegion",
+                "Effect": "Deny",
+                "NotAction": list(GLOBAL_SERVICE_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": cfg.region}},
+            },
+            {
+                "Sid": "DenyTransferOut",
+                "Effect": "Deny",
+                "Action": list(TRANSFER_OUT_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "DenyAuditTampering",
+                "Effect": "Deny",
+                "Action": list(AUDIT_TAMPER_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "DenyObjectWritesToOtherAccounts",
+                "Effect": "Deny",
+                "Action": list(CROSS_ACCOUNT_WRITE_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"s3:ResourceAccount": cfg.data_account_id}},
+            },
+        ],
+    }
+
+
+def workload_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
+    """In-site compute of the data account (ECS tasks, EC2 instances) may assume the workload role."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "InSiteCompute",
+                "Effect": "Allow",
+                "Principal": {"Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+                # Confused-deputy guard: only on behalf of the data account's own tasks and instances.
+                "Condition": {"StringEquals": {"aws:SourceAccount": cfg.data_account_id}},
+            }
+        ],
+    }
+
+
+def workload_policy(cfg: SiteConfig, key_arn: pulumi.Input[str], s3_endpoint_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The workload reads and writes user data only through the site's S3 endpoint, and reads the pepper."""
+    endpoint = {"StringEquals": {"aws:SourceVpce": s3_endpoint_id}}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "UserDataObjectsThroughSiteEndpoint",
+                "Effect": "Allow",
+                "Action": list(DATA_OBJECT_ACTIONS),
+                "Resource": f"{cfg.bucket_arn('user-data')}/*",
+                "Condition": endpoint,
+            },
+            {
+                "Sid": "ListUserDataThroughSiteEndpoint",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": cfg.bucket_arn("user-data"),
+                "Condition": endpoint,
+            },
+            {
+                "Sid": "OperatorKeyViaS3AndSecretsManager",
+                "Effect": "Allow",
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": _via_services(cfg, "s3", "secretsmanager")}},
+            },
+            {
+                "Sid": "ReadPseudonymPepper",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": pepper_secret_arn_pattern(cfg),
+            },
+        ],
+    }
+
+
+def staff_access_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
+    """Only approved staff, with fresh MFA and an access-ticket session tag, may assume the staff-access role."""
+    tag = f"aws:RequestTag/{ACCESS_TICKET_TAG}"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "ApprovedStaffWithMfaAndTicket",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(cfg.staff_principals)},
+                # sts:TagSession in the same statement: the ticket tag is passed at
+                # AssumeRole time, and both actions are authorised on the same conditions.
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "NumericLessThanEquals": {"aws:MultiFactorAuthAge": str(STAFF_SESSION_SECONDS)},
+                    "Null": {tag: "false"},
+                    "StringLike": {tag: TICKET_PATTERN},
+                    # The ticket is the only tag a session may set: no other tag can
+                    # masquerade as an approval.
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [ACCESS_TICKET_TAG]},
+                },
+            }
+        ],
+    }
+
+
+def staff_access_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """A staff session reads and writes user data and decrypts through S3, only while it carries a ticket."""
+    ticketed = {"Null": {f"aws:PrincipalTag/{ACCESS_TICKET_TAG}": "false"}}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "UserDataObjectsWithTicket",
+                "Effect": "Allow",
+                "Action": list(DATA_OBJECT_ACTIONS),
+                "Resource": f"{cfg.bucket_arn('user-data')}/*",
+                "Condition": ticketed,
+            },
+            {
+                "Sid": "ListUserDataWithTicket",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": cfg.bucket_arn("user-data"),
+                "Condition": ticketed,
+            },
+            {
+                "Sid": "OperatorKeyViaS3",
+                "Effect": "Allow",
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": _via_services(cfg, "s3")}},
+            },
+        ],
+    }
+
+
+def auditor_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
+    """The security firm's account may assume the auditor role, only with the agreed external id."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AuditorAccountWithExternalId",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{cfg.auditor_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}},
+            }
+        ],
+    }
+
+
+def auditor_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Read configuration and the audit log; explicitly never user data, never the key outside CloudTrail."""
+    cloudtrail_context = "kms:EncryptionContext:aws:cloudtrail:arn"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            *configuration_read_statements(cfg, key_arn),
+            {
+                "Sid": "ReadAuditLogObjects",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{cfg.bucket_arn('audit-logs')}/*",
+            },
+            {
+                "Sid": "ListAuditLogBucket",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": cfg.bucket_arn("audit-logs"),
+            },
+            {
+                "Sid": "DecryptCloudTrailLogFilesOnly",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {
+                    "StringEquals": {cloudtrail_context: cfg.trail_arn, "kms:ViaService": _via_services(cfg, "s3")}
+                },
+            },
+            {
+                "Sid": "DenyUserDataObjects",
+                "Effect": "Deny",
+                "Action": "s3:GetObject*",
+                "Resource": f"{cfg.bucket_arn('user-data')}/*",
+            },
+            {
+                "Sid": "DenyDecryptOutsideCloudTrail",
+                "Effect": "Deny",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"Null": {cloudtrail_context: "true"}},
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class SecurityGatesArgs:
+    """Inputs of ``SecurityGates``."""
+
+    config: SiteConfig
+    """The validated site configuration."""
+    provider: aws.Provider
+    """The data-account provider (``SiteProviders.data``)."""
+    key_arn: pulumi.Input[str]
+    """ARN of the operator-held KMS key (``OperatorKey.key_arn``)."""
+    s3_endpoint_id: pulumi.Input[str]
+    """Id of the site's S3 interface endpoint (``IsolatedNetwork.s3_endpoint_id``)."""
+
+
+class SecurityGates(pulumi.ComponentResource):
+    """The site's IAM: a permissions boundary and the workload, staff-access and auditor roles.
+
+    Every role carries the boundary, so whatever a later inline policy grants,
+    no role can act in another region, replicate or copy data out, or tamper
+    with the audit trail.
+    """
+
+    workload_role_arn: pulumi.Output[str]
+    """Role of the in-site services."""
+    staff_access_role_arn: pulumi.Output[str]
+    """Role approved staff assume (MFA, ticket, one hour)."""
+    auditor_role_arn: pulumi.Output[str]
+    """Role the external security firm assumes (external id)."""
+    permissions_boundary_arn: pulumi.Output[str]
+    """Managed policy attached as the boundary of every role above."""
+
+    def __init__(self, name: str, args: SecurityGatesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("enclave:gates:SecurityGates", name, None, opts)
+        self._name = name
+        self._args = args
+        cfg = args.config
+
+        boundary = aws.iam.Policy(
+            f"{name}-boundary",
+            name=f"{cfg.name_prefix}-boundary",
+            description=f"Permissions boundary of every {cfg.name_prefix} role: site region only, no transfer out",
+            policy=pulumi.Output.json_dumps(permissions_boundary_policy(cfg, args.key_arn)),
+            opts=self._child_opts(),
+        )
+        self.permissions_boundary_arn = boundary.arn
+
+        workload = self._create_role(
+            "workload",
+            "In-site services of the enclave: user data only through the site's S3 endpoint",
+            workload_trust_policy(cfg),
+            workload_policy(cfg, args.key_arn, args.s3_endpoint_id),
+            boundary,
+        )
+        staff = self._create_role(
+            "staff-access",
+            "Approved staff with MFA and an access ticket, one hour at most; every use is in CloudTrail",
+            staff_access_trust_policy(cfg),
+            staff_access_policy(cfg, args.key_arn),
+            boundary,
+            max_session_duration=STAFF_SESSION_SECONDS,
+        )
+        auditor = self._create_role(
+            "auditor",
+            "External security firm: read-only configuration and audit logs, never user data",
+            auditor_trust_policy(cfg),
+            auditor_policy(cfg, args.key_arn),
+            boundary,
+        )
+        self.workload_role_arn = workload.arn
+        self.staff_access_role_arn = staff.arn
+        self.auditor_role_arn = auditor.arn
+
+        self.register_outputs(
+            {
+                "workload_role_arn": self.workload_role_arn,
+                "staff_access_role_arn": self.staff_access_role_arn,
+                "auditor_role_arn": self.auditor_role_arn,
+                "permissions_boundary_arn": self.permissions_boundary_arn,
+            }
+        )
+
+    def _child_opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider)
+
+    def _create_role(
+        self,
+        role: str,
+        description: str,
+        trust: dict[str, Any],
+        policy: dict[str, Any],
+        boundary: aws.iam.Policy,
+        max_session_duration: int | None = None,
+    ) -> aws.iam.Role:
+        """One role with its trust policy, the boundary and a single inline policy."""
+        cfg = self._args.config
+        created = aws.iam.Role(
+            f"{self._name}-{role}",
+            name=cfg.role_name(role),
+            description=description,
+            assume_role_policy=pulumi.Output.json_dumps(trust),
+            permissions_boundary=boundary.arn,
+            max_session_duration=max_session_duration,
+            opts=self._child_opts(),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-{role}-policy",
+            name=f"{cfg.role_name(role)}-access",
+            role=created.name,
+            policy=pulumi.Output.json_dumps(policy),
+            opts=self._child_opts(),
+        )
+        return created
