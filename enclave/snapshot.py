@@ -1,0 +1,516 @@
+"""Canonical plan snapshots and the risk classification shared by ``plan``, ``diff`` and ``review``.
+
+A snapshot is what one offline evaluation of a stack would create, written so
+that the same program always gives the same bytes: resources sorted by URN,
+keys sorted, secrets shown as ``[secret]``, no timestamps, no absolute paths,
+no ids. Two representation choices keep its Git diff readable:
+
+- Provider inputs that are not strings reach the engine JSON-encoded (a wire
+  artefact); they are decoded back to the value the program passed.
+- Inputs that *are* JSON documents (IAM, bucket and key policies) are stored
+  parsed, as ``{"$json": <document>}``, so a one-word change in a policy is a
+  one-line change in the snapshot, and ``diff``/``review`` can compare them
+  statement by statement. The marker keeps the fact that the input is a string.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from enclave.harness import SECRET_MARK
+
+SNAPSHOT_FORMAT = 1
+"""Bumped when the snapshot's layout changes (``diff`` refuses to compare across formats)."""
+
+JSON_MARK = "$json"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""The engine's sentinel for a value only known after apply (``pulumi preview --json``)."""
+
+# Provider bookkeeping in real preview state, not part of what the program asked for.
+BOOKKEEPING_KEYS = frozenset({"__defaults", "__meta"})
+
+
+# --------------------------------------------------------------------------- canonical values
+
+
+def _number(value: float) -> int | float:
+    # Mocks see every number as a float; 30.0 and 30 are the same input.
+    return int(value) if value.is_integer() else value
+
+
+def expand_json(value: Any) -> Any:
+    """A string holding a JSON object or array becomes ``{"$json": parsed}``; other values unchanged."""
+    if isinstance(value, str) and value[:1] in "{[" and value != SECRET_MARK:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        if isinstance(parsed, (dict, list)):
+            return {JSON_MARK: canonical(parsed)}
+    return value
+
+
+def canonical(value: Any, *, decode_wire_json: bool = False) -> Any:
+    """A JSON-ready copy: integral floats as ints, JSON-document strings expanded, bookkeeping dropped."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dict):
+        return {
+            str(k): canonical(v, decode_wire_json=decode_wire_json)
+            for k, v in value.items()
+            if k not in BOOKKEEPING_KEYS
+        }
+    if isinstance(value, (list, tuple)):
+        return [canonical(v, decode_wire_json=decode_wire_json) for v in value]
+    if isinstance(value, str):
+        # Only lists, maps and booleans: a numeric-looking string (an account id) stays a string.
+        if decode_wire_json and (value[:1] in "{[" or value in ("true", "false")):
+            try:
+                return canonical(json.loads(value))
+            except json.JSONDecodeError:
+                return value
+        return expand_json(value)
+    return value
+
+
+def dumps(data: Any) -> str:
+    """The one serialisation of snapshots: sorted keys, indent 2, UTF-8 as is, trailing newline."""
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def shorten(value: Any, limit: int = 160) -> str:
+    """A one-line rendering of a value for text and Markdown output."""
+    if isinstance(value, dict) and set(value) == {JSON_MARK}:
+        value = value[JSON_MARK]
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value
+    if value == UNKNOWN:
+        text = "(known after apply)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def _urn_only(provider_ref: str) -> str:
+    # "<urn>::<id>": the id is an engine detail (a mock hash here, a UUID in a real run).
+    return provider_ref.rsplit("::", 1)[0] if provider_ref else ""
+
+
+def resource_entry(run, res) -> dict[str, Any]:
+    """The snapshot entry of one recorded resource."""
+    is_provider = res.type.startswith("pulumi:providers:")
+    return {
+        "urn": res.urn,
+        "type": res.type,
+        "name": res.name,
+        "custom": res.custom,
+        "parent": res.parent,
+        "provider": _urn_only(res.provider),
+        "region": run.effective_region(res)
+        if res.custom and res.type.startswith(("aws:", "pulumi:providers:aws"))
+        else None,
+        "inputs": canonical(res.redacted_inputs, decode_wire_json=is_provider),
+        "options": {
+            "protect": res.protect,
+            "retainOnDelete": res.retain_on_delete,
+            "deleteBeforeReplace": res.delete_before_replace,
+            "ignoreChanges": sorted(res.ignore_changes),
+            "replaceOnChanges": sorted(res.replace_on_changes),
+            "additionalSecretOutputs": sorted(res.additional_secret_outputs),
+            "dependencies": sorted(set(res.dependencies)),
+            "propertyDependencies": {k: sorted(set(v)) for k, v in res.property_dependencies.items() if v},
+        },
+    }
+
+
+def build_snapshot(run) -> dict[str, Any]:
+    """The canonical snapshot of a ``ProgramRun``."""
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "project": run.project,
+        "stack": run.stack,
+        "config": {k: canonical(v, decode_wire_json=True) for k, v in run.config.items()},
+        "resources": sorted((resource_entry(run, r) for r in run.resources), key=lambda e: e["urn"]),
+    }
+
+
+class SnapshotError(ValueError):
+    """A file or text that is not a snapshot written by ``enclave plan``."""
+
+
+def parse_snapshot(text: str, source: str) -> dict[str, Any]:
+    """Read a snapshot, checking that it is one (and of this format)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or "resources" not in data or "stack" not in data:
+        raise SnapshotError(f"{source}: not a plan snapshot (write one with: python -m enclave plan --stack NAME)")
+    if data.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(
+            f"{source}: snapshot format {data.get('format')!r}, this tool reads {SNAPSHOT_FORMAT}: regenerate it"
+        )
+    return data
+
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read it ({exc.strerror})") from None
+    return parse_snapshot(text, str(path))
+
+
+# --------------------------------------------------------------------------- risk classes
+
+
+@dataclass(frozen=True)
+class RiskClass:
+    key: str
+    title: str
+    why: str
+    flagged: bool = True
+
+
+RISK_CLASSES: tuple[RiskClass, ...] = (
+    RiskClass("residency", "region / provider / account", "where resources and data land, and which account runs them"),
+    RiskClass("replication", "replication", "copies of data or keys to other regions or accounts"),
+    RiskClass("access", "access policy", "who may do what: IAM, bucket and endpoint policies, trust, public access"),
+    RiskClass("key-policy", "key policy", "who may use or administer the operator's KMS keys"),
+    RiskClass("network", "egress / routes", "NACLs, security-group rules, routes, gateways, endpoints"),
+    RiskClass("encryption", "encryption", "which key encrypts what, rotation, SSE settings"),
+    RiskClass("protection", "protection", "protect, deletion windows, object lock, versioning, force-destroy"),
+    RiskClass("audit", "audit trail", "CloudTrail, flow logs, access logs"),
+    RiskClass("other", "other", "tags, descriptions, everything else", flagged=False),
+)
+RISK = {c.key: c for c in RISK_CLASSES}
+RANK = {c.key: i for i, c in enumerate(RISK_CLASSES)}
+
+_PROP_CLASSES: dict[str, str] = {}
+for _cls, _props in {
+    "residency": "region homeRegion availabilityZone availabilityZones allowedAccountIds forbiddenAccountIds "
+    "assumeRole assumeRoles assumeRoleWithWebIdentity endpoints skipRegionValidation",
+    "replication": "replicationConfiguration replicas replica replicaRegions multiRegion "
+    "forceOverwriteReplicaSecret destinationRegion crossRegionCopy",
+    "access": "policy assumeRolePolicy inlinePolicies managedPolicyArns permissionsBoundary acl principals "
+    "accessControlPolicy blockPublicAcls blockPublicPolicy ignorePublicAcls restrictPublicBuckets "
+    "objectOwnership sourceArn sourceAccount principal grantee",
+    "network": "egress ingress routes route cidrBlock destinationCidrBlock destinationIpv6CidrBlock "
+    "gatewayId natGatewayId egressOnlyGatewayId transitGatewayId vpcPeeringConnectionId networkInterfaceId "
+    "vpcEndpointId securityGroupIds vpcSecurityGroupIds subnetIds routeTableIds mapPublicIpOnLaunch "
+    "associatePublicIpAddress assignIpv6AddressOnCreation privateDnsEnabled serviceName vpcEndpointType "
+    "cidrIpv4 cidrIpv6 prefixListId referencedSecurityGroupId fromPort toPort ipProtocol protocol "
+    "ruleAction ruleNumber egress",
+    "encryption": "kmsKeyId kmsKeyArn kmsMasterKeyId sseAlgorithm serverSideEncryptionConfiguration "
+    "applyServerSideEncryptionByDefault bucketKeyEnabled encrypted storageEncrypted enableKeyRotation "
+    "keyUsage customerMasterKeySpec keySpec targetKeyId rotationPeriodInDays encryptionConfiguration",
+    "protection": "protect retainOnDelete deleteBeforeReplace deletionWindowInDays forceDestroy "
+    "objectLockEnabled objectLockConfiguration objectLockEnabledForBucket recoveryWindowInDays "
+    "deletionProtection skipFinalSnapshot versioningConfiguration versioning mfaDelete isEnabled "
+    "bypassPolicyLockoutSafetyCheck",
+    "audit": "isMultiRegionTrail includeGlobalServiceEvents enableLogging enableLogFileValidation "
+    "eventSelectors advancedEventSelectors trafficType logDestination logDestinationType targetBucket "
+    "targetPrefix s3BucketName retentionInDays logging",
+}.items():
+    for _p in _props.split():
+        _PROP_CLASSES.setdefault(_p, _cls)
+
+# Properties that never widen or move anything, whatever the resource type.
+_HARMLESS = frozenset({"tags", "tagsAll", "description", "name", "namePrefix"})
+
+# Resource types by the class any change to them falls in (matched on "<module>/<type>").
+_TYPE_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("residency", ("pulumi:providers:",)),
+    ("replication", ("replication", "replica", "multiregionaccesspoint", "globaltable")),
+    (
+        "access",
+        (
+            "aws:iam/",
+            "aws:s3/bucketpolicy",
+            "aws:s3/bucketpublicaccessblock",
+            "aws:s3/bucketacl",
+            "aws:s3/bucketownershipcontrols",
+            "aws:s3/accesspoint",
+            "aws:s3control/",
+            "aws:ec2/vpcendpointpolicy",
+            "aws:secretsmanager/secretpolicy",
+            "aws:lambda/permission",
+            "aws:sns/topicpolicy",
+            "aws:sqs/queuepolicy",
+        ),
+    ),
+    ("key-policy", ("aws:kms/keypolicy", "aws:kms/grant")),
+    (
+        "network",
+        (
+            "aws:ec2/networkacl",
+            "aws:ec2/defaultnetworkacl",
+            "aws:ec2/securitygroup",
+            "aws:ec2/defaultsecuritygroup",
+            "aws:vpc/securitygroup",
+            "aws:ec2/route",
+            "aws:ec2/defaultroutetable",
+            "aws:ec2/mainroutetableassociation",
+            "aws:ec2/internetgateway",
+            "aws:ec2/egressonlyinternetgateway",
+            "aws:ec2/natgateway",
+            "aws:ec2/vpcendpoint",
+            "aws:ec2/vpcpeering",
+            "aws:ec2/vpngateway",
+            "aws:ec2/vpnconnection",
+            "aws:ec2/customergateway",
+            "aws:ec2/eip",
+            "aws:ec2/subnet",
+            "aws:ec2/vpc:",
+            "aws:ec2transitgateway/",
+            "aws:networkfirewall/",
+            "aws:directconnect/",
+        ),
+    ),
+    ("encryption", ("aws:kms/", "serversideencryption")),
+    ("protection", ("objectlock", "aws:s3/bucketversioning", "aws:s3/bucketlifecycle")),
+    ("audit", ("aws:cloudtrail/", "aws:ec2/flowlog", "aws:s3/bucketlogging", "aws:cloudwatch/loggroup")),
+)
+
+
+def type_class(type_: str) -> str:
+    """The risk class a resource type belongs to as a whole ("other" when none)."""
+    low = type_.lower()
+    for cls, needles in _TYPE_CLASSES:
+        if any(n in low for n in needles):
+            return cls
+    return "other"
+
+
+def _segments(path: str) -> list[str]:
+    """Property names along a path: ``inlinePolicies[0].policy`` -> [inlinePolicies, policy]."""
+    out, buf, i = [], "", 0
+    while i < len(path):
+        ch = path[i]
+        if ch == "." and buf:
+            out.append(buf)
+            buf = ""
+        elif ch == "[":
+            if buf:
+                out.append(buf)
+                buf = ""
+            end = path.find("]", i)
+            inner = path[i + 1 : end if end > 0 else len(path)]
+            if inner[:1] == '"':
+                out.append(inner.strip('"'))
+            i = end if end > 0 else len(path)
+        elif ch != ".":
+            buf += ch
+        i += 1
+    if buf:
+        out.append(buf)
+    return out
+
+
+def classify(type_: str, path: str, scope: str = "input") -> str:
+    """Risk class of a change to ``path`` of a ``type_`` resource.
+
+    ``scope`` is "input" for a property, "option" for a resource option and
+    "placement" for the resource's region or provider. A changed property takes
+    the most severe class named along its path; a property with no class of
+    its own takes its resource type's class, unless it is a tag or description.
+    """
+    if scope == "placement":
+        return "residency"
+    if scope == "option":
+        return _PROP_CLASSES.get(path, "protection") if path in ("protect", "retainOnDelete") else "other"
+    if type_.startswith("pulumi:providers:"):
+        return "residency"
+    segs = _segments(path)
+    if segs and segs[0] in _HARMLESS:
+        return "other"
+    if "policy" in segs and type_.lower().startswith("aws:kms/"):
+        return "key-policy"
+    found = [_PROP_CLASSES[s] for s in segs if s in _PROP_CLASSES]
+    # A "policy" property of an SQS queue and the like is still access; an "egress"
+    # property is network whatever the resource. The type's class fills in the rest.
+    found.append(type_class(type_))
+    return min(found, key=RANK.__getitem__)
+
+
+def resource_class(type_: str, inputs: dict[str, Any] | None) -> str:
+    """Risk class of adding or removing a whole resource: its type's, or that of what it grants or moves."""
+    found = [type_class(type_)]
+    for key in inputs or {}:
+        cls = _PROP_CLASSES.get(key)
+        if cls in ("residency", "replication", "access", "key-policy", "network"):
+            found.append("key-policy" if cls == "access" and type_.lower().startswith("aws:kms/") else cls)
+    return min(found, key=RANK.__getitem__)
+
+
+# --------------------------------------------------------------------------- value diffs
+
+
+@dataclass
+class Change:
+    """One changed property (or option, or placement) of a resource."""
+
+    path: str
+    old: Any
+    new: Any
+    risk: str
+    scope: str = "input"
+    note: str = ""
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.risk]
+
+
+@dataclass
+class ResourceChange:
+    """What happens to one resource, with its changes risk-ordered."""
+
+    kind: str  # added | removed | replaced | changed
+    urn: str
+    type: str
+    name: str
+    risk: str
+    changes: list[Change] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.risk]
+
+    @property
+    def flagged(self) -> bool:
+        return RISK[self.risk].flagged
+
+
+KIND_ORDER = {"removed": 0, "replaced": 1, "added": 2, "changed": 3}
+
+
+def order(changes: list[ResourceChange]) -> list[ResourceChange]:
+    """Most severe first; then removals before replacements, additions and updates; then by URN."""
+    for rc in changes:
+        rc.changes.sort(key=lambda c: (c.rank, c.path))
+    return sorted(changes, key=lambda rc: (rc.rank, KIND_ORDER.get(rc.kind, 9), rc.urn))
+
+
+def _join(path: str, key: str) -> str:
+    if not path:
+        return key
+    return f"{path}.{key}" if key.replace("_", "").replace("-", "").isalnum() else f'{path}["{key}"]'
+
+
+def _statement_label(stmt: Any, index: int) -> str:
+    if isinstance(stmt, dict) and stmt.get("Sid"):
+        return f"Statement[Sid={stmt['Sid']}]"
+    return f"Statement[{index}]"
+
+
+def _policy_statements(doc: Any) -> list[Any] | None:
+    if isinstance(doc, dict) and isinstance(doc.get("Statement"), (list, dict)):
+        stmts = doc["Statement"]
+        return stmts if isinstance(stmts, list) else [stmts]
+    return None
+
+
+def _diff_policy(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str]]:
+    """Statement-level changes of two policy documents (matched by Sid, else by content)."""
+    out: list[tuple[str, Any, Any, str]] = []
+    old_stmts, new_stmts = _policy_statements(old) or [], _policy_statements(new) or []
+    old_by = {_statement_label(s, i): s for i, s in enumerate(old_stmts)}
+    new_by = {_statement_label(s, i): s for i, s in enumerate(new_stmts)}
+    unsid_old = [s for label, s in old_by.items() if "Sid=" not in label]
+    unsid_new = [s for label, s in new_by.items() if "Sid=" not in label]
+    for label in sorted(set(old_by) | set(new_by)):
+        o, n = old_by.get(label), new_by.get(label)
+        if "Sid=" not in label:
+            # Statements without a Sid: the same statement may have moved; compare by content.
+            if o is not None and o in unsid_new:
+                o = None if n == o else o
+            if n is not None and n in unsid_old:
+                n = None if n == old_by.get(label) else n
+            if o is None and n is None:
+                continue
+        if o == n:
+            continue
+        p = f"{path}.{label}"
+        if o is None:
+            out.append((p, None, n, "statement added" + _widening(None, n)))
+        elif n is None:
+            out.append((p, o, None, "statement removed"))
+        else:
+            for key in sorted(set(o) | set(n)) if isinstance(o, dict) and isinstance(n, dict) else [""]:
+                ov, nv = (o.get(key), n.get(key)) if key else (o, n)
+                if ov != nv:
+                    out.append((_join(p, key) if key else p, ov, nv, _widening(ov, nv, key)))
+    for key in sorted(set(old or {}) | set(new or {})) if isinstance(old, dict) and isinstance(new, dict) else []:
+        if key != "Statement" and old.get(key) != new.get(key):
+            out.append((f"{path}.{key}", old.get(key), new.get(key), ""))
+    return out
+
+
+def _mentions_wildcard(value: Any) -> bool:
+    if isinstance(value, str):
+        # "*" anywhere, or a whole service ("s3:*"); "bucket/*" is the ordinary object scope.
+        return value == "*" or value.endswith(":*")
+    if isinstance(value, dict):
+        return any(_mentions_wildcard(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_wildcard(v) for v in value)
+    return False
+
+
+def _widening(old: Any, new: Any, key: str = "") -> str:
+    """A note when a statement change looks like it grants more."""
+    if new is None:
+        return ""
+    if old is None and key == "":
+        effect = new.get("Effect") if isinstance(new, dict) else None
+        if effect == "Allow":
+            return "; allows more" + (" (wildcard)" if _mentions_wildcard(new) else "")
+        return ""
+    if key == "Condition" and (not new or (isinstance(old, dict) and set(new) < set(old))):
+        return "condition removed or narrowed: may allow more"
+    if key in ("Action", "Resource", "Principal", "NotAction", "NotResource", "NotPrincipal"):
+        if _mentions_wildcard(new) and not _mentions_wildcard(old):
+            return "wildcard added"
+        as_set = lambda v: set(v) if isinstance(v, list) else {json.dumps(v, sort_keys=True)}  # noqa: E731
+        if key in ("Action", "Resource", "Principal") and as_set(new) > as_set(old):
+            return "widened"
+    return ""
+
+
+def diff_values(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str]]:
+    """Leaf-level differences of two canonical values as (path, old, new, note)."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        if set(old) == {JSON_MARK} and set(new) == {JSON_MARK}:
+            o, n = old[JSON_MARK], new[JSON_MARK]
+            if _policy_statements(o) is not None or _policy_statements(n) is not None:
+                return _diff_policy(path, o, n)
+            return diff_values(path, o, n)
+        out = []
+        for key in sorted(set(old) | set(new)):
+            if key in old and key in new:
+                out += diff_values(_join(path, key), old[key], new[key])
+            else:
+                out.append((_join(path, key), old.get(key), new.get(key), ""))
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) == len(new):
+            out = []
+            for i, (o, n) in enumerate(zip(old, new, strict=True)):
+                out += diff_values(f"{path}[{i}]", o, n)
+            return out
+        # Lengths differ (a rule added or removed): report the items, not a shifted index.
+        removed = [o for o in old if o not in new]
+        added = [n for n in new if n not in old]
+        return [(f"{path}[-]", o, None, "item removed") for o in removed] + [
+            (f"{path}[+]", None, n, "item added") for n in added
+        ]
+    return [(path, old, new, "")]
