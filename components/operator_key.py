@@ -1,7 +1,5 @@
 """The operator-held data key: a single-region KMS key in the third-party operator's account."""
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 from typing import Any

@@ -1,7 +1,5 @@
 """The site's user-data bucket and its access-log bucket, both pinned to the site's region."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 
