@@ -441,12 +441,21 @@ def _diff_policy(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str
         if o is None:
             out.append((p, None, n, "statement added" + _widening(None, n)))
         elif n is None:
-            out.append((p, o, None, "statement removed"))
+            deny = isinstance(o, dict) and o.get("Effect") == "Deny"
+            out.append((p, o, None, "deny statement removed: may allow more" if deny else "statement removed"))
+        elif not (isinstance(o, dict) and isinstance(n, dict)):
+            out.append((p, o, n, ""))
         else:
-            for key in sorted(set(o) | set(n)) if isinstance(o, dict) and isinstance(n, dict) else [""]:
-                ov, nv = (o.get(key), n.get(key)) if key else (o, n)
-                if ov != nv:
-                    out.append((_join(p, key) if key else p, ov, nv, _widening(ov, nv, key)))
+            # Widening only matters for Allow: a wider Deny takes away, it never grants.
+            allow = n.get("Effect") == "Allow"
+            for key in sorted(set(o) | set(n)):
+                if o.get(key) != n.get(key):
+                    note = _widening(o.get(key), n.get(key), key) if allow else ""
+                    if key == "Effect":
+                        note = f"effect now {n.get('Effect')}"
+                    elif not allow and key in ("Condition", "Action", "Resource", "Principal"):
+                        note = "deny changed: check it still covers what it did"
+                    out.append((_join(p, key), o.get(key), n.get(key), note))
     for key in sorted(set(old or {}) | set(new or {})) if isinstance(old, dict) and isinstance(new, dict) else []:
         if key != "Statement" and old.get(key) != new.get(key):
             out.append((f"{path}.{key}", old.get(key), new.get(key), ""))
