@@ -1,0 +1,441 @@
+"""SecurityGates: the boundary on every role, the three roles' trust and access, each document linted."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+from parliament import analyze_policy_string
+from pulumi.runtime.stack import wait_for_rpcs
+
+from components import security_gates as gates
+from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
+from components.pseudonym_secret import pepper_secret_arn_pattern
+from components.security_gates import SecurityGates, SecurityGatesArgs
+
+ROLE_TYPE = "aws:iam/role:Role"
+POLICY_TYPE = "aws:iam/policy:Policy"
+ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy"
+KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ENDPOINT_ID = "vpce-0123456789abcdef0"
+ROLES = ("workload", "staff-access", "auditor")
+
+# parliament reads every document as an identity policy. A trust policy has no
+# Resource by design (its resource is the role it belongs to), so that one
+# finding is expected on trust policies and nowhere else.
+TRUST_POLICY_SUPPRESSION = ("MALFORMED", "Statement contains neither Resource nor NotResource")
+
+
+def documents(cfg: SiteConfig) -> dict[str, tuple[dict, bool]]:
+    """Every document the gates build, with plain values, and whether it is a trust policy."""
+    return {
+        "boundary": (gates.permissions_boundary_policy(cfg, KEY_ARN), False),
+        "workload-trust": (gates.workload_trust_policy(cfg), True),
+        "workload": (gates.workload_policy(cfg, KEY_ARN, ENDPOINT_ID), False),
+        "staff-access-trust": (gates.staff_access_trust_policy(cfg), True),
+        "staff-access": (gates.staff_access_policy(cfg, KEY_ARN), False),
+        "auditor-trust": (gates.auditor_trust_policy(cfg), True),
+        "auditor": (gates.auditor_policy(cfg, KEY_ARN), False),
+    }
+
+
+def lint(doc: dict, trust: bool) -> list[tuple[str, object]]:
+    """Parliament's findings (community auditors included), less the documented trust-policy suppression."""
+    findings = analyze_policy_string(json.dumps(doc), include_community_auditors=True).findings
+    return [(f.issue, f.detail) for f in findings if not (trust and (f.issue, f.detail) == TRUST_POLICY_SUPPRESSION)]
+
+
+def statement(policy: dict, sid: str) -> dict:
+    found = [s for s in policy["Statement"] if s.get("Sid") == sid]
+    assert len(found) == 1, f"expected one statement {sid}, got {[s.get('Sid') for s in policy['Statement']]}"
+    return found[0]
+
+
+def listed(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def settled(monitor, *outputs):
+    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
+
+    async def settle(values):
+        await wait_for_rpcs(await_all_outstanding_tasks=False)
+        return values, list(monitor.records)
+
+    return pulumi.Output.all(*outputs).apply(settle)
+
+
+def build_gates(cfg: SiteConfig, site_providers) -> SecurityGates:
+    return SecurityGates(
+        f"{cfg.name_prefix}-gates",
+        SecurityGatesArgs(config=cfg, provider=site_providers.data, key_arn=KEY_ARN, s3_endpoint_id=ENDPOINT_ID),
+    )
+
+
+def of_type(records, type_):
+    return [r for r in records if r.type == type_]
+
+
+def by_name_input(records, type_, name):
+    found = [r for r in of_type(records, type_) if r.inputs.get("name") == name]
+    assert len(found) == 1, f"expected one {type_} named {name}, got {[r.urn for r in found]}"
+    return found[0]
+
+
+# --------------------------------------------------------------------------- the resources
+
+
+@pulumi.runtime.test
+def test_every_role_carries_the_boundary(site_providers, monitor, dublin_config):
+    built = build_gates(dublin_config, site_providers)
+
+    def check(args):
+        (boundary_arn,), records = args
+        roles = of_type(records, ROLE_TYPE)
+        assert sorted(r.inputs["name"] for r in roles) == sorted(dublin_config.role_name(x) for x in ROLES)
+        for role in roles:
+            assert role.inputs.get("permissionsBoundary") == boundary_arn, f"{role.urn}: boundary missing"
+        boundary = by_name_input(records, POLICY_TYPE, f"{dublin_config.name_prefix}-boundary")
+        assert boundary.outputs["arn"] == boundary_arn, boundary.urn
+
+    return settled(monitor, built.permissions_boundary_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_resources_use_the_data_provider_and_are_children_of_the_component(site_providers, monitor, dublin_config):
+    built = build_gates(dublin_config, site_providers)
+
+    def check(args):
+        _, records = args
+        component = [r for r in records if r.type == "enclave:gates:SecurityGates"]
+        assert len(component) == 1, [r.urn for r in records]
+        children = [r for r in records if r.type in (ROLE_TYPE, POLICY_TYPE, ROLE_POLICY_TYPE)]
+        assert len(children) == 7, [r.urn for r in children]
+        for rec in children:
+            assert rec.provider_urn.endswith(f"{dublin_config.name_prefix}-data"), f"{rec.urn}: {rec.provider}"
+            assert rec.parent == component[0].urn, f"{rec.urn}: parent {rec.parent}"
+
+    return settled(monitor, built.workload_role_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_documents_reach_the_engine_exactly(site_providers, monitor, dublin_config):
+    """The recorded trust and inline policies are the pure functions' documents, nothing added or lost."""
+    built = build_gates(dublin_config, site_providers)
+    cfg = dublin_config
+    expected = {
+        "workload": (gates.workload_trust_policy(cfg), gates.workload_policy(cfg, KEY_ARN, ENDPOINT_ID)),
+        "staff-access": (gates.staff_access_trust_policy(cfg), gates.staff_access_policy(cfg, KEY_ARN)),
+        "auditor": (gates.auditor_trust_policy(cfg), gates.auditor_policy(cfg, KEY_ARN)),
+    }
+
+    def check(args):
+        _, records = args
+        boundary = by_name_input(records, POLICY_TYPE, f"{cfg.name_prefix}-boundary")
+        assert json.loads(boundary.inputs["policy"]) == gates.permissions_boundary_policy(cfg, KEY_ARN), boundary.urn
+        for role, (trust, inline) in expected.items():
+            rec = by_name_input(records, ROLE_TYPE, cfg.role_name(role))
+            assert json.loads(rec.inputs["assumeRolePolicy"]) == trust, rec.urn
+            attached = by_name_input(records, ROLE_POLICY_TYPE, f"{cfg.role_name(role)}-access")
+            assert attached.inputs["role"] == cfg.role_name(role), attached.urn
+            assert json.loads(attached.inputs["policy"]) == inline, attached.urn
+        # Only inline policies: no managed policy (SecurityAudit included) widens a role.
+        assert not of_type(records, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        for rec in of_type(records, ROLE_TYPE):
+            assert not rec.inputs.get("managedPolicyArns"), rec.urn
+
+    return settled(monitor, built.auditor_role_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_staff_sessions_last_one_hour_at_most(site_providers, monitor, dublin_config):
+    built = build_gates(dublin_config, site_providers)
+
+    def check(args):
+        _, records = args
+        staff = by_name_input(records, ROLE_TYPE, dublin_config.role_name("staff-access"))
+        assert staff.inputs.get("maxSessionDuration") == STAFF_SESSION_SECONDS, staff.urn
+        for role in ("workload", "auditor"):
+            rec = by_name_input(records, ROLE_TYPE, dublin_config.role_name(role))
+            # Unset means AWS's default, one hour.
+            assert rec.inputs.get("maxSessionDuration") in (None, 3600), rec.urn
+
+    return settled(monitor, built.staff_access_role_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_outputs_are_the_roles_and_boundary_arns(site_providers, monitor, dublin_config):
+    built = build_gates(dublin_config, site_providers)
+    outputs = (built.workload_role_arn, built.staff_access_role_arn, built.auditor_role_arn)
+
+    def check(args):
+        (workload, staff, auditor, boundary), _ = args
+        for role, arn in zip(ROLES, (workload, staff, auditor), strict=True):
+            assert arn == dublin_config.role_arn(role), f"{role}: {arn}"
+        assert boundary == f"arn:aws:iam::{dublin_config.data_account_id}:policy/{dublin_config.name_prefix}-boundary"
+
+    return settled(monitor, *outputs, built.permissions_boundary_arn).apply(check)
+
+
+@pulumi.runtime.test
+def test_output_inputs_are_serialised_into_the_documents(site_providers, monitor, dublin_config):
+    """key_arn and s3_endpoint_id arrive as Outputs in the real wiring: they must land in the JSON."""
+    built = SecurityGates(
+        "gates-from-outputs",
+        SecurityGatesArgs(
+            config=dublin_config,
+            provider=site_providers.data,
+            key_arn=pulumi.Output.from_input(KEY_ARN),
+            s3_endpoint_id=pulumi.Output.from_input(ENDPOINT_ID),
+        ),
+    )
+
+    def check(args):
+        _, records = args
+        workload = by_name_input(records, ROLE_POLICY_TYPE, f"{dublin_config.role_name('workload')}-access")
+        doc = json.loads(workload.inputs["policy"])
+        assert doc == gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID), workload.urn
+
+    return settled(monitor, built.workload_role_arn).apply(check)
+
+
+# --------------------------------------------------------------------------- the boundary
+
+
+def test_boundary_denies_every_region_but_the_sites(dublin_config, hamar_config):
+    for cfg in (dublin_config, hamar_config):
+        stmt = statement(gates.permissions_boundary_policy(cfg, KEY_ARN), "DenyOutsideSiteRegion")
+        assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*"
+        assert stmt["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": cfg.region}}
+        # Only the global services are exempt, through NotAction (an Action list would exempt everything else).
+        assert "Action" not in stmt
+        assert stmt["NotAction"] == ["iam:*", "sts:*"]
+
+
+def test_region_exemption_opens_only_reads_of_global_services(dublin_config):
+    """What the NotAction exempts from the region deny must be, in the boundary's allows, read-only."""
+    doc = gates.permissions_boundary_policy(dublin_config, KEY_ARN)
+    for stmt in doc["Statement"]:
+        if stmt["Effect"] != "Allow":
+            continue
+        for action in listed(stmt["Action"]):
+            if action.split(":")[0] in ("iam", "sts"):
+                assert action.split(":")[1].startswith(("Get", "List")), f"{stmt['Sid']}: {action}"
+
+
+REQUIRED_TRANSFER_DENIALS = {
+    "s3:PutReplicationConfiguration",
+    "s3:ReplicateObject",
+    "s3:ReplicateDelete",
+    "s3:ReplicateTags",
+    "s3:CreateMultiRegionAccessPoint",
+    "s3:PutBucketPolicy",
+    "kms:ReplicateKey",
+    "kms:CreateGrant",
+    "kms:UpdatePrimaryRegion",
+    "secretsmanager:ReplicateSecretToRegions",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:UpdateGlobalTable",
+    "rds:CreateDBInstanceReadReplica",
+    "rds:CopyDBSnapshot",
+    "ecr:PutReplicationConfiguration",
+    "backup:StartCopyJob",
+    "ec2:CreateVpcPeeringConnection",
+    "ec2:AttachInternetGateway",
+    "ec2:CreateNatGateway",
+    "ec2:ModifyVpcEndpoint",
+}
+
+
+def test_boundary_denies_every_transfer_out_action(dublin_config):
+    stmt = statement(gates.permissions_boundary_policy(dublin_config, KEY_ARN), "DenyTransferOut")
+    assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*" and "Condition" not in stmt
+    missing = REQUIRED_TRANSFER_DENIALS - set(stmt["Action"])
+    assert not missing, f"DenyTransferOut lacks {sorted(missing)}"
+
+
+def test_boundary_denies_object_writes_into_other_accounts(dublin_config):
+    stmt = statement(gates.permissions_boundary_policy(dublin_config, KEY_ARN), "DenyObjectWritesToOtherAccounts")
+    assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*"
+    # CopyObject is authorised as s3:PutObject on the target bucket.
+    assert "s3:PutObject" in stmt["Action"]
+    assert stmt["Condition"] == {"StringNotEquals": {"s3:ResourceAccount": dublin_config.data_account_id}}
+
+
+def test_boundary_denies_audit_tampering(dublin_config):
+    stmt = statement(gates.permissions_boundary_policy(dublin_config, KEY_ARN), "DenyAuditTampering")
+    assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*" and "Condition" not in stmt
+    assert {"cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors"} <= set(stmt["Action"])
+    assert {"ec2:DeleteFlowLogs", "s3:PutBucketObjectLockConfiguration"} <= set(stmt["Action"])
+
+
+def test_boundary_allows_no_wildcard_and_no_iam_write(dublin_config):
+    """A role must not be able to widen itself: no Action '*', no IAM write anywhere in the cap."""
+    doc = gates.permissions_boundary_policy(dublin_config, KEY_ARN)
+    for stmt in doc["Statement"]:
+        if stmt["Effect"] != "Allow":
+            continue
+        for action in listed(stmt["Action"]):
+            service, name = action.split(":")
+            assert "*" not in service and name != "*", f"{stmt['Sid']}: {action}"
+            assert not (service == "iam" and not name.startswith(("Get", "List"))), f"{stmt['Sid']}: {action}"
+
+
+def test_boundary_caps_every_allow_of_every_role(dublin_config):
+    """Each (action, resource) a role's inline policy allows is within an allow of the boundary."""
+    cfg = dublin_config
+    boundary = gates.permissions_boundary_policy(cfg, KEY_ARN)
+    caps = {
+        (action, resource)
+        for stmt in boundary["Statement"]
+        if stmt["Effect"] == "Allow"
+        for action in listed(stmt["Action"])
+        for resource in listed(stmt["Resource"])
+    }
+    for name, (doc, trust) in documents(cfg).items():
+        if trust or name == "boundary":
+            continue
+        for stmt in doc["Statement"]:
+            if stmt["Effect"] != "Allow":
+                continue
+            for action in listed(stmt["Action"]):
+                for resource in listed(stmt["Resource"]):
+                    assert (action, resource) in caps, f"{name}/{stmt['Sid']}: {action} on {resource} not in boundary"
+
+
+def test_boundary_uses_key_only_through_in_region_s3_and_secrets_manager(dublin_config):
+    stmt = statement(gates.permissions_boundary_policy(dublin_config, KEY_ARN), "AtMostOperatorKeyViaSiteServices")
+    assert stmt["Resource"] == KEY_ARN
+    assert stmt["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "secretsmanager.eu-west-1.amazonaws.com"]}
+    }
+
+
+# --------------------------------------------------------------------------- the roles
+
+
+def test_workload_trusts_only_in_site_compute_of_the_data_account(dublin_config):
+    (stmt,) = gates.workload_trust_policy(dublin_config)["Statement"]
+    assert stmt["Effect"] == "Allow" and stmt["Action"] == "sts:AssumeRole"
+    assert stmt["Principal"] == {"Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]}
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": dublin_config.data_account_id}}
+
+
+def test_workload_touches_user_data_only_through_the_site_endpoint(dublin_config):
+    doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
+    s3_statements = [s for s in doc["Statement"] if any(a.startswith("s3:") for a in listed(s["Action"]))]
+    assert len(s3_statements) == 2
+    for stmt in s3_statements:
+        assert stmt["Condition"] == {"StringEquals": {"aws:SourceVpce": ENDPOINT_ID}}, stmt["Sid"]
+        for resource in listed(stmt["Resource"]):
+            assert resource.startswith(dublin_config.bucket_arn("user-data")), f"{stmt['Sid']}: {resource}"
+    objects = statement(doc, "UserDataObjectsThroughSiteEndpoint")
+    assert set(objects["Action"]) == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"}
+
+
+def test_workload_uses_the_key_via_s3_and_secrets_manager_and_reads_only_the_pepper(dublin_config):
+    doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
+    key = statement(doc, "OperatorKeyViaS3AndSecretsManager")
+    assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"} and key["Resource"] == KEY_ARN
+    assert key["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "s3.eu-west-1.amazonaws.com",
+        "secretsmanager.eu-west-1.amazonaws.com",
+    ]
+    pepper = statement(doc, "ReadPseudonymPepper")
+    assert pepper["Action"] == "secretsmanager:GetSecretValue"
+    assert pepper["Resource"] == (
+        f"arn:aws:secretsmanager:eu-west-1:{dublin_config.data_account_id}:secret:enclave-dublin-pseudonym-pepper-??????"
+    )
+    assert pepper["Resource"] == pepper_secret_arn_pattern(dublin_config)
+
+
+def test_staff_gate_requires_approved_principal_mfa_and_ticket(dublin_config):
+    (stmt,) = gates.staff_access_trust_policy(dublin_config)["Statement"]
+    assert stmt["Effect"] == "Allow"
+    assert stmt["Principal"] == {"AWS": list(dublin_config.staff_principals)}
+    assert stmt["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    tag = f"aws:RequestTag/{ACCESS_TICKET_TAG}"
+    assert stmt["Condition"] == {
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        "NumericLessThanEquals": {"aws:MultiFactorAuthAge": "3600"},
+        "Null": {tag: "false"},
+        "StringLike": {tag: "?*-?*"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["access-ticket"]},
+    }
+
+
+def test_staff_access_needs_the_ticket_tag_on_every_data_statement(dublin_config):
+    doc = gates.staff_access_policy(dublin_config, KEY_ARN)
+    for sid in ("UserDataObjectsWithTicket", "ListUserDataWithTicket"):
+        assert statement(doc, sid)["Condition"] == {"Null": {"aws:PrincipalTag/access-ticket": "false"}}, sid
+    key = statement(doc, "OperatorKeyViaS3")
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]}}
+    for stmt in doc["Statement"]:
+        for resource in listed(stmt["Resource"]):
+            assert resource in (
+                KEY_ARN,
+                dublin_config.bucket_arn("user-data"),
+                f"{dublin_config.bucket_arn('user-data')}/*",
+            )
+
+
+def test_auditor_trust_needs_the_external_id(dublin_config, hamar_config):
+    for cfg in (dublin_config, hamar_config):
+        (stmt,) = gates.auditor_trust_policy(cfg)["Statement"]
+        assert stmt["Principal"] == {"AWS": f"arn:aws:iam::{cfg.auditor_account_id}:root"}
+        assert stmt["Action"] == "sts:AssumeRole"
+        assert stmt["Condition"] == {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}}
+
+
+def test_auditor_is_denied_user_data_and_decrypt_outside_cloudtrail(dublin_config):
+    doc = gates.auditor_policy(dublin_config, KEY_ARN)
+    data = statement(doc, "DenyUserDataObjects")
+    assert data["Effect"] == "Deny" and data["Action"] == "s3:GetObject*"
+    assert data["Resource"] == f"{dublin_config.bucket_arn('user-data')}/*"
+    decrypt = statement(doc, "DenyDecryptOutsideCloudTrail")
+    assert decrypt["Effect"] == "Deny" and decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == "*"
+    assert decrypt["Condition"] == {"Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "true"}}
+    allowed = statement(doc, "DecryptCloudTrailLogFilesOnly")
+    assert allowed["Condition"]["StringEquals"]["kms:EncryptionContext:aws:cloudtrail:arn"] == dublin_config.trail_arn
+
+
+def test_auditor_reads_audit_logs_and_only_configuration_elsewhere(dublin_config):
+    doc = gates.auditor_policy(dublin_config, KEY_ARN)
+    assert statement(doc, "ReadAuditLogObjects")["Resource"] == f"{dublin_config.bucket_arn('audit-logs')}/*"
+    assert statement(doc, "ListAuditLogBucket")["Resource"] == dublin_config.bucket_arn("audit-logs")
+    reads = ("Get", "List", "Describe", "LookupEvents")
+    for stmt in doc["Statement"]:
+        if stmt["Effect"] != "Allow":
+            continue
+        for action in listed(stmt["Action"]):
+            name = action.split(":")[1]
+            assert name.startswith(reads) or action == "kms:Decrypt", f"{stmt['Sid']}: {action} is not read-only"
+            if action in ("s3:GetObject", "secretsmanager:GetSecretValue"):
+                assert stmt["Sid"] == "ReadAuditLogObjects", f"{stmt['Sid']}: {action} reads data"
+
+
+# --------------------------------------------------------------------------- lint
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_every_document_lints_clean(stack, dublin_config, hamar_config):
+    cfg = dublin_config if stack == "dublin" else hamar_config
+    for name, (doc, trust) in documents(cfg).items():
+        assert lint(doc, trust) == [], f"{stack}/{name}"
+
+
+def test_lint_catches_a_misspelt_action_or_condition_key(dublin_config):
+    """The linter is live: a typo in an action or a condition key is a finding."""
+    doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
+    doc["Statement"][0]["Action"] = ["s3:GetObjekt"]
+    assert lint(doc, trust=False)
+    doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
+    doc["Statement"][0]["Condition"] = {"StringEquals": {"s3:SourceVpcee": ENDPOINT_ID}}
+    assert lint(doc, trust=False)
+
+
+def test_trust_suppression_applies_to_trust_policies_only(dublin_config):
+    doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
+    del doc["Statement"][0]["Resource"]
+    assert TRUST_POLICY_SUPPRESSION in lint(doc, trust=False)
