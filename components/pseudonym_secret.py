@@ -125,7 +125,7 @@ class PseudonymSecret(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-version",
             secret_id=secret.id,
-            secret_string=pulumi.Output.secret(pepper.result),
+            secret_string=pepper.result,
             opts=protected,
         )
         aws.secretsmanager.SecretPolicy(
