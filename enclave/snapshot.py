@@ -87,7 +87,8 @@ def shorten(value: Any, limit: int = 160) -> str:
     """A one-line rendering of a value for text and Markdown output."""
     if isinstance(value, dict) and set(value) == {JSON_MARK}:
         value = value[JSON_MARK]
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else value
+    plain = isinstance(value, str) and "\n" not in value
+    text = value if plain else json.dumps(value, sort_keys=True, ensure_ascii=False)
     if value == UNKNOWN:
         text = "(known after apply)"
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,425 @@
+"""``python -m enclave review PREVIEW.json``: the risk-ranked summary of a real ``pulumi preview --json``.
+
+For teams that run the real CLI in CI. Reads the engine's preview digest (one
+JSON object: ``steps``, ``diagnostics``, ``changeSummary``, ``maybeCorrupt``)
+or the engine event stream (JSON Lines from ``--event-log FILE`` or
+``PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1``), and ranks the changes with the same
+classification as ``enclave diff``. The digest carries no policy results
+(the CLI drops policy events from it, pulumi/pulumi#18851); they are read
+from the event stream when one is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from enclave.cli import EXIT_OK, UsageError
+
+HELP = "Summarise a real `pulumi preview --json` (digest or event log), riskiest changes first."
+
+# Steps that change nothing, or only read: not shown (a "same" whose protect flag changed is).
+_QUIET_OPS = {"same", "read", "refresh", "diff", "extend-parameterize"}
+_KIND = {
+    "create": "added",
+    "import": "added",
+    "delete": "removed",
+    "discard": "removed",
+    "update": "changed",
+    "same": "changed",
+    "replace": "replaced",
+    "create-replacement": "replaced",
+    "delete-replaced": "replaced",
+    "import-replacement": "replaced",
+    "read-replacement": "replaced",
+    "discard-replaced": "replaced",
+    "remove-pending-replace": "replaced",
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m|<\{%[a-z]*%\}>")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("preview", metavar="PREVIEW.json", type=Path, help="stdout of `pulumi preview --json`")
+    parser.add_argument(
+        "--event-log",
+        type=Path,
+        metavar="FILE",
+        help="the same preview's `--event-log FILE` (JSON Lines): adds the policy results the digest lacks",
+    )
+    parser.add_argument("--format", choices=("text", "markdown"), default="text", help="markdown: a PR comment")
+
+
+@dataclass
+class Preview:
+    """What one preview says, whichever format it came in."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    change_summary: dict[str, int] = field(default_factory=dict)
+    maybe_corrupt: bool = False
+    policy_events: list[dict[str, Any]] | None = None
+    """None: the input had no policy data at all (a digest)."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read it ({exc.strerror})") from None
+
+
+def _event_step(meta: dict[str, Any]) -> dict[str, Any]:
+    """A ``StepEventMetadata`` (event stream) in the digest's ``PreviewStep`` shape."""
+    detailed = meta.get("detailedDiff")
+    return {
+        "op": meta.get("op", ""),
+        "urn": meta.get("urn", ""),
+        "provider": meta.get("provider", ""),
+        "oldState": meta.get("old"),
+        "newState": meta.get("new"),
+        "diffReasons": meta.get("diffs"),
+        "replaceReasons": meta.get("keys"),
+        "detailedDiff": None
+        if detailed is None
+        else {p: {"kind": d.get("diffKind"), "inputDiff": d.get("inputDiff", False)} for p, d in detailed.items()},
+        "_type": meta.get("type", ""),
+    }
+
+
+def parse_events(text: str, source: str) -> Preview:
+    """An engine event stream (JSON Lines of ``EngineEvent``)."""
+    preview = Preview(policy_events=[])
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{source}: line {n} is not JSON ({exc.msg}); expected engine events, one per line"
+            ) from None
+        if not isinstance(event, dict):
+            raise UsageError(f"{source}: line {n} is not an engine event object")
+        if "resourcePreEvent" in event:
+            preview.steps.append(_event_step(event["resourcePreEvent"].get("metadata") or {}))
+        elif "policyEvent" in event:
+            preview.policy_events.append(event["policyEvent"])
+        elif "diagnosticEvent" in event:
+            diag = event["diagnosticEvent"]
+            if not diag.get("ephemeral"):
+                preview.diagnostics.append(
+                    {
+                        "urn": diag.get("urn"),
+                        "severity": diag.get("severity", ""),
+                        "message": (diag.get("prefix") or "") + diag.get("message", ""),
+                    }
+                )
+        elif "summaryEvent" in event:
+            summary = event["summaryEvent"]
+            preview.change_summary = dict(summary.get("resourceChanges") or {})
+            preview.maybe_corrupt = bool(summary.get("maybeCorrupt"))
+    return preview
+
+
+def parse_preview(text: str, source: str) -> Preview:
+    """A ``pulumi preview --json`` output: the digest, or (streaming mode) the event stream."""
+    if not text.strip():
+        raise UsageError(
+            f"{source} is empty: the preview failed before printing a result (see the CLI's stderr and exit code)"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if data is None or (isinstance(data, dict) and any(k.endswith("Event") for k in data) and "steps" not in data):
+        return parse_events(text, source)
+    if data == {}:
+        raise UsageError(
+            f"{source} is {{}}: the preview failed before it planned anything (see the CLI's stderr and exit code)"
+        )
+    if not isinstance(data, dict) or not ({"steps", "changeSummary", "diagnostics"} & set(data)):
+        raise UsageError(
+            f"{source}: not the output of `pulumi preview --json` (no steps, changeSummary or diagnostics)"
+        )
+    steps = data.get("steps") or []
+    if not isinstance(steps, list) or not all(isinstance(s, dict) and "op" in s and "urn" in s for s in steps):
+        raise UsageError(f"{source}: 'steps' must be a list of steps, each with 'op' and 'urn'")
+    return Preview(
+        steps=steps,
+        diagnostics=[d for d in data.get("diagnostics") or [] if isinstance(d, dict)],
+        change_summary=dict(data.get("changeSummary") or {}),
+        maybe_corrupt=bool(data.get("maybeCorrupt")),
+    )
+
+
+# --------------------------------------------------------------------------- classifying
+
+
+def parse_path(path: str) -> list[str | int]:
+    """A property path as the engine prints it: ``a.b``, ``a[0].b``, ``["a.b"]``, ``tags["x.y"]``."""
+    out: list[str | int] = []
+    i, buf = 0, ""
+    while i < len(path):
+        ch = path[i]
+        if ch == ".":
+            if buf:
+                out.append(buf)
+            buf = ""
+        elif ch == "[":
+            if buf:
+                out.append(buf)
+                buf = ""
+            end = path.find("]", i)
+            if end < 0:
+                raise ValueError(f"unbalanced [ in property path {path!r}")
+            inner = path[i + 1 : end]
+            if inner.startswith('"'):
+                # A quoted key may itself contain "]": find the closing quote first.
+                close = path.find('"]', i + 2)
+                inner, end = path[i + 2 : close], close + 1
+                out.append(inner)
+            else:
+                out.append(int(inner) if inner.isdigit() else inner)
+            i = end
+        else:
+            buf += ch
+        i += 1
+    if buf:
+        out.append(buf)
+    return out
+
+
+_MISSING = object()
+
+
+def get_path(value: Any, path: str) -> Any:
+    """The value at an engine property path (``_MISSING`` when absent); JSON strings are entered."""
+    from enclave.snapshot import JSON_MARK, canonical
+
+    current = canonical(value)
+    for seg in parse_path(path):
+        if isinstance(current, dict) and set(current) == {JSON_MARK}:
+            current = current[JSON_MARK]
+        if isinstance(seg, int) and isinstance(current, list) and seg < len(current):
+            current = current[seg]
+        elif isinstance(seg, str) and isinstance(current, dict) and seg in current:
+            current = current[seg]
+        else:
+            return _MISSING
+    return current
+
+
+def _type_of(step: dict[str, Any]) -> str:
+    for state in (step.get("newState"), step.get("oldState")):
+        if isinstance(state, dict) and state.get("type"):
+            return state["type"]
+    if step.get("_type"):
+        return step["_type"]
+    # urn:pulumi:stack::project::parent$type::name -> the last qualified type.
+    parts = step["urn"].split("::")
+    return parts[2].split("$")[-1] if len(parts) >= 4 else ""
+
+
+def _name_of(urn: str) -> str:
+    return urn.split("::", 3)[-1] if urn.count("::") >= 3 else urn
+
+
+def _state(step: dict[str, Any], key: str) -> dict[str, Any]:
+    state = step.get(key)
+    return state if isinstance(state, dict) else {}
+
+
+def _provider_urn(ref: str | None) -> str:
+    return (ref or "").rsplit("::", 1)[0]
+
+
+def _changes_of(step: dict[str, Any], typ: str):
+    """The property changes one update/replace step describes, most precise source first."""
+    from enclave.snapshot import UNKNOWN, Change, canonical, classify, diff_values
+
+    old, new = _state(step, "oldState"), _state(step, "newState")
+    old_in, old_out, new_in = old.get("inputs") or {}, old.get("outputs") or {}, new.get("inputs") or {}
+    replace_reasons = set(step.get("replaceReasons") or [])
+    changes: list[Change] = []
+
+    def add(path: str, o: Any, n: Any, note: str) -> None:
+        o = None if o is _MISSING else o
+        n = None if n is _MISSING else n
+        found = diff_values(path, o, n) or [(path, o, n, "")]
+        for p, ov, nv, extra in found:
+            risk = classify(typ, p)
+            notes = [x for x in (note, extra) if x]
+            if nv == UNKNOWN:
+                notes.append("known only after apply")
+            changes.append(Change(p, ov, nv, risk, note="; ".join(notes)))
+
+    detailed = step.get("detailedDiff")
+    if isinstance(detailed, dict) and detailed:
+        for path in sorted(detailed):
+            d = detailed[path] or {}
+            kind = d.get("kind") or d.get("diffKind") or "update"
+            # inputDiff false: the provider compared the old *state* with the new inputs.
+            source = old_in if d.get("inputDiff") else old_out or old_in
+            o = get_path(source, path)
+            if o is _MISSING and source is not old_in:
+                o = get_path(old_in, path)
+            n = get_path(new_in, path) if not kind.startswith("delete") else _MISSING
+            note = "forces replacement" if kind.endswith("-replace") else ""
+            add(path, o if not kind.startswith("add") else _MISSING, n, note)
+    else:
+        keys = step.get("diffReasons") or sorted(set(old_in) | set(new_in))
+        for key in sorted(set(keys)):
+            o, n = canonical(old_in.get(key)), canonical(new_in.get(key))
+            if o != n:
+                add(key, o, n, "forces replacement" if key in replace_reasons else "")
+    if bool(old.get("protect")) != bool(new.get("protect")) and (old or new):
+        changes.append(
+            Change("options.protect", bool(old.get("protect")), bool(new.get("protect")), "protection", "option")
+        )
+    if old and new and _provider_urn(old.get("provider")) != _provider_urn(new.get("provider")):
+        changes.append(Change("provider", old.get("provider"), new.get("provider"), "residency", "placement"))
+    return changes
+
+
+def review(preview: Preview):
+    """Risk-ordered ``ResourceChange``s of a preview (the same classes as ``enclave diff``)."""
+    from enclave.snapshot import Change, ResourceChange, canonical, classify, order, resource_class
+
+    by_urn: dict[str, ResourceChange] = {}
+    ops: dict[str, list[str]] = {}
+    reasons: dict[str, set[str]] = {}
+    for step in preview.steps:
+        op, urn = step.get("op", ""), step.get("urn", "")
+        typ = _type_of(step)
+        if typ == "pulumi:pulumi:Stack":
+            continue
+        old, new = _state(step, "oldState"), _state(step, "newState")
+        if op in _QUIET_OPS and not (op == "same" and bool(old.get("protect")) != bool(new.get("protect"))):
+            continue
+        kind = _KIND.get(op, "changed")
+        if kind in ("added", "removed"):
+            inputs = canonical((new if kind == "added" else old).get("inputs") or {})
+            changes = [
+                Change(k, *((None, v) if kind == "added" else (v, None)), classify(typ, k))
+                for k, v in sorted(inputs.items())
+            ]
+            risk = resource_class(typ, inputs)
+        else:
+            changes = _changes_of(step, typ)
+            fallback = resource_class(typ, canonical(new.get("inputs") or old.get("inputs") or {}))
+            risk = min([c.risk for c in changes] or [fallback], key=_rank)
+        ops.setdefault(urn, []).append(op)
+        reasons.setdefault(urn, set()).update(step.get("replaceReasons") or [])
+        previous = by_urn.get(urn)
+        if previous is None:
+            by_urn[urn] = ResourceChange(kind, urn, typ, _name_of(urn), risk, changes)
+            continue
+        # The halves of one replacement (create-replacement, delete-replaced, replace) make one entry,
+        # described by the half with the most detail.
+        previous.kind = "replaced"
+        if len(changes) > len(previous.changes):
+            previous.changes = changes
+        previous.risk = min(previous.risk, risk, key=_rank)
+    for urn, rc in by_urn.items():
+        why = sorted(reasons[urn])
+        rc.note = f"op: {', '.join(ops[urn])}" + (f"; replaced because {', '.join(why)} changed" if why else "")
+    return order(list(by_urn.values()))
+
+
+def _rank(risk: str) -> int:
+    from enclave.snapshot import RANK
+
+    return RANK[risk]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _clean(message: str) -> str:
+    return _ANSI.sub("", message).strip()
+
+
+def preview_notes(preview: Preview) -> list[str]:
+    """What the reader must know before trusting the list: failure, corruption, missing policy data."""
+    notes = []
+    failed = any(d.get("severity") == "error" for d in preview.diagnostics)
+    if preview.maybe_corrupt:
+        notes.append("maybeCorrupt: the engine says this preview may be corrupt; do not trust or apply it")
+    if failed:
+        notes.append("the preview FAILED (an error diagnostic): the steps below may be incomplete")
+    if preview.policy_events is None:
+        why = (
+            "a mandatory policy violation is one possible cause of the failure, but the digest does not say"
+            if failed
+            else "advisory violations leave no trace in it"
+        )
+        notes.append(
+            "policy: this preview digest carries no policy results (pulumi/pulumi#18851); "
+            f"{why}. Pass --event-log FILE from the same preview to see them"
+        )
+    if preview.change_summary:
+        totals = ", ".join(f"{n} {op}" for op, n in sorted(preview.change_summary.items()))
+        notes.append(f"engine change summary: {totals}")
+    return notes
+
+
+def _policy_lines(preview: Preview) -> list[str]:
+    if preview.policy_events is None:
+        return []
+    if not preview.policy_events:
+        return ["policy: no violations reported by the policy packs in the event log"]
+
+    def level(e):
+        return {"mandatory": 0, "remediate": 1, "advisory": 2}.get(e.get("enforcementLevel", ""), 3)
+
+    lines = [f"policy: {len(preview.policy_events)} violation(s)"]
+    for e in sorted(
+        preview.policy_events, key=lambda e: (level(e), e.get("policyName", ""), e.get("resourceUrn") or "")
+    ):
+        where = _name_of(e.get("resourceUrn") or "") or "(stack)"
+        lines.append(
+            f"  [{e.get('enforcementLevel', '?')}] {e.get('policyPackName', '?')}/{e.get('policyName', '?')} "
+            f"on {where}: {_clean(e.get('message', ''))}"
+        )
+    return lines
+
+
+def _diagnostic_lines(preview: Preview) -> list[str]:
+    lines = []
+    for d in preview.diagnostics:
+        if d.get("severity") in ("error", "warning"):
+            where = f" ({_name_of(d['urn'])})" if d.get("urn") else ""
+            lines.append(f"  {d['severity']}{where}: {_clean(d.get('message', ''))}")
+    return (["diagnostics:"] + lines) if lines else []
+
+
+def run(args: argparse.Namespace) -> int:
+    from enclave.diff import render_markdown, render_text
+
+    preview = parse_preview(_read(args.preview, "PREVIEW"), str(args.preview))
+    if args.event_log is not None:
+        events = parse_events(_read(args.event_log, "--event-log"), str(args.event_log))
+        preview.policy_events = events.policy_events
+        preview.diagnostics = preview.diagnostics or events.diagnostics
+        if not preview.steps:
+            preview.steps = events.steps
+    changes = review(preview)
+    title = f"enclave review: {args.preview.name}"
+    extra = _policy_lines(preview) + _diagnostic_lines(preview)
+    if args.format == "markdown":
+        body = render_markdown(title, changes, preview_notes(preview))
+        if extra:
+            body += "\n```\n" + "\n".join(extra) + "\n```\n"
+    else:
+        body = render_text(title, changes, preview_notes(preview))
+        if extra:
+            body += "\n" + "\n".join(extra) + "\n"
+    print(body, end="")
+    return EXIT_OK
