@@ -1,0 +1,22 @@
+"""The eu-data-residency policy pack's rules, importable without starting the pack's server.
+
+``policy/__main__.py`` builds the ``PolicyPack`` from ``ALL_POLICIES``; the
+offline ``python -m enclave check`` evaluates the same objects.
+"""
+
+from . import audit, egress, encryption, protection, region, replication, tags
+
+ALL_POLICIES = [
+    replication.POLICY,
+    region.POLICY,
+    encryption.POLICY,
+    egress.POLICY,
+    protection.PUBLIC_POLICY,
+    protection.PROTECTED_POLICY,
+    audit.POLICY,
+    tags.POLICY,
+]
+
+PACK_NAME = "eu-data-residency"
+
+__all__ = ["ALL_POLICIES", "PACK_NAME"]

@@ -1,0 +1,202 @@
+"""no-public-data and data-protected: nothing is public, and data stores cannot be deleted by accident."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .values import MISSING, get, is_unknown, plain
+
+PUBLIC_NAME = "no-public-data"
+PROTECTED_NAME = "data-protected"
+
+BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
+_PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+
+# Resource policies whose document is in the given property.
+POLICY_DOCUMENTS = {
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:s3/bucket:Bucket": "policy",
+    "aws:kms/key:Key": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:secretsmanager/secret:Secret": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "policy",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+}
+# Types that are public by design.
+PUBLIC_TYPES = {
+    "aws:ecrpublic/repository:Repository": "a public ECR repository is readable by anyone",
+    "aws:ecrpublic/repositoryPolicy:RepositoryPolicy": "a public ECR repository is readable by anyone",
+    "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": "website hosting serves objects to anyone",
+    "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2": "website hosting serves objects to anyone",
+    "aws:lambda/functionUrl:FunctionUrl": "a function URL is reachable from the internet",
+}
+
+# Data-bearing types: protect=True so `pulumi destroy` or a rename cannot delete them.
+DATA_TYPES = (
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+    "aws:kms/key:Key",
+    "aws:kms/externalKey:ExternalKey",
+    "aws:secretsmanager/secret:Secret",
+    "aws:dynamodb/table:Table",
+    "aws:rds/instance:Instance",
+    "aws:rds/cluster:Cluster",
+    "aws:efs/fileSystem:FileSystem",
+    "aws:ebs/volume:Volume",
+    "aws:docdb/cluster:Cluster",
+    "aws:neptune/cluster:Cluster",
+    "aws:redshift/cluster:Cluster",
+)
+KMS_DELETION_WINDOW_DAYS = 30
+
+
+def _is_public_principal(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        aws = principal.get("AWS")
+        return aws == "*" or (isinstance(aws, list) and "*" in aws)
+    return False
+
+
+def document_findings(path: str, document: Any) -> Iterator[str]:
+    """Allow statements that open a resource to everyone (principal ``*`` without a condition)."""
+    if document is MISSING or document in (None, ""):
+        return
+    if is_unknown(document):
+        yield f"{path} is unknown at preview, so the pack cannot prove it is not public: build it from known values"
+        return
+    doc = plain(document)
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError:
+            yield f"{path} is not valid JSON"
+            return
+    statements = doc.get("Statement", []) if isinstance(doc, dict) else []
+    for i, st in enumerate(statements if isinstance(statements, list) else [statements]):
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        if (_is_public_principal(st.get("Principal")) or "NotPrincipal" in st) and not st.get("Condition"):
+            sid = st.get("Sid", i)
+            yield f"{path} statement {sid!r} allows everyone (Principal '*', no Condition): name the principals"
+
+
+def public_findings(resource_type: str, props: Any) -> Iterator[str]:
+    """Everything that makes one resource public."""
+    if resource_type in PUBLIC_TYPES:
+        yield f"{resource_type} is not allowed: {PUBLIC_TYPES[resource_type]}. Remove it"
+        return
+    if resource_type == PAB:
+        for flag in PAB_FLAGS:
+            value = get(props, flag)
+            if value is not True:
+                yield f"{flag} = {value!r}: set all four public-access-block flags to true"
+    if resource_type in (
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketAcl:BucketAcl",
+        "aws:s3/bucketAclV2:BucketAclV2",
+    ):
+        acl = get(props, "acl")
+        if is_unknown(acl) or acl in PUBLIC_ACLS:
+            yield f"acl = {acl!r} makes objects readable outside the site: use 'private' or BucketOwnerEnforced"
+        grants = [plain(get(props, key)) for key in ("grants", "accessControlPolicy")]
+        text = json.dumps([g for g in grants if g is not MISSING])
+        if any(group in text for group in _PUBLIC_GROUPS):
+            yield "a grant to AllUsers or AuthenticatedUsers makes objects public: remove it"
+    if resource_type == "aws:s3control/accountPublicAccessBlock:AccountPublicAccessBlock":
+        for flag in PAB_FLAGS:
+            if get(props, flag) is False:
+                yield f"{flag} = false weakens the account's public access block: set it true"
+    if resource_type == "aws:rds/instance:Instance":
+        value = get(props, "publiclyAccessible")
+        if value is True or is_unknown(value):
+            yield "publiclyAccessible must be false: the database must not be reachable from the internet"
+    key = POLICY_DOCUMENTS.get(resource_type)
+    if key:
+        yield from document_findings(key, get(props, key))
+
+
+def validate_public(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    blocked_names: set[Any] = set()
+    blocked_urns: set[str] = set()
+    for res in args.resources:
+        if not res.resource_type.startswith("aws:"):
+            continue
+        for message in public_findings(res.resource_type, res.props):
+            report_violation(message, res.urn)
+        if res.resource_type == PAB:
+            blocked_names.add(get(res.props, "bucket"))
+            blocked_urns.update(d.urn for d in res.property_dependencies.get("bucket", []))
+    for res in args.resources:
+        if res.resource_type in BUCKET_TYPES and res.urn not in blocked_urns:
+            if get(res.props, "bucket") not in blocked_names:
+                report_violation("bucket has no BucketPublicAccessBlock: add one with all four flags true", res.urn)
+
+
+def protected_findings(resource_type: str, props: Any, protect: bool) -> Iterator[str]:
+    """Why one data-bearing resource could be deleted too easily."""
+    if resource_type not in DATA_TYPES:
+        return
+    if not protect:
+        yield "a data-bearing resource must have protect=True so no update or destroy can delete it"
+    if resource_type in BUCKET_TYPES:
+        if get(props, "forceDestroy") is True or is_unknown(get(props, "forceDestroy")):
+            yield "forceDestroy = true deletes every object with the bucket: remove it"
+    if resource_type in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
+        window = get(props, "deletionWindowInDays")
+        if is_unknown(window) or (window is not MISSING and window != KMS_DELETION_WINDOW_DAYS):
+            yield f"deletionWindowInDays = {window!r}: set it to {KMS_DELETION_WINDOW_DAYS} (the longest) so a deletion can be cancelled"
+    if resource_type == "aws:secretsmanager/secret:Secret":
+        window = get(props, "recoveryWindowInDays")
+        if is_unknown(window) or (window is not MISSING and window != 30):
+            yield f"recoveryWindowInDays = {window!r}: set it to 30 so a deleted secret can be restored"
+    if resource_type in ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster"):
+        if get(props, "deletionProtection") is not True:
+            yield "deletionProtection must be true"
+    if resource_type == "aws:dynamodb/table:Table":
+        if get(props, "deletionProtectionEnabled") is not True:
+            yield "deletionProtectionEnabled must be true"
+
+
+def validate_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in DATA_TYPES:
+        return
+    for message in protected_findings(args.resource_type, args.props, bool(args.opts.protect)):
+        report_violation(message)
+
+
+PUBLIC_POLICY = StackValidationPolicy(
+    name=PUBLIC_NAME,
+    description="No data is public: every bucket blocks public access and no ACL, policy or resource type opens data to everyone.",
+    validate=validate_public,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+PROTECTED_POLICY = ResourceValidationPolicy(
+    name=PROTECTED_NAME,
+    description="Data-bearing resources are protected from deletion, and KMS keys keep the 30-day deletion window.",
+    validate=validate_protected,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)

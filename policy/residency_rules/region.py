@@ -1,0 +1,125 @@
+"""region-pinned: every AWS resource lands in the site's region, through a pinned, explicit provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from .values import (
+    MISSING,
+    REGION_RE,
+    config_value,
+    decode_json,
+    get,
+    is_aws_provider,
+    is_aws_resource,
+    is_unknown,
+    missing_config_message,
+    walk,
+)
+
+NAME = "region-pinned"
+
+
+def is_default_provider(name: str, urn: str = "") -> bool:
+    """The engine names default providers ``default`` or ``default_<version>``."""
+    return name == "default" or name.startswith("default_") or urn.rsplit("::", 1)[-1].startswith("default")
+
+
+def provider_findings(name: str, urn: str, props: Any, region: str, accounts: set[str]) -> Iterator[str]:
+    """What is wrong with one AWS provider's pinning."""
+    if is_default_provider(name, urn):
+        yield (
+            f"the default AWS provider ({name}) takes its region and account from the environment: "
+            "disable it (pulumi:disable-default-providers: [aws]) and pass an explicit provider"
+        )
+    own = get(props, "region")
+    if is_unknown(own):
+        yield f"provider {name}: region is unknown at preview; pin it to {region}"
+    elif own is MISSING or own in (None, ""):
+        yield f"provider {name}: region is not set, so it comes from AWS_REGION at run time; set region={region!r}"
+    elif own != region:
+        yield f"provider {name}: region {own!r} is outside the site; set region={region!r}"
+    allowed = decode_json(get(props, "allowedAccountIds"))
+    if is_unknown(allowed):
+        yield f"provider {name}: allowedAccountIds is unknown at preview; list the site's accounts explicitly"
+    elif not isinstance(allowed, list) or not allowed:
+        yield (
+            f"provider {name}: allowedAccountIds is not set, so the credentials decide the account; "
+            f"set allowed_account_ids to one of {sorted(accounts)}"
+        )
+    elif accounts and not set(allowed) <= accounts:
+        yield f"provider {name}: allowedAccountIds {allowed} includes accounts outside the site {sorted(accounts)}"
+    # Endpoint overrides and the STS region can send calls to another region.
+    for key in ("endpoints", "stsRegion"):
+        value = decode_json(get(props, key))
+        if value is MISSING:
+            continue
+        for path, _k, leaf in walk({key: value}):
+            if is_unknown(leaf):
+                yield f"provider {name}: {path} is unknown at preview; remove it or pin it to {region}"
+            elif isinstance(leaf, str):
+                foreign = [p for p in leaf.replace("/", ".").split(".") if REGION_RE.match(p) and p != region]
+                if foreign:
+                    yield f"provider {name}: {path} = {leaf!r} points at {foreign[0]}; remove it or use {region}"
+
+
+def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    typ = args.resource_type
+    if not (is_aws_provider(typ) or is_aws_resource(typ)):
+        return
+    region = config_value(args, "allowedRegion")
+    if region is None:
+        report_violation(missing_config_message(NAME, "allowedRegion"))
+        return
+    accounts = {a for a in (config_value(args, "dataAccountId"), config_value(args, "operatorAccountId")) if a}
+
+    if is_aws_provider(typ):
+        for message in provider_findings(args.name, args.urn, args.props, region, accounts):
+            report_violation(message)
+        return
+
+    prov = args.provider
+    if prov is None or is_default_provider(prov.name, prov.urn):
+        report_violation(
+            "this resource uses the default AWS provider, whose region and account come from the "
+            "environment: pass provider= one of the site's pinned providers"
+        )
+    own = get(args.props, "region")
+    if is_unknown(own):
+        report_violation(f"region is unknown at preview; pin it to {region}")
+    elif own not in (MISSING, None, "") and own != region:
+        report_violation(f"region = {own!r} overrides the provider's region: remove it or set it to {region!r}")
+    elif own in (MISSING, None, "") and prov is not None:
+        prov_region = get(prov.props, "region")
+        if is_unknown(prov_region):
+            report_violation(f"the provider's region is unknown at preview; pin it to {region}")
+        elif prov_region != region:
+            report_violation(
+                f"effective region {prov_region!r} (from provider {prov.name}) is outside the site: "
+                f"use a provider pinned to {region}"
+            )
+
+
+POLICY = ResourceValidationPolicy(
+    name=NAME,
+    description="Every AWS resource and provider is pinned to the site's region and accounts; the default provider is not used.",
+    validate=validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedRegion": {"type": "string", "description": "The site's one AWS region."},
+            "dataAccountId": {"type": "string", "description": "Account holding the site's data."},
+            "operatorAccountId": {"type": "string", "description": "The key operator's account."},
+        },
+        required=["allowedRegion", "dataAccountId", "operatorAccountId"],
+    ),
+)

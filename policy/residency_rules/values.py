@@ -1,0 +1,181 @@
+"""Reading resource properties the way the engine hands them over, failing closed on unknowns.
+
+The engine wraps ``props`` in pulumi-policy's unknown-checking proxy: touching
+an unknown value raises ``UnknownValueError``, which the engine turns into an
+*advisory* "can't run policy during preview" note, so the resource passes.
+Residency rules must not pass on what they cannot see, so they read through
+the proxy's ``__target`` (never raising) and treat every unknown sentinel as a
+value to report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi.output import Unknown
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    _DictProxy,
+    _ListProxy,
+)
+
+_UNKNOWN_SENTINELS = frozenset(
+    {
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_STRING_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+    }
+)
+
+REGION_RE = re.compile(r"^(?:[a-z]{2}|[a-z]{2}-gov|[a-z]{2}-iso[a-z]?)-[a-z]+-\d+$")
+"""An AWS region name such as ``eu-west-1`` or ``us-gov-west-1``."""
+
+ARN_RE = re.compile(r"^arn:(aws[\w-]*):([\w-]+):([\w-]*):(\d{12}|aws|)?:(.+)$")
+
+
+class _Missing:
+    """Marker for a property that is not set at all (distinct from ``None``)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value only known after deployment (preview sentinel or SDK ``Unknown``)."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value in _UNKNOWN_SENTINELS)
+
+
+def raw(value: Any) -> Any:
+    """The proxied container itself (children may still be proxies); never raises on unknowns."""
+    if isinstance(value, (_DictProxy, _ListProxy)):
+        return value["__target"]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A plain copy of ``value`` with every proxy removed (unknowns kept as they are)."""
+    value = raw(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def get(props: Any, *path: str | int) -> Any:
+    """The value at ``path`` (keys and list indexes), ``MISSING`` if absent, unknowns returned as-is."""
+    value = raw(props)
+    for step in path:
+        if is_unknown(value):
+            return value
+        if isinstance(step, int):
+            if not isinstance(value, (list, tuple)) or step >= len(value):
+                return MISSING
+            value = raw(value[step])
+        else:
+            if not isinstance(value, Mapping) or step not in value:
+                return MISSING
+            value = raw(value[step])
+    return value
+
+
+def items(value: Any) -> list[Any]:
+    """The elements of a list value (a single block counts as one), ``[]`` when absent or null."""
+    value = raw(value)
+    if value is MISSING or value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [raw(v) for v in value]
+    return [value]
+
+
+def is_set(value: Any) -> bool:
+    """True when a value is present and not empty (unknowns count as set: fail closed)."""
+    value = raw(value)
+    if value is MISSING or value is None or value is False:
+        return False
+    if isinstance(value, (str, list, tuple, Mapping)) and not is_unknown(value):
+        return len(value) > 0
+    return True
+
+
+def decode_json(value: Any) -> Any:
+    """Provider inputs that are not strings reach policies JSON-encoded; decode them when they are."""
+    value = raw(value)
+    if isinstance(value, str) and value[:1] in ("[", "{") and not is_unknown(value):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every ``(path, key, value)`` below ``value``, depth first; list items inherit their list's key."""
+    value = raw(value)
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            child = raw(child)
+            child_path = f"{path}.{key}" if path else str(key)
+            yield child_path, str(key), child
+            if isinstance(child, (Mapping, list, tuple)):
+                yield from _walk_children(child, child_path, str(key))
+
+
+def _walk_children(value: Any, path: str, key: str) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(value, Mapping):
+        yield from walk(value, path)
+        return
+    for i, child in enumerate(value):
+        child = raw(child)
+        child_path = f"{path}[{i}]"
+        yield child_path, key, child
+        if isinstance(child, (Mapping, list, tuple)):
+            yield from _walk_children(child, child_path, key)
+
+
+def arn_parts(value: Any) -> tuple[str, str, str, str] | None:
+    """``(service, region, account, resource)`` of an ARN string, or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    m = ARN_RE.match(value)
+    if not m:
+        return None
+    return m.group(2), m.group(3), m.group(4) or "", m.group(5)
+
+
+def is_aws_resource(resource_type: str) -> bool:
+    return resource_type.startswith("aws:")
+
+
+def is_aws_provider(resource_type: str) -> bool:
+    return resource_type == "pulumi:providers:aws"
+
+
+def config_value(args: Any, key: str) -> Any:
+    """A policy-config value, or None (rules report a missing value instead of guessing)."""
+    value = args.get_config().get(key)
+    return None if value in (None, "") else value
+
+
+def missing_config_message(policy: str, key: str) -> str:
+    return (
+        f"policy config '{key}' is not set, so '{policy}' cannot prove residency: run with "
+        f"--policy-pack-config policy/config/<stack>.json (or `python -m enclave check`, which passes it)"
+    )
