@@ -5,8 +5,6 @@ keyed hash: without the pepper nobody can recompute or test a guess, and the
 two sites' pseudonyms cannot be joined because each site has its own pepper.
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 from dataclasses import dataclass

@@ -5,8 +5,6 @@ may be plain strings or Outputs), so the tests and the access matrix read the
 exact statements the engine receives.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any
 
