@@ -36,17 +36,8 @@ GOVERNANCE_ACTIONS = (
 """Bucket settings only the deployment role may change (the Delete* APIs of these settings
 use the same permissions, e.g. DeleteBucketEncryption needs s3:PutEncryptionConfiguration)."""
 
-OBJECT_DATA_ACTIONS = (
-    "s3:GetObject",
-    "s3:GetObjectVersion",
-    "s3:GetObjectAttributes",
-    "s3:GetObjectVersionAttributes",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-    "s3:RestoreObject",
-)
-"""Reads and writes of object content, confined to the VPC endpoint when one is given."""
+OBJECT_DATA_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject")
+"""Reads and writes of objects (versions, tags, attributes included), confined to the VPC endpoint when one is given."""
 
 
 def _join(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
