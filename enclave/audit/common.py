@@ -1,0 +1,203 @@
+"""Shared by ``audit`` and ``bootstrap``: site config, the caller's account, and boto3 calls.
+
+
+Every AWS call of ``audit`` and ``bootstrap`` goes through ``call`` or ``pages``:
+"nothing configured" error codes become ``None``; access denied names the API
+call, the IAM permission to grant and the resource; missing credentials and an
+unreachable endpoint say how to fix them. Everything else that stops the run is
+also a ``UsageError``, so no command ever reports a half-done result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from enclave.cli import UsageError
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "AllAccessDisabled",
+        "403",  # HEAD requests carry no error body, only the status
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+    }
+)
+
+# IAM actions whose name differs from the API operation (S3's older naming).
+_IAM_ACTION = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "CreateBucket"): "s3:CreateBucket",
+}
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
+    "or run inside a role session (aws sso login / aws sts assume-role)"
+)
+
+
+def iam_action(client: Any, operation: str) -> str:
+    """The IAM permission an API operation needs, e.g. ``s3:GetReplicationConfiguration``."""
+    service = client.meta.service_model.signing_name
+    return _IAM_ACTION.get((service, operation), f"{service}:{operation}")
+
+
+def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageError:
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    action = iam_action(client, operation)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return UsageError(NO_CREDENTIALS)
+    if isinstance(exc, EndpointConnectionError):
+        return UsageError(
+            f"{action} on {target}: could not reach {exc.kwargs.get('endpoint_url')}; check the network "
+            "and AWS_ENDPOINT_URL"
+        )
+    if isinstance(exc, NoRegionError):  # pragma: no cover - clients always get the site region
+        return UsageError(f"{action}: no region configured")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in ACCESS_DENIED_CODES:
+            return UsageError(
+                f"{action} denied on {target}: grant it to the role running this command "
+                f"(the auditor role for audits) and run again (AWS said: {message or code})"
+            )
+        if code in CREDENTIAL_CODES:
+            return UsageError(
+                f"{action} on {target}: the AWS credentials were rejected ({code}): refresh them "
+                "(aws sso login, a new assume-role session) and run again"
+            )
+        return UsageError(f"{action} on {target} failed: {code}: {message}")
+    return UsageError(f"{action} on {target} failed: {exc}")
+
+
+def call(client: Any, operation: str, target: str, *, none_codes: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Call ``operation`` (CamelCase API name); ``None`` when AWS answers one of ``none_codes``."""
+    from botocore import xform_name
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    method = getattr(client, xform_name(operation))
+    try:
+        return method(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in none_codes:
+            return None
+        raise _fail(client, operation, target, exc) from exc
+    except BotoCoreError as exc:
+        raise _fail(client, operation, target, exc) from exc
+
+
+def pages(client: Any, operation: str, target: str, **kwargs: Any) -> Iterator[dict]:
+    """Every page of a paginated ``operation``."""
+    from botocore import xform_name
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    paginator = client.get_paginator(xform_name(operation))
+    try:
+        yield from paginator.paginate(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise _fail(client, operation, target, exc) from exc
+
+
+def add_site_arguments(parser: Any) -> None:
+    """``--stack`` and ``--config``, shared by both commands."""
+    parser.add_argument("--stack", required=True, help="stack whose site to use, e.g. dublin or hamar")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a Pulumi.<stack>.yaml-shaped file to read the site config from instead of the stack's",
+    )
+
+
+def load_site(stack: str, config_file: Path | None) -> Any:
+    """The validated ``SiteConfig`` of ``stack`` (or of ``config_file``); ``UsageError`` if invalid."""
+    import yaml
+
+    from components.config import SiteConfigError, site_config_from_mapping
+    from enclave.harness import PROJECT_DIR, HarnessError, load_stack_config
+
+    try:
+        if config_file is None:
+            values = load_stack_config(PROJECT_DIR, stack)
+        else:
+            values = _read_config_file(config_file, yaml)
+        return site_config_from_mapping(values)
+    except (HarnessError, SiteConfigError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _read_config_file(path: Path, yaml: Any) -> dict[str, Any]:
+    from enclave.harness import PROJECT_DIR, project_name
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--config {path}: not valid YAML ({exc})") from exc
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, dict):
+        raise UsageError(f"--config {path}: expected a top-level 'config:' mapping like Pulumi.<stack>.yaml")
+    project = project_name(PROJECT_DIR)
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and "secure" in value:
+            raise UsageError(f"--config {path}: {key} is encrypted (secure:); put the plain value in the file")
+        qualified = key if ":" in key else f"{project}:{key}"
+        # Structured values travel JSON-encoded, as the Pulumi CLI passes them.
+        values[qualified] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+def session_in(cfg: Any, profile: str | None = None) -> Any:
+    """A boto3 session from the standard AWS settings (profile, env, SSO), pinned to the site region."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.Session(profile_name=profile, region_name=cfg.region)
+    except ProfileNotFound as exc:
+        raise UsageError(f"AWS profile {profile!r} not found: check AWS_CONFIG_FILE / ~/.aws/config") from exc
+
+
+def caller_account(session: Any, cfg: Any, expected: str, what: str) -> str:
+    """The caller's account; ``UsageError`` naming both ids unless it is ``expected``."""
+    sts = session.client("sts", region_name=cfg.region)
+    identity = call(sts, "GetCallerIdentity", "the caller's identity")
+    account = identity["Account"]
+    if account != expected:
+        raise UsageError(
+            f"the AWS credentials are for account {account} ({identity.get('Arn')}), but the {cfg.site} "
+            f"site's {what} is {expected}: use credentials of account {expected}"
+        )
+    return account

@@ -1,0 +1,136 @@
+"""The audit report: one dict, rendered as JSON, text or Markdown, sealed with a SHA-256 digest.
+
+Canonical JSON, the bytes the digest covers: the report without its ``digest``
+field, serialised with ``json.dumps(report, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`` and encoded as UTF-8. ``verify(report)`` recomputes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from enclave.audit.checks import CHECKS, Result
+
+FORMAT_VERSION = 1
+
+
+def canonical_json(report: dict[str, Any]) -> bytes:
+    """The bytes the digest is computed over (``digest`` excluded)."""
+    body = {k: v for k, v in report.items() if k != "digest"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def build(
+    *, stack: str, site: str, account: str, region: str, operator: str, timestamp: str, results: list[Result]
+) -> dict:
+    """The report with its digest."""
+    failed = sorted({r.id for r in results if r.status == "fail"})
+    report: dict[str, Any] = {
+        "format": f"enclave-audit/{FORMAT_VERSION}",
+        "timestamp": timestamp,
+        "stack": stack,
+        "site": site,
+        "account": account,
+        "region": region,
+        "operator_account": operator,
+        "results": [r.as_dict() for r in results],
+        "summary": {
+            "total": len(results),
+            "passed": sum(r.status == "pass" for r in results),
+            "failed": sum(r.status == "fail" for r in results),
+            "failed_checks": failed,
+        },
+    }
+    report["digest"] = {"algorithm": "sha256", "value": hashlib.sha256(canonical_json(report)).hexdigest()}
+    return report
+
+
+def verify(report: dict[str, Any]) -> bool:
+    """Whether the report's digest matches its content."""
+    digest = report.get("digest") or {}
+    return (
+        digest.get("algorithm") == "sha256"
+        and digest.get("value") == hashlib.sha256(canonical_json(report)).hexdigest()
+    )
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _failures_first(report: dict) -> list[dict]:
+    return sorted(report["results"], key=lambda r: (r["status"] != "fail", r["id"], r["resources"]))
+
+
+def _verdict(report: dict) -> str:
+    s = report["summary"]
+    word = "FAILED" if s["failed"] else "PASSED"
+    return f"{word}: {s['passed']} of {s['total']} checks passed, {s['failed']} failed"
+
+
+def to_text(report: dict[str, Any]) -> str:
+    """One line per result, failures first, for a terminal."""
+    lines = [
+        f"enclave audit: stack {report['stack']}, account {report['account']}, region {report['region']}, "
+        f"at {report['timestamp']}",
+    ]
+    for r in _failures_first(report):
+        line = f"{r['status'].upper():4}  {r['id']:30}  {', '.join(r['resources'])}: {r['found']}"
+        if r["status"] == "fail":
+            line += f" (expected {r['expected']})"
+        lines.append(line)
+    lines.append(_verdict(report))
+    lines.append(f"sha256 {report['digest']['value']}")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """A table for people: failures first, each with how to fix it."""
+    out = [
+        f"# Residency audit: {report['site']} ({report['stack']})",
+        "",
+        f"- Account: `{report['account']}`, region `{report['region']}`, operator account `{report['operator_account']}`",
+        f"- Time (UTC): {report['timestamp']}",
+        f"- Result: **{_verdict(report)}**",
+        f"- SHA-256 of the canonical JSON report: `{report['digest']['value']}`",
+        "",
+    ]
+    failures = [r for r in _failures_first(report) if r["status"] == "fail"]
+    if failures:
+        out += [
+            "## Failures and how to fix them",
+            "",
+            "| Check | Resources | Expected | Found | How to fix |",
+            "|---|---|---|---|---|",
+        ]
+        for r in failures:
+            out.append(
+                f"| `{r['id']}` | {'<br>'.join(f'`{a}`' for a in r['resources'])} | {_cell(r['expected'])} "
+                f"| {_cell(r['found'])} | {_cell(CHECKS[r['id']].fix)} |"
+            )
+        out.append("")
+    out += ["## All results", "", "| Status | Check | Resources | Found |", "|---|---|---|---|"]
+    for r in _failures_first(report):
+        out.append(
+            f"| {'FAIL' if r['status'] == 'fail' else 'pass'} | `{r['id']}` "
+            f"| {'<br>'.join(f'`{a}`' for a in r['resources'])} | {_cell(r['found'])} |"
+        )
+    out += [
+        "",
+        "## Checks",
+        "",
+        "| Check | What it verifies |",
+        "|---|---|",
+        *(f"| `{c.id}` | {_cell(c.title)} |" for c in CHECKS.values()),
+        "",
+        "The digest covers the JSON report without its `digest` field, serialised with sorted keys and "
+        'compact separators (`json.dumps(report, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, UTF-8).',
+        "",
+    ]
+    return "\n".join(out)

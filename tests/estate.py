@@ -1,0 +1,312 @@
+"""A compliant enclave estate built with boto3, for tests against in-process moto.
+
+Accounts are separated the way AWS separates them: each session holds
+credentials from ``sts:AssumeRole`` into a role of that account, and moto then
+acts in the role's account (``MOTO_ACCOUNT_ID`` must stay unset: it would
+override every session's account). The estate mirrors what the program
+declares: operator-held single-region key, three buckets with SSE-KMS, public
+access blocks and deny statements, Object Lock on the audit bucket, a VPC
+without any way out and a restricted S3 endpoint, a logging single-region
+trail, the staff role's MFA + ticket trust, the boundary on every site role,
+and the pepper secret without replicas.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from components.config import ACCESS_TICKET_TAG, SiteConfig
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+}
+
+
+# One botocore session for every test client: each new session re-reads the
+# service models from disk (about 1 s for EC2 alone), so sessions of different
+# accounts share it and differ only by credentials.
+_SHARED = boto3.Session()
+
+
+class AccountSession:
+    """The subset of ``boto3.Session`` the audit uses, bound to one account's credentials."""
+
+    def __init__(self, region: str, credentials: dict[str, str]):
+        self.region_name = region
+        self.credentials = credentials
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        return _SHARED.client(service, region_name=region_name or self.region_name, **self.credentials)
+
+
+def assume(cfg: SiteConfig, role_arn: str) -> dict[str, str]:
+    """Credentials of ``role_arn``'s account (moto acts in the account of an assumed role)."""
+    sts = _SHARED.client("sts", region_name=cfg.region, **_lower(FAKE_CREDENTIALS))
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="estate")["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+
+
+def _lower(env: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in env.items()}
+
+
+def session_for(cfg: SiteConfig, role_arn: str) -> AccountSession:
+    return AccountSession(cfg.region, assume(cfg, role_arn))
+
+
+def tls_and_replication_denies(bucket_arn: str) -> list[dict]:
+    """The two deny statements every site bucket carries."""
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyReplication",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutReplicationConfiguration",
+            "Resource": bucket_arn,
+        },
+    ]
+
+
+def staff_trust(cfg: SiteConfig) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ApprovedStaffWithMfaAndTicket",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(cfg.staff_principals)},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+                    "StringLike": {f"aws:RequestTag/{ACCESS_TICKET_TAG}": "?*"},
+                },
+            }
+        ],
+    }
+
+
+@dataclass
+class Estate:
+    """Handles the drift tests need."""
+
+    cfg: SiteConfig
+    data: AccountSession
+    operator: AccountSession
+    key_arn: str
+    vpc_id: str
+    workload_sg: str
+    endpoint_id: str
+    boundary_arn: str
+    secret_arn: str
+    buckets: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str, operator: bool = False) -> Any:
+        return (self.operator if operator else self.data).client(service)
+
+
+def build_estate(cfg: SiteConfig) -> Estate:
+    """Create the compliant site in moto; call inside ``mock_aws``."""
+    data = session_for(cfg, cfg.deployment_role_arn)
+    operator = session_for(cfg, cfg.operator_role_arn)
+    region = cfg.region
+
+    kms = operator.client("kms")
+    key_arn = kms.create_key(Description=f"{cfg.name_prefix} data key", MultiRegion=False)["KeyMetadata"]["Arn"]
+    kms.enable_key_rotation(KeyId=key_arn)
+    kms.create_alias(AliasName=cfg.key_alias, TargetKeyId=key_arn)
+
+    s3 = data.client("s3")
+    buckets = {}
+    for role in ("user-data", "access-logs", "audit-logs"):
+        name = cfg.bucket_name(role)
+        buckets[role] = name
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": region},
+            ObjectLockEnabledForBucket=role == "audit-logs",
+        )
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        policy = {"Version": "2012-10-17", "Statement": tls_and_replication_denies(f"arn:aws:s3:::{name}")}
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    s3.put_object_lock_configuration(
+        Bucket=buckets["audit-logs"],
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": cfg.audit_log_retention_days}},
+        },
+    )
+
+    ec2 = data.client("ec2")
+    # moto, like a new AWS account, starts every region with a default VPC that has an
+    # internet gateway; a site account has it deleted (docs/bootstrap-and-audit.md).
+    for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+        _delete_default_vpc(ec2, vpc["VpcId"])
+    vpc_id = ec2.create_vpc(CidrBlock=cfg.vpc_cidr)["Vpc"]["VpcId"]
+    subnet_cidr = cfg.vpc_cidr.replace(".0.0/16", ".1.0/24")
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=subnet_cidr, AvailabilityZone=cfg.availability_zones[0])[
+        "Subnet"
+    ]["SubnetId"]
+    for acl in ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"]:
+        for entry in acl["Entries"]:
+            if entry["RuleNumber"] != 32767 and entry["RuleAction"] == "allow":
+                ec2.delete_network_acl_entry(
+                    NetworkAclId=acl["NetworkAclId"], RuleNumber=entry["RuleNumber"], Egress=entry["Egress"]
+                )
+        for egress in (True, False):
+            ec2.create_network_acl_entry(
+                NetworkAclId=acl["NetworkAclId"],
+                RuleNumber=100,
+                Protocol="-1",
+                RuleAction="allow",
+                Egress=egress,
+                CidrBlock=cfg.vpc_cidr,
+            )
+    default_sg = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]
+    _revoke_all_egress(ec2, default_sg)
+    workload_sg = ec2.create_security_group(GroupName="workload", Description="workload", VpcId=vpc_id)["GroupId"]
+    endpoints_sg = ec2.create_security_group(GroupName="endpoints", Description="endpoints", VpcId=vpc_id)["GroupId"]
+    for sg in (workload_sg, endpoints_sg):
+        _revoke_all_egress(ec2, ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0])
+    ec2.authorize_security_group_egress(
+        GroupId=workload_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": endpoints_sg}]}
+        ],
+    )
+    endpoint_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SiteBucketsOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{b}" for b in buckets.values()]
+                + [f"arn:aws:s3:::{b}/*" for b in buckets.values()],
+                "Condition": {"StringEquals": {"aws:ResourceAccount": cfg.data_account_id}},
+            }
+        ],
+    }
+    endpoint_id = ec2.create_vpc_endpoint(
+        VpcId=vpc_id,
+        ServiceName=f"com.amazonaws.{region}.s3",
+        VpcEndpointType="Interface",
+        SubnetIds=[subnet_id],
+        SecurityGroupIds=[endpoints_sg],
+        PolicyDocument=json.dumps(endpoint_policy),
+    )["VpcEndpoint"]["VpcEndpointId"]
+
+    trail = data.client("cloudtrail")
+    trail.create_trail(
+        Name=cfg.trail_name,
+        S3BucketName=buckets["audit-logs"],
+        IsMultiRegionTrail=False,
+        EnableLogFileValidation=True,
+        IncludeGlobalServiceEvents=False,
+        KmsKeyId=key_arn,
+    )
+    trail.start_logging(Name=cfg.trail_name)
+
+    iam = data.client("iam")
+    boundary_arn = iam.create_policy(
+        PolicyName=f"{cfg.name_prefix}-boundary",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    service_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    auditor_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{cfg.auditor_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}},
+            }
+        ],
+    }
+    for role, trust in (("workload", service_trust), ("staff-access", staff_trust(cfg)), ("auditor", auditor_trust)):
+        iam.create_role(
+            RoleName=cfg.role_name(role),
+            AssumeRolePolicyDocument=json.dumps(trust),
+            PermissionsBoundary=boundary_arn,
+        )
+
+    sm = data.client("secretsmanager")
+    secret_arn = sm.create_secret(
+        Name=f"{cfg.name_prefix}-pseudonym-pepper", KmsKeyId=key_arn, SecretBinary=b"\x00" * 32
+    )["ARN"]
+
+    return Estate(
+        cfg=cfg,
+        data=data,
+        operator=operator,
+        key_arn=key_arn,
+        vpc_id=vpc_id,
+        workload_sg=workload_sg,
+        endpoint_id=endpoint_id,
+        boundary_arn=boundary_arn,
+        secret_arn=secret_arn,
+        buckets=buckets,
+    )
+
+
+def _revoke_all_egress(ec2: Any, group: dict) -> None:
+    if group.get("IpPermissionsEgress"):
+        ec2.revoke_security_group_egress(GroupId=group["GroupId"], IpPermissions=group["IpPermissionsEgress"])
+
+
+def _delete_default_vpc(ec2: Any, vpc_id: str) -> None:
+    flt = [{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+    for igw in ec2.describe_internet_gateways(Filters=flt)["InternetGateways"]:
+        ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=vpc_id)
+        ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+    for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]:
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    ec2.delete_vpc(VpcId=vpc_id)
