@@ -199,3 +199,19 @@ def test_pseudonyms_are_stable_per_site_and_differ_between_sites():
 def test_pseudonymise_refuses_a_short_pepper(pepper):
     with pytest.raises(ValueError, match=f"pepper is {len(pepper)} bytes; expected at least 32"):
         pseudonymise(pepper, "user-42")
+
+
+# --------------------------------------------------------------------------- the whole program
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_program_encrypts_the_pepper_with_the_operator_key_and_names_the_workload(stack, program_run):
+    run = program_run(stack)
+    (key,) = run.of_type("aws:kms/key:Key")
+    (secret,) = run.of_type(SECRET_TYPE)
+    assert secret.inputs.get("kmsKeyId") == key.outputs["arn"], secret.urn
+    assert secret.protect and run.effective_region(secret) == run.config["eu-data-enclave:region"], secret.urn
+    (workload,) = [r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"].endswith("-workload")]
+    (policy,) = run.of_type(POLICY_TYPE)
+    (read,) = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"].startswith("DenyRead")]
+    assert workload.outputs["arn"] in read["Condition"]["StringNotEquals"]["aws:PrincipalArn"], policy.urn

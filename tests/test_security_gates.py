@@ -439,3 +439,32 @@ def test_trust_suppression_applies_to_trust_policies_only(dublin_config):
     doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
     del doc["Statement"][0]["Resource"]
     assert TRUST_POLICY_SUPPRESSION in lint(doc, trust=False)
+
+
+# --------------------------------------------------------------------------- the whole program
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_every_role_of_the_program_carries_the_boundary(stack, program_run):
+    """Any role anywhere in the program, not only the gates' own, must carry the site boundary."""
+    run = program_run(stack)
+    (boundary,) = [r for r in run.of_type(POLICY_TYPE) if r.inputs.get("name", "").endswith("-boundary")]
+    roles = run.of_type(ROLE_TYPE)
+    assert len(roles) >= 3, [r.urn for r in roles]
+    for role in roles:
+        assert role.inputs.get("permissionsBoundary") == boundary.outputs["arn"], f"{role.urn}: no site boundary"
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_program_wires_the_real_key_and_endpoint_into_the_gates(stack, program_run):
+    run = program_run(stack)
+    (key,) = run.of_type("aws:kms/key:Key")
+    (endpoint,) = [
+        r for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs.get("serviceName", "").endswith(".s3")
+    ]
+    (workload,) = [r for r in run.of_type(ROLE_POLICY_TYPE) if r.inputs["role"].endswith("-workload")]
+    doc = json.loads(workload.inputs["policy"])
+    assert statement(doc, "UserDataObjectsThroughSiteEndpoint")["Condition"] == {
+        "StringEquals": {"aws:SourceVpce": endpoint.id}
+    }, workload.urn
+    assert statement(doc, "OperatorKeyViaS3AndSecretsManager")["Resource"] == key.outputs["arn"], workload.urn
