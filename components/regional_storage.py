@@ -110,6 +110,21 @@ def data_bucket_policy(
             "Condition": {"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
         },
         {
+            # A request that names aws:kms but no key is encrypted by S3 with the
+            # data account's AWS managed key (aws/s3), not the bucket default: refuse it.
+            "Sid": "DenyKmsUploadsThatDoNotNameTheKey",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {
+                "Null": {
+                    "s3:x-amz-server-side-encryption": "false",
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id": "true",
+                }
+            },
+        },
+        {
             # SSE-C uses its own headers, which the two statements above never see.
             "Sid": "DenyUploadsWithCustomerProvidedKeys",
             "Effect": "Deny",

@@ -285,6 +285,14 @@ def test_data_bucket_denies_uploads_with_another_encryption(data_policy, dublin_
     key = statement(data_policy, "DenyUploadsWithAnotherKmsKey")
     assert (key["Effect"], key["Action"], key["Resource"]) == ("Deny", "s3:PutObject", objects)
     assert key["Condition"] == {"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN}}
+    unnamed = statement(data_policy, "DenyKmsUploadsThatDoNotNameTheKey")
+    assert (unnamed["Effect"], unnamed["Action"], unnamed["Resource"]) == ("Deny", "s3:PutObject", objects)
+    assert unnamed["Condition"] == {
+        "Null": {
+            "s3:x-amz-server-side-encryption": "false",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": "true",
+        }
+    }
     ssec = statement(data_policy, "DenyUploadsWithCustomerProvidedKeys")
     assert (ssec["Effect"], ssec["Action"]) == ("Deny", "s3:PutObject")
     assert ssec["Condition"] == {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
