@@ -15,6 +15,7 @@ import hashlib
 import json
 import runpy
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -415,16 +416,33 @@ def load_stack_config(program_dir: Path, stack: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- run
 
 
-def _purge_modules(program_dir: Path) -> None:
-    """Forget modules imported from the program dir, so another program's `components` loads fresh."""
-    root = str(program_dir.resolve()) + "/"
-    # The project's virtualenv may live inside the program dir: never purge installed packages.
-    installed = tuple({sys.prefix + "/", sys.base_prefix + "/"})
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if file.startswith(root) and not file.startswith(installed) and "site-packages" not in file:
-            if name != "enclave" and not name.startswith("enclave."):
-                del sys.modules[name]
+@contextmanager
+def _program_modules(program_dir: Path):
+    """Import the program's own modules fresh, and put the caller's back afterwards.
+
+    Two programs (the project and a test's variant of it) both have a
+    ``components`` package: each run must import its own. The caller's
+    modules are restored after the run, not purged, because Pulumi resolves
+    output types through ``sys.modules[cls.__module__]`` long after import.
+    """
+    # Top-level names the program dir provides, minus this tooling (it is running).
+    names = {p.stem if p.suffix == ".py" else p.name for p in program_dir.iterdir() if not p.name.startswith(".")}
+    names -= {"enclave", "tests", "__main__"}
+
+    def ours(module_name: str) -> bool:
+        return module_name.split(".", 1)[0] in names
+
+    stash = {name: mod for name, mod in sys.modules.items() if ours(name)}
+    for name in stash:
+        del sys.modules[name]
+    sys.path.insert(0, str(program_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(program_dir))
+        for name in [n for n in sys.modules if ours(n)]:
+            del sys.modules[name]
+        sys.modules.update(stash)
 
 
 def run_program(
@@ -454,21 +472,17 @@ def run_program(
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
 
-    _purge_modules(program_dir)
-    sys.path.insert(0, str(program_dir))
     error: BaseException | None = None
-    try:
-        runpy.run_path(str(main), run_name="__main__")
-        # Registrations and applies run as tasks; wait for every one (and
-        # re-raise the first failure), as the language host does.
-        _sync_await(pulumi.runtime.stack.wait_for_rpcs())
-    except SystemExit as exc:  # a program may exit on its own
-        error = exc
-    except Exception as exc:  # noqa: BLE001 - reported to the user below
-        error = exc
-    finally:
-        sys.path.remove(str(program_dir))
-        _purge_modules(program_dir)
+    with _program_modules(program_dir):
+        try:
+            runpy.run_path(str(main), run_name="__main__")
+            # Registrations and applies run as tasks; wait for every one (and
+            # re-raise the first failure), as the language host does.
+            _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+        except SystemExit as exc:  # a program may exit on its own
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - reported to the user below
+            error = exc
     if error is not None:
         msg = str(error) or type(error).__name__
         raise HarnessError(f"stack {stack!r}: the program failed: {msg}", monitor.records) from error
