@@ -127,11 +127,13 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
             },
             {
                 # Server access logs land in an SSE-KMS bucket only if the log
-                # delivery service may generate data keys (aws-cdk PR #25350).
+                # delivery service may use the key (aws-cdk PRs #24789/#25350). An
+                # SSE-KMS PutObject needs GenerateDataKey, and Decrypt when S3 splits
+                # it into a multipart upload.
                 "Sid": "S3ServerAccessLoggingEncryptsLogs",
                 "Effect": "Allow",
                 "Principal": {"Service": "logging.s3.amazonaws.com"},
-                "Action": "kms:GenerateDataKey*",
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": cfg.data_account_id}},
             },

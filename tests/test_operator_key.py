@@ -219,7 +219,7 @@ def test_cloudtrail_encrypts_only_for_the_site_trail(dublin_config):
 @pytest.mark.parametrize(
     ("sid", "service", "expected"),
     [
-        ("S3ServerAccessLoggingEncryptsLogs", "logging.s3.amazonaws.com", {"kms:GenerateDataKey*"}),
+        ("S3ServerAccessLoggingEncryptsLogs", "logging.s3.amazonaws.com", {"kms:GenerateDataKey*", "kms:Decrypt"}),
         (
             "FlowLogDeliveryEncryptsLogs",
             "delivery.logs.amazonaws.com",
