@@ -39,6 +39,7 @@ FORBIDDEN_TYPES: dict[str, str] = {
     "aws:ec2/vpnConnection:VpnConnection": "a VPN connection carries traffic out of the site",
     "aws:ec2/vpnConnectionRoute:VpnConnectionRoute": "it routes traffic over a VPN",
     "aws:ec2/vpnConcentrator:VpnConcentrator": "a VPN concentrator carries traffic out of the site",
+    "aws:odb/networkPeeringConnection:NetworkPeeringConnection": "peering connects the VPC to an Oracle Database@AWS network",
     "aws:ec2/localGatewayRoute:LocalGatewayRoute": "it routes traffic to an on-premises network",
     "aws:ec2/localGatewayRouteTableVpcAssociation:LocalGatewayRouteTableVpcAssociation": "it routes traffic to an on-premises network",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from pulumi_policy import (
@@ -34,6 +35,7 @@ NAME = "no-cross-region-replication"
 # serve it from many regions (edge networks). Any instance is a violation.
 FORBIDDEN_TYPES: dict[str, str] = {
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "S3 replication copies every object to another bucket whose region the pack cannot prove",
+    "aws:s3/objectCopy:ObjectCopy": "it copies objects between buckets whose regions the pack cannot prove",
     "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
     "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
     "aws:s3control/multiRegionAccessPointRoutes:MultiRegionAccessPointRoutes": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
@@ -82,6 +84,7 @@ Finding = tuple[str, str]
 """(property path, message)."""
 
 
+@lru_cache(maxsize=4096)
 def _words(key: str) -> tuple[str, ...]:
     return tuple(w.lower() for w in _WORD_RE.findall(key))
 

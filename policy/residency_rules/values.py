@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from pulumi.output import Unknown
@@ -61,9 +61,13 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or (isinstance(value, str) and value in _UNKNOWN_SENTINELS)
 
 
+_PROXIES = (_DictProxy, _ListProxy)
+
+
 def raw(value: Any) -> Any:
     """The proxied container itself (children may still be proxies); never raises on unknowns."""
-    if isinstance(value, (_DictProxy, _ListProxy)):
+    # type() rather than isinstance(): the proxies are ABCs, whose isinstance checks are slow.
+    if type(value) in _PROXIES:
         return value["__target"]
     return value
 
@@ -71,7 +75,7 @@ def raw(value: Any) -> Any:
 def plain(value: Any) -> Any:
     """A plain copy of ``value`` with every proxy removed (unknowns kept as they are)."""
     value = raw(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
@@ -89,7 +93,7 @@ def get(props: Any, *path: str | int) -> Any:
                 return MISSING
             value = raw(value[step])
         else:
-            if not isinstance(value, Mapping) or step not in value:
+            if not isinstance(value, dict) or step not in value:
                 return MISSING
             value = raw(value[step])
     return value
@@ -110,7 +114,7 @@ def is_set(value: Any) -> bool:
     value = raw(value)
     if value is MISSING or value is None or value is False:
         return False
-    if isinstance(value, (str, list, tuple, Mapping)) and not is_unknown(value):
+    if isinstance(value, (str, list, tuple, dict)) and not is_unknown(value):
         return len(value) > 0
     return True
 
@@ -129,24 +133,24 @@ def decode_json(value: Any) -> Any:
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
     """Every ``(path, key, value)`` below ``value``, depth first; list items inherit their list's key."""
     value = raw(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key, child in value.items():
             child = raw(child)
             child_path = f"{path}.{key}" if path else str(key)
             yield child_path, str(key), child
-            if isinstance(child, (Mapping, list, tuple)):
+            if isinstance(child, (dict, list, tuple)):
                 yield from _walk_children(child, child_path, str(key))
 
 
 def _walk_children(value: Any, path: str, key: str) -> Iterator[tuple[str, str, Any]]:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         yield from walk(value, path)
         return
     for i, child in enumerate(value):
         child = raw(child)
         child_path = f"{path}[{i}]"
         yield child_path, key, child
-        if isinstance(child, (Mapping, list, tuple)):
+        if isinstance(child, (dict, list, tuple)):
             yield from _walk_children(child, child_path, key)
 
 
