@@ -67,6 +67,8 @@ _EDGE_LABELS = {
     "policyArn": "attaches",
     "permissionsBoundary": "bounded by",
     "securityGroupIds": "guarded by",
+    "securityGroupId": "rule of",
+    "referencedSecurityGroupId": "allows peer",
     "vpcEndpointIds": "endpoint",
     "secretId": "configures",
     "Resource": "policy covers",
@@ -84,6 +86,9 @@ _EDGE_PRIORITY = (
     "bounded by",
     "guarded by",
     "endpoint",
+    "rule of",
+    "allows peer",
+    "flow logs of",
     "configures",
 )
 
@@ -144,6 +149,8 @@ def build_graph(run, snapshot: dict[str, Any]) -> Graph:
             continue
         for key, value in _walk(e["inputs"]):
             label = _EDGE_LABELS.get(key)
+            if key == "vpcId" and e["type"] == "aws:ec2/flowLog:FlowLog":
+                label = "flow logs of"
             dest = _target(index, value) if label else None
             if dest and dest != e["urn"]:
                 edges.add((e["urn"], dest, label))
@@ -179,13 +186,15 @@ def _policy_summary(doc: Any) -> str:
         if s.get("Effect") == "Deny":
             denies += 1
             continue
-        principal = s.get("Principal", "(identity policy)")
+        principal = s.get("Principal")
         if isinstance(principal, dict):
             principal = ", ".join(
                 p for v in principal.values() for p in (v if isinstance(v, list) else [v]) if isinstance(p, str)
             )
         conds = sorted({k for ops in (s.get("Condition") or {}).values() if isinstance(ops, dict) for k in ops})
-        allows.append(f"{s.get('Sid') or 'Allow'}: {principal}" + (f" if {', '.join(conds)}" if conds else ""))
+        # An identity policy has no Principal: whoever holds it is the principal.
+        who = f": {principal}" if principal else ""
+        allows.append(f"{s.get('Sid') or 'Allow'}{who}" + (f" if {', '.join(conds)}" if conds else ""))
     parts = allows + ([f"{denies} deny statement(s)"] if denies else [])
     return "; ".join(parts)
 
@@ -198,15 +207,34 @@ def _reach(entry: dict[str, Any], snapshot: dict[str, Any], graph: Graph) -> str
         if isinstance(doc, dict) and "$json" in doc:
             notes.append(("trust: " if key == "assumeRolePolicy" else "") + _policy_summary(doc["$json"]))
     entries = {e["urn"]: e for e in snapshot["resources"]}
+    naming = []
     for src, dst, label in graph.edges:
         if dst != entry["urn"] or label not in ("configures", "policy covers", "attached to", "only via"):
             continue
         other = entries[src]
         doc = other["inputs"].get("policy")
-        if isinstance(doc, dict) and "$json" in doc:
-            notes.append(f"{other['name']}: {_policy_summary(doc['$json'])}")
-        elif label == "only via":
+        if label == "only via":
             notes.append(f"only via {other['name']}")
+        elif isinstance(doc, dict) and "$json" in doc:
+            if other["type"].startswith("aws:iam/"):
+                # Identity policies and boundaries that name this resource: who holds them may reach it.
+                naming.append(other["name"])
+            else:
+                notes.append(f"{other['name']}: {_policy_summary(doc['$json'])}")
+    names = {urn: e["name"] for urn, e in entries.items()}
+    for src, dst, label in graph.edges:
+        if src == entry["urn"] and label in ("logs to", "flow logs of"):
+            notes.append(f"{label} {names[dst]}")
+        elif dst == entry["urn"] and label in ("logs to", "flow logs of"):
+            notes.append(f"{'logs from' if label == 'logs to' else 'flow logs by'} {names[src]}")
+        elif dst == entry["urn"] and label == "rule of" and entries[src]["type"].startswith("aws:vpc/securityGroup"):
+            notes.append(_sg_rule(entries[src], graph, names))
+        elif dst == entry["urn"] and label == "rule of":
+            notes.append(f"rules managed exclusively by {names[src]}")
+    if entry["type"].startswith("aws:vpc/securityGroup"):
+        notes.append(_sg_rule(entry, graph, names))
+    if naming:
+        notes.append(f"IAM policies naming it: {', '.join(naming)}")
     if entry["type"].startswith("pulumi:providers:"):
         inputs = entry["inputs"]
         roles = [r.get("roleArn") for r in inputs.get("assumeRoles") or [] if isinstance(r, dict)]
@@ -222,6 +250,17 @@ def _reach(entry: dict[str, Any], snapshot: dict[str, Any], graph: Graph) -> str
     return "; ".join(n for n in notes + rules if n) or "-"
 
 
+def _sg_rule(rule: dict[str, Any], graph: Graph, names: dict[str, str]) -> str:
+    """``egress tcp 443-443 to <peer>`` for a standalone security-group rule."""
+    i = rule["inputs"]
+    direction, prep = ("egress", "to") if "Egress" in rule["type"] else ("ingress", "from")
+    peer = i.get("cidrIpv4") or i.get("cidrIpv6") or i.get("prefixListId") or i.get("referencedSecurityGroupId")
+    peer_name = next((names[d] for s, d, lbl in graph.edges if s == rule["urn"] and lbl == "allows peer"), None)
+    return (
+        f"{direction} {i.get('ipProtocol')} {i.get('fromPort', '*')}-{i.get('toPort', '*')} {prep} {peer_name or peer}"
+    )
+
+
 def _summarise_rules(rules: Any) -> str:
     if not rules:
         return "none"
@@ -230,7 +269,13 @@ def _summarise_rules(rules: Any) -> str:
     out = []
     for r in rules:
         if isinstance(r, dict):
-            where = r.get("cidrBlock") or r.get("cidrBlocks") or r.get("securityGroups") or r.get("prefixListIds")
+            where = (
+                r.get("cidrBlock")
+                or r.get("ipv6CidrBlock")
+                or r.get("cidrBlocks")
+                or r.get("securityGroups")
+                or r.get("prefixListIds")
+            )
             out.append(f"{r.get('action', r.get('ruleAction', 'allow'))} {r.get('protocol', '')} {where}".strip())
     return ", ".join(out)
 
@@ -246,6 +291,13 @@ def _key_of(entry: dict[str, Any], graph: Graph, entries: dict[str, dict[str, An
                 if s2 == src and l2 == "encrypted by":
                     return entries[d2]["name"]
     return "-"
+
+
+def _region_cell(entry: dict[str, Any]) -> str:
+    # IAM is global: the provider's region only says where the API calls go.
+    if entry["type"].startswith("aws:iam/"):
+        return "global (IAM)"
+    return entry["region"] or "-"
 
 
 def _cell(text: str) -> str:
@@ -286,7 +338,7 @@ def render_markdown(run, snapshot: dict[str, Any], verdict: list[str]) -> str:
             flags = [o for o in ("protect", "retainOnDelete") if e["options"].get(o)]
             note = _reach(e, snapshot, graph) + (f" ({', '.join(flags)})" if flags else "")
             lines.append(
-                f"| `{e['name']}` | {_short_type(e['type'])} | {e['region'] or '-'} | "
+                f"| `{e['name']}` | {_short_type(e['type'])} | {_region_cell(e)} | "
                 f"{_key_of(e, graph, entries)} | {_cell(note)} |"
             )
     lines += ["", "## Architecture", "", "```mermaid", *render_mermaid(graph, entries), "```", ""]

@@ -253,6 +253,7 @@ _TYPE_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aws:ec2/defaultnetworkacl",
             "aws:ec2/securitygroup",
             "aws:ec2/defaultsecuritygroup",
+            "aws:ec2/vpcsecuritygroup",
             "aws:vpc/securitygroup",
             "aws:ec2/route",
             "aws:ec2/defaultroutetable",
