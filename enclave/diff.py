@@ -98,7 +98,8 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
             if len(match) == 1:
                 a = match[0]
                 what = "parent" if r["type"] == a["type"] else "type"
-                pairs.append((r, a, f"{what} changed: {r[what] or '(stack)'} -> {a[what] or '(stack)'}"))
+                was, now = (_short(r[what]), _short(a[what])) if what == "parent" else (r[what], a[what])
+                pairs.append((r, a, f"{what} changed: {was} -> {now}"))
                 removed.remove(r)
                 added.remove(a)
 
@@ -126,6 +127,13 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
         rc.risk = min([resource_class(n["type"], n["inputs"]), rc.risk], key=_rank)
         result.append(rc)
     return order(result)
+
+
+def _short(urn: str) -> str:
+    """A parent URN by its name; the root stack (or none) as "(stack)"."""
+    if not urn or "::pulumi:pulumi:Stack::" in urn:
+        return "(stack)"
+    return urn.rsplit("::", 1)[-1]
 
 
 def _rank(risk: str) -> int:

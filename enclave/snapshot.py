@@ -475,6 +475,15 @@ def _mentions_wildcard(value: Any) -> bool:
     return False
 
 
+def _members(value: Any) -> set[str]:
+    """The entries of an Action/Resource/Principal value: ``{"AWS": [a, b]}`` -> {"AWS:a", "AWS:b"}."""
+    if isinstance(value, dict):
+        return {f"{k}:{m}" for k, v in value.items() for m in _members(v)}
+    if isinstance(value, list):
+        return {m for v in value for m in _members(v)}
+    return {json.dumps(value)} if value is not None else set()
+
+
 def _widening(old: Any, new: Any, key: str = "") -> str:
     """A note when a statement change looks like it grants more."""
     if new is None:
@@ -489,8 +498,7 @@ def _widening(old: Any, new: Any, key: str = "") -> str:
     if key in ("Action", "Resource", "Principal", "NotAction", "NotResource", "NotPrincipal"):
         if _mentions_wildcard(new) and not _mentions_wildcard(old):
             return "wildcard added"
-        as_set = lambda v: set(v) if isinstance(v, list) else {json.dumps(v, sort_keys=True)}  # noqa: E731
-        if key in ("Action", "Resource", "Principal") and as_set(new) > as_set(old):
+        if key in ("Action", "Resource", "Principal") and _members(new) > _members(old):
             return "widened"
     return ""
 

@@ -1,0 +1,202 @@
+"""`enclave diff`: real program changes come out flagged and in risk order; files, revisions, bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from enclave import diff
+from enclave.cli import EXIT_OK, UsageError
+from enclave.harness import PROJECT_DIR, run_program
+from enclave.snapshot import build_snapshot, dumps
+from tests.test_plan import write_program
+
+WIDER_READERS = 'READERS = ["arn:aws:iam::111111111111:role/reader", "arn:aws:iam::999999999999:root"]'
+NEW_EGRESS = """
+aws.vpc.SecurityGroupEgressRule("workload-anywhere", security_group_id=sg.id, ip_protocol="-1",
+                                cidr_ipv4="0.0.0.0/0", opts=data)
+"""
+
+
+def snapshot_of(program: Path, stack: str = "dublin") -> dict:
+    return build_snapshot(run_program(stack, program))
+
+
+def diff_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    diff.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def before(tmp_path_factory) -> dict:
+    return snapshot_of(write_program(tmp_path_factory.mktemp("before")))
+
+
+@pytest.fixture(scope="module")
+def after(tmp_path_factory) -> dict:
+    """The fixture program with a new egress rule, a widened bucket policy and a tag change."""
+    program = write_program(
+        tmp_path_factory.mktemp("after"),
+        extra=NEW_EGRESS,
+        replace={
+            'READERS = ["arn:aws:iam::111111111111:role/reader"]': WIDER_READERS,
+            'tags={"team": "data"}': 'tags={"team": "platform"}',
+        },
+    )
+    return snapshot_of(program)
+
+
+def test_identical_snapshots_have_no_changes(before):
+    assert diff.diff_snapshots(before, json.loads(dumps(before))) == []
+
+
+def test_real_changes_are_flagged_in_risk_order(before, after):
+    changes = diff.diff_snapshots(before, after)
+    summary = [(rc.kind, rc.name, rc.risk) for rc in changes]
+    assert summary == [
+        ("changed", "user-data-policy", "access"),
+        ("added", "workload-anywhere", "network"),
+        ("changed", "user-data", "other"),
+    ], summary
+    policy = changes[0]
+    assert policy.flagged and changes[1].flagged and not changes[2].flagged
+    [principal] = policy.changes
+    assert principal.path == "policy.Statement[Sid=Readers].Principal", principal.path
+    assert principal.old == {"AWS": ["arn:aws:iam::111111111111:role/reader"]}
+    assert principal.new == {"AWS": ["arn:aws:iam::111111111111:role/reader", "arn:aws:iam::999999999999:root"]}
+    assert principal.note == "widened"
+    egress = {c.path: c.new for c in changes[1].changes}
+    assert egress["cidrIpv4"] == "0.0.0.0/0" and egress["ipProtocol"] == "-1", egress
+
+
+def test_text_output_puts_flagged_first(before, after):
+    text = diff.render_text("enclave diff: stack dublin", diff.diff_snapshots(before, after))
+    lines = text.splitlines()
+    assert lines[1].strip() == "2 flagged (residency or access), 1 added, 0 removed, 0 replaced, 2 changed"
+    headers = [line for line in lines if line[:2] in ("!!", "  ") and ". [" in line]
+    assert headers[0].startswith("!! 1. [access policy] CHANGED user-data-policy"), headers
+    assert headers[1].startswith("!! 2. [egress / routes] ADDED workload-anywhere"), headers
+    assert headers[2].startswith("   3. [other] CHANGED user-data"), headers
+    assert "+ 0.0.0.0/0" in text
+
+
+def test_markdown_is_a_pr_comment(before, after):
+    md = diff.render_markdown("enclave diff: stack dublin", diff.diff_snapshots(before, after))
+    assert md.startswith("### enclave diff: stack dublin\n")
+    assert "| 1 | ⚠️ access policy | changed | `user-data-policy` |" in md
+    assert "| 3 | other | changed | `user-data` |" in md
+    assert '+ {"AWS": ["arn:aws:iam::111111111111:role/reader", "arn:aws:iam::999999999999:root"]}' in md
+
+
+def test_protection_region_and_replacement(before):
+    after = json.loads(dumps(before))
+    by_name = {r["name"]: r for r in after["resources"]}
+    by_name["key"]["options"]["protect"] = False
+    by_name["user-data"]["inputs"]["bucket"] = "renamed-bucket"
+    by_name["user-data"]["region"] = "us-east-1"
+    changes = diff.diff_snapshots(before, after)
+    assert [(rc.kind, rc.name, rc.risk) for rc in changes] == [
+        ("replaced", "user-data", "residency"),
+        ("changed", "key", "protection"),
+    ]
+    bucket = changes[0]
+    assert bucket.changes[0].path == "region" and bucket.changes[0].new == "us-east-1"
+    assert bucket.note == "replaced because bucket, region changed"
+
+
+def test_moved_resource_is_a_replacement(before):
+    after = json.loads(dumps(before))
+    vpc = next(r for r in after["resources"] if r["name"] == "vpc")
+    vpc["urn"] = vpc["urn"].replace("::aws:ec2/vpc:Vpc::", "::enclave:net:Net$aws:ec2/vpc:Vpc::")
+    vpc["parent"] = "urn:pulumi:dublin::eu-data-enclave::enclave:net:Net::net"
+    [rc] = diff.diff_snapshots(before, after)
+    assert (rc.kind, rc.name, rc.risk) == ("replaced", "vpc", "network")
+    assert rc.note == "parent changed: (stack) -> net", rc.note
+
+
+def test_real_program_replication_outranks_protection(tmp_path):
+    """The project's own program, copied, with a cross-region replication rule and a shorter log retention."""
+    program = tmp_path / "program"
+    shutil.copytree(PROJECT_DIR / "components", program / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.dublin.yaml"):
+        shutil.copy(PROJECT_DIR / name, program / name)
+    old = snapshot_of(program)
+    with (program / "__main__.py").open("a") as main:
+        main.write(
+            "\nimport pulumi_aws as aws\n"
+            "aws.s3.BucketReplicationConfig('leak', bucket=storage.data_bucket_name,"
+            " role='arn:aws:iam::111111111111:role/replicator',"
+            " rules=[aws.s3.BucketReplicationConfigRuleArgs(status='Enabled',"
+            " destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(bucket='arn:aws:s3:::copy-in-us-east-1'))],"
+            " opts=pulumi.ResourceOptions(provider=providers.data))\n"
+        )
+    stack_file = program / "Pulumi.dublin.yaml"
+    text = stack_file.read_text()
+    assert "auditLogRetentionDays: 2555" in text
+    stack_file.write_text(text.replace("auditLogRetentionDays: 2555", "auditLogRetentionDays: 400"))
+    changes = diff.diff_snapshots(old, snapshot_of(program))
+    first = changes[0]
+    assert (first.kind, first.name, first.risk) == ("added", "leak", "replication"), [
+        (c.kind, c.name, c.risk) for c in changes
+    ]
+    risks = [rc.rank for rc in changes]
+    assert risks == sorted(risks), "riskiest first"
+    config = next(rc for rc in changes if rc.urn == "(stack config)")
+    assert config.risk == "protection"
+    assert [(c.old, c.new) for c in config.changes] == [("2555", "400")], config.changes
+
+
+def test_cli_compares_two_files(before, after, tmp_path, capsys):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(dumps(before))
+    new.write_text(dumps(after))
+    assert diff.run(diff_args(str(old), str(new), "--format", "markdown")) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith(f"### enclave diff: stack dublin ({old} -> {new})")
+
+
+def _git(repo: Path, *argv: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *argv], check=True, capture_output=True)
+
+
+def test_cli_compares_two_git_revisions(before, after, tmp_path, capsys):
+    repo = tmp_path / "repo"
+    write_program(repo)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "ci@example.invalid")
+    _git(repo, "config", "user.name", "ci")
+    (repo / "previews").mkdir()
+    (repo / "previews" / "dublin.json").write_text(dumps(before))
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "before")
+    (repo / "previews" / "dublin.json").write_text(dumps(after))
+    _git(repo, "commit", "-qam", "after")
+    assert diff.run(diff_args("HEAD~1", "HEAD", "--program", str(repo))) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("enclave diff: stack dublin (HEAD~1 -> HEAD)")
+    assert "!! 1. [access policy] CHANGED user-data-policy" in out
+    with pytest.raises(UsageError, match="neither a snapshot file nor a git revision"):
+        diff.run(diff_args("no-such-branch", "HEAD", "--program", str(repo)))
+    with pytest.raises(UsageError, match="--stack hamar: neither"):
+        diff.run(diff_args("HEAD~1", "HEAD", "--program", str(repo), "--stack", "hamar"))
+
+
+def test_bad_files_are_usage_errors(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(dumps({"format": 1, "stack": "dublin", "config": {}, "resources": []}))
+    with pytest.raises(UsageError, match="no such file"):
+        diff.run(diff_args(str(tmp_path / "missing.json"), str(good)))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match="bad.json: not JSON"):
+        diff.run(diff_args(str(bad), str(good)))
+    other = tmp_path / "preview.json"
+    other.write_text('{"steps": []}')
+    with pytest.raises(UsageError, match="not a plan snapshot"):
+        diff.run(diff_args(str(other), str(good)))
