@@ -360,6 +360,10 @@ def staff_access_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
                     "NumericLessThanEquals": {"aws:MultiFactorAuthAge": str(STAFF_SESSION_SECONDS)},
                     "Null": {tag: "false"},
                     "StringLike": {tag: TICKET_PATTERN},
+                    # Only through the site's regional STS endpoint: the global one is
+                    # logged in us-east-1, where the site's single-region trail would
+                    # never see the AssumeRole event that carries the ticket.
+                    "StringEquals": {"aws:RequestedRegion": cfg.region},
                     # The ticket is the only tag a session may set: no other tag can
                     # masquerade as an approval.
                     "ForAllValues:StringEquals": {"aws:TagKeys": [ACCESS_TICKET_TAG]},

@@ -361,6 +361,7 @@ def test_staff_gate_requires_approved_principal_mfa_and_ticket(dublin_config):
         "NumericLessThanEquals": {"aws:MultiFactorAuthAge": "3600"},
         "Null": {tag: "false"},
         "StringLike": {tag: "?*-?*"},
+        "StringEquals": {"aws:RequestedRegion": "eu-west-1"},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["access-ticket"]},
     }
 
