@@ -279,7 +279,7 @@ def _changes_of(step: dict[str, Any], typ: str):
             o, n = canonical(old_in.get(key)), canonical(new_in.get(key))
             if o != n:
                 add(key, o, n, "forces replacement" if key in replace_reasons else "")
-    if bool(old.get("protect")) != bool(new.get("protect")) and (old or new):
+    if bool(old.get("protect")) != bool(new.get("protect")):
         changes.append(
             Change("options.protect", bool(old.get("protect")), bool(new.get("protect")), "protection", "option")
         )
@@ -311,6 +311,10 @@ def review(preview: Preview):
                 for k, v in sorted(inputs.items())
             ]
             risk = resource_class(typ, inputs)
+        elif not (old and new):
+            # One half of a replacement (delete-replaced has only the old state): the other half describes it.
+            changes = []
+            risk = resource_class(typ, canonical(new.get("inputs") or old.get("inputs") or {}))
         else:
             changes = _changes_of(step, typ)
             fallback = resource_class(typ, canonical(new.get("inputs") or old.get("inputs") or {}))

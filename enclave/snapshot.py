@@ -89,8 +89,7 @@ def shorten(value: Any, limit: int = 160) -> str:
         value = value[JSON_MARK]
     plain = isinstance(value, str) and "\n" not in value
     text = value if plain else json.dumps(value, sort_keys=True, ensure_ascii=False)
-    if value == UNKNOWN:
-        text = "(known after apply)"
+    text = text.replace(UNKNOWN, "(known after apply)")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -333,11 +332,10 @@ def classify(type_: str, path: str, scope: str = "input") -> str:
         return "other"
     if "policy" in segs and type_.lower().startswith("aws:kms/"):
         return "key-policy"
+    # A property with a class of its own keeps it whatever the resource ("egress" is network,
+    # a key's deletion window is protection); the others take their resource type's class.
     found = [_PROP_CLASSES[s] for s in segs if s in _PROP_CLASSES]
-    # A "policy" property of an SQS queue and the like is still access; an "egress"
-    # property is network whatever the resource. The type's class fills in the rest.
-    found.append(type_class(type_))
-    return min(found, key=RANK.__getitem__)
+    return min(found, key=RANK.__getitem__) if found else type_class(type_)
 
 
 def resource_class(type_: str, inputs: dict[str, Any] | None) -> str:
