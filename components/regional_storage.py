@@ -36,8 +36,16 @@ GOVERNANCE_ACTIONS = (
 """Bucket settings only the deployment role may change (the Delete* APIs of these settings
 use the same permissions, e.g. DeleteBucketEncryption needs s3:PutEncryptionConfiguration)."""
 
-OBJECT_DATA_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject")
-"""Reads and writes of objects (versions, tags, attributes included), confined to the VPC endpoint when one is given."""
+OBJECT_DATA_ACTIONS = (
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:RestoreObject",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+)
+"""Reads and writes of objects (versions, tags, attributes included) and listings of their keys,
+which may themselves identify users; confined to the VPC endpoint when one is given."""
 
 
 def _join(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
@@ -144,7 +152,7 @@ def data_bucket_policy(
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": list(OBJECT_DATA_ACTIONS),
-                "Resource": objects,
+                "Resource": [bucket_arn, objects],
                 "Condition": {
                     "StringNotEquals": {"aws:SourceVpce": read_vpc_endpoint_id},
                     "ArnNotEquals": {"aws:PrincipalArn": cfg.role_arn("staff-access")},

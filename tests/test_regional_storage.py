@@ -334,8 +334,16 @@ def test_object_access_only_through_the_endpoint_or_the_staff_gate(dublin_config
     policy = data_bucket_policy(dublin_config, dublin_config.bucket_arn("user-data"), KEY_ARN, VPCE)
     stmt = statement(policy, "ObjectAccessOnlyThroughVpcEndpointOrStaffGate")
     assert (stmt["Effect"], stmt["Principal"]) == ("Deny", "*")
-    assert stmt["Resource"] == dublin_config.bucket_arn("user-data") + "/*"
-    assert stmt["Action"] == ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"]
+    arn = dublin_config.bucket_arn("user-data")
+    assert stmt["Resource"] == [arn, f"{arn}/*"]
+    assert stmt["Action"] == [
+        "s3:GetObject*",
+        "s3:PutObject*",
+        "s3:DeleteObject*",
+        "s3:RestoreObject",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+    ]
     assert stmt["Condition"] == {
         "StringNotEquals": {"aws:SourceVpce": VPCE},
         "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/enclave-dublin-staff-access"},
