@@ -290,17 +290,29 @@ def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> 
 
 def workload_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
     """In-site compute of the data account (ECS tasks, EC2 instances) may assume the workload role."""
+    account = {"aws:SourceAccount": cfg.data_account_id}
     return {
         "Version": VERSION,
         "Statement": [
             {
-                "Sid": "InSiteCompute",
+                # Confused-deputy guard: only on behalf of the data account's own tasks.
+                "Sid": "InSiteEcsTasks",
                 "Effect": "Allow",
-                "Principal": {"Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]},
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                # Confused-deputy guard: only on behalf of the data account's own tasks and instances.
-                "Condition": {"StringEquals": {"aws:SourceAccount": cfg.data_account_id}},
-            }
+                "Condition": {"StringEquals": account},
+            },
+            {
+                # EC2 does not promise aws:SourceAccount when it assumes an instance
+                # profile's role; IfExists keeps the guard where the key is sent without
+                # locking instances out. Passing the role to an instance needs
+                # iam:PassRole in the data account itself, which no site role has.
+                "Sid": "InSiteEc2Instances",
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEqualsIfExists": account},
+            },
         ],
     }
 

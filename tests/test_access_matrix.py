@@ -203,7 +203,7 @@ def assert_not_a_key_user(docs: Docs, principal: str) -> None:
 
 def assert_data_bucket_blocks_outside_endpoint(docs: Docs, principal: str) -> None:
     s = stmt(docs.data_bucket, "ObjectAccessOnlyThroughVpcEndpointOrStaffGate")
-    assert s["Effect"] == "Deny" and s["Principal"] == "*" and s["Resource"] == docs.data_objects
+    assert s["Effect"] == "Deny" and s["Principal"] == "*" and covers(s["Resource"], docs.data_objects)
     assert covers(s["Action"], "s3:GetObject") and covers(s["Action"], "s3:PutObject")
     assert s["Condition"]["StringNotEquals"] == {"aws:SourceVpce": ENDPOINT_ID}
     assert s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] != principal
@@ -336,8 +336,12 @@ def test_other_principal_read_logs(docs):
 
 
 def _workload_reaches_data(docs: Docs, action: str, key_action: str) -> None:
-    (trust,) = docs.workload_trust["Statement"]
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": docs.cfg.data_account_id}}
+    for trust in docs.workload_trust["Statement"]:
+        assert list(trust["Principal"]) == ["Service"], "only AWS compute services assume the workload role"
+        assert trust["Condition"] in (
+            {"StringEquals": {"aws:SourceAccount": docs.cfg.data_account_id}},
+            {"StringEqualsIfExists": {"aws:SourceAccount": docs.cfg.data_account_id}},
+        ), trust["Sid"]
     granted = allows(docs.workload, action, docs.data_objects)
     assert granted and all(s["Condition"] == {"StringEquals": {"aws:SourceVpce": ENDPOINT_ID}} for s in granted)
     assert allows(docs.boundary, action, docs.data_objects)

@@ -316,10 +316,14 @@ def test_boundary_uses_key_only_through_in_region_s3_and_secrets_manager(dublin_
 
 
 def test_workload_trusts_only_in_site_compute_of_the_data_account(dublin_config):
-    (stmt,) = gates.workload_trust_policy(dublin_config)["Statement"]
-    assert stmt["Effect"] == "Allow" and stmt["Action"] == "sts:AssumeRole"
-    assert stmt["Principal"] == {"Service": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]}
-    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": dublin_config.data_account_id}}
+    ecs, ec2 = gates.workload_trust_policy(dublin_config)["Statement"]
+    account = {"aws:SourceAccount": dublin_config.data_account_id}
+    for stmt in (ecs, ec2):
+        assert stmt["Effect"] == "Allow" and stmt["Action"] == "sts:AssumeRole", stmt["Sid"]
+    assert ecs["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert ecs["Condition"] == {"StringEquals": account}
+    assert ec2["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert ec2["Condition"] == {"StringEqualsIfExists": account}
 
 
 def test_workload_touches_user_data_only_through_the_site_endpoint(dublin_config):
