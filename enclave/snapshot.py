@@ -449,6 +449,15 @@ def _diff_policy(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str
             # Widening only matters for Allow: a wider Deny takes away, it never grants.
             allow = n.get("Effect") == "Allow"
             for key in sorted(set(o) | set(n)):
+                if key == "Condition" and isinstance(o.get(key), dict) and isinstance(n.get(key), dict):
+                    # Condition blocks are long: show the operator/key that changed, not the whole block.
+                    for cp, cov, cnv, _ in diff_values(_join(p, key), o[key], n[key]):
+                        loosened = cnv is None and allow
+                        note = "condition removed: may allow more" if loosened else ""
+                        if not allow:
+                            note = "deny changed: check it still covers what it did"
+                        out.append((cp, cov, cnv, note))
+                    continue
                 if o.get(key) != n.get(key):
                     note = _widening(o.get(key), n.get(key), key) if allow else ""
                     if key == "Effect":
