@@ -215,3 +215,28 @@ def test_committed_previews_match_the_program(capsys):
     """What CI relies on: the committed previews/ are those of the program as committed."""
     code = plan.run(plan_args(check=True))
     assert code == EXIT_OK, capsys.readouterr().err
+
+
+def _secret_values(recorded, redacted):
+    """Plain values the harness recorded as secrets (where the redacted copy says "[secret]")."""
+    if redacted == "[secret]":
+        yield recorded
+    elif isinstance(redacted, dict):
+        for k, v in redacted.items():
+            yield from _secret_values(recorded.get(k), v)
+    elif isinstance(redacted, list):
+        for r, v in zip(recorded, redacted, strict=False):
+            yield from _secret_values(r, v)
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_real_program_secrets_stay_out_of_its_previews(program_run, stack):
+    from enclave.snapshot import build_snapshot, dumps
+
+    run = program_run(stack)
+    snapshot = build_snapshot(run)
+    texts = [dumps(snapshot), plan.render_markdown(run, snapshot, []), plan.render_dot(run, snapshot)]
+    for res in run.resources:
+        for value in _secret_values(res.inputs, res.redacted_inputs):
+            for text in texts:
+                assert json.dumps(value)[1:-1] not in text, f"{res.urn}: a secret input reached the preview"
