@@ -39,9 +39,13 @@ class AccountSession:
     def __init__(self, region: str, credentials: dict[str, str]):
         self.region_name = region
         self.credentials = credentials
+        self._clients: dict[tuple[str, str], Any] = {}
 
     def client(self, service: str, region_name: str | None = None) -> Any:
-        return _SHARED.client(service, region_name=region_name or self.region_name, **self.credentials)
+        region = region_name or self.region_name
+        if (service, region) not in self._clients:
+            self._clients[service, region] = _SHARED.client(service, region_name=region, **self.credentials)
+        return self._clients[service, region]
 
 
 def assume(cfg: SiteConfig, role_arn: str) -> dict[str, str]:

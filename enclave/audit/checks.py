@@ -233,10 +233,13 @@ class Audit:
     results: list[Result] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""
+    clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        session = self.key_session if service == "kms" else self.session
-        return session.client(service, region_name=self.cfg.region)
+        if service not in self.clients:
+            session = self.key_session if service == "kms" else self.session
+            self.clients[service] = session.client(service, region_name=self.cfg.region)
+        return self.clients[service]
 
     def add(self, check_id: str, ok: bool, resources: list[str], found: str, expected: str | None = None) -> None:
         self.results.append(

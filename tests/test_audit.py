@@ -1,0 +1,510 @@
+"""The live audit against a moto estate: compliant passes everything, each drift fails exactly its checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+from moto import mock_aws
+
+from enclave.audit import report as rep
+from enclave.audit.checks import CHECKS, run_checks
+from enclave.cli import UsageError, main
+from tests.estate import FAKE_CREDENTIALS, AccountSession, assume, build_estate, staff_trust
+
+READ_ONLY = re.compile(r"^(Get|List|Describe|Head)[A-Z]")
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Fake credentials, no local AWS config, in-process moto."""
+    for var in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        # It would override every assumed role's account inside moto.
+        "MOTO_ACCOUNT_ID",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # The estate starts no instance; loading moto's AMI catalogue costs ~0.2 s per EC2 backend.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def estate(aws_env, dublin_config):
+    return build_estate(dublin_config)
+
+
+def audit(estate):
+    return run_checks(estate.cfg, estate.data, estate.cfg.data_account_id, estate.operator)
+
+
+def failing(results) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {}
+    for r in results:
+        if r.status == "fail":
+            out.setdefault(r.id, []).append(r.resources)
+    return out
+
+
+def test_compliant_estate_passes_every_check(estate):
+    results = audit(estate)
+    assert failing(results) == {}
+    # Every check ran on something, so a pass is not the absence of a check.
+    assert {r.id for r in results} == set(CHECKS)
+    cfg = estate.cfg
+    resources = {a for r in results for a in r.resources}
+    for role in ("user-data", "access-logs", "audit-logs"):
+        assert cfg.bucket_arn(role) in resources
+    assert estate.key_arn in resources
+    assert cfg.trail_arn in resources
+    assert cfg.role_arn("staff-access") in resources
+
+
+def test_audit_makes_only_read_only_calls(estate):
+    calls: list[str] = []
+
+    class Recording(AccountSession):
+        def client(self, service, region_name=None):
+            client = super().client(service, region_name)
+            client.meta.events.register("before-call", lambda model, **_: calls.append(model.name), unique_id="record")
+            return client
+
+    data = Recording(estate.cfg.region, estate.data.credentials)
+    operator = Recording(estate.cfg.region, estate.operator.credentials)
+    run_checks(estate.cfg, data, estate.cfg.data_account_id, operator)
+    assert calls, "no AWS call was recorded"
+    assert [c for c in calls if not READ_ONLY.match(c)] == []
+
+
+# --------------------------------------------------------------------------- drifts
+# Each drift is applied after the compliant estate exists; the audit must fail
+# exactly the listed checks, and every failing result must name the resource.
+
+
+def _replication(e):
+    away = e.data.client("s3", "us-east-2")
+    away.create_bucket(Bucket="exfil-target", CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    away.put_bucket_versioning(Bucket="exfil-target", VersioningConfiguration={"Status": "Enabled"})
+    e.client("s3").put_bucket_replication(
+        Bucket=e.buckets["user-data"],
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{e.cfg.data_account_id}:role/replicator",
+            "Rules": [
+                {"ID": "out", "Status": "Enabled", "Prefix": "", "Destination": {"Bucket": "arn:aws:s3:::exfil-target"}}
+            ],
+        },
+    )
+    return e.cfg.bucket_arn("user-data")
+
+
+def _aes256(e):
+    e.client("s3").put_bucket_encryption(
+        Bucket=e.buckets["user-data"],
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    return e.cfg.bucket_arn("user-data")
+
+
+def _data_account_key(e):
+    key = e.client("kms").create_key()["KeyMetadata"]["Arn"]
+    e.client("s3").put_bucket_encryption(
+        Bucket=e.buckets["access-logs"],
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
+        },
+    )
+    return e.cfg.bucket_arn("access-logs")
+
+
+def _hand_made_bucket(e):
+    # moto creates a bare bucket: no default encryption, no public access block, no
+    # policy. (AWS since 2023 gives new buckets SSE-S3 and a public access block; the
+    # first still fails s3-sse-kms-operator-key, see _aes256.)
+    e.client("s3").create_bucket(Bucket="team-scratch", CreateBucketConfiguration={"LocationConstraint": e.cfg.region})
+    return "arn:aws:s3:::team-scratch"
+
+
+def _prefixed_bucket_elsewhere(e):
+    name = f"{e.cfg.name_prefix}-export-{e.cfg.data_account_id}"
+    e.data.client("s3", "us-west-2").create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    return f"arn:aws:s3:::{name}"
+
+
+def _public_access_off(e):
+    e.client("s3").delete_public_access_block(Bucket=e.buckets["audit-logs"])
+    return e.cfg.bucket_arn("audit-logs")
+
+
+def _policy_deleted(e):
+    e.client("s3").delete_bucket_policy(Bucket=e.buckets["user-data"])
+    return e.cfg.bucket_arn("user-data")
+
+
+# moto's DisableKey and ScheduleKeyDeletion accept only the bare key id (AWS also takes the ARN).
+
+
+def _key_deletion(e):
+    e.client("kms", operator=True).schedule_key_deletion(KeyId=e.key_arn.split("/")[-1], PendingWindowInDays=7)
+    return e.key_arn
+
+
+def _key_disabled(e):
+    e.client("kms", operator=True).disable_key(KeyId=e.key_arn.split("/")[-1])
+    return e.key_arn
+
+
+def _rotation_off(e):
+    e.client("kms", operator=True).disable_key_rotation(KeyId=e.key_arn)
+    return e.key_arn
+
+
+def _internet_gateway(e):
+    ec2 = e.client("ec2")
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=e.vpc_id)
+    return igw
+
+
+def _egress_only_route(e):
+    ec2 = e.client("ec2")
+    eigw = ec2.create_egress_only_internet_gateway(VpcId=e.vpc_id)["EgressOnlyInternetGateway"][
+        "EgressOnlyInternetGatewayId"
+    ]
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["RouteTables"][0]
+    ec2.create_route(
+        RouteTableId=table["RouteTableId"], DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw
+    )
+    return e.vpc_id
+
+
+def _nat_gateway(e):
+    ec2 = e.client("ec2")
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["Subnets"][0]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    return ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+
+
+def _peering(e):
+    # The peer is in another region, so only the site's VPC is in scope.
+    peer = e.data.client("ec2", "us-east-1").create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+    pcx = e.client("ec2").create_vpc_peering_connection(VpcId=e.vpc_id, PeerVpcId=peer, PeerRegion="us-east-1")[
+        "VpcPeeringConnection"
+    ]
+    return pcx["VpcPeeringConnectionId"]
+
+
+def _sg_open(e):
+    e.client("ec2").authorize_security_group_egress(
+        GroupId=e.workload_sg,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    return e.workload_sg
+
+
+def _nacl_open(e):
+    ec2 = e.client("ec2")
+    acl = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["NetworkAcls"][0]
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl["NetworkAclId"],
+        RuleNumber=50,
+        Protocol="-1",
+        RuleAction="allow",
+        Egress=True,
+        CidrBlock="0.0.0.0/0",
+    )
+    return acl["NetworkAclId"]
+
+
+def _endpoint_open(e):
+    full = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+    e.client("ec2").modify_vpc_endpoint(VpcEndpointId=e.endpoint_id, PolicyDocument=json.dumps(full))
+    return e.endpoint_id
+
+
+def _trail_stopped(e):
+    e.client("cloudtrail").stop_logging(Name=e.cfg.trail_name)
+    return e.cfg.trail_arn
+
+
+def _trail_multi_region(e):
+    e.client("cloudtrail").update_trail(Name=e.cfg.trail_name, IsMultiRegionTrail=True)
+    return e.cfg.trail_arn
+
+
+def _trail_validation_off(e):
+    e.client("cloudtrail").update_trail(Name=e.cfg.trail_name, EnableLogFileValidation=False)
+    return e.cfg.trail_arn
+
+
+def _mfa_removed(e):
+    trust = staff_trust(e.cfg)
+    del trust["Statement"][0]["Condition"]["Bool"]
+    e.client("iam").update_assume_role_policy(
+        RoleName=e.cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
+    )
+    return e.cfg.role_arn("staff-access")
+
+
+def _ticket_optional(e):
+    trust = staff_trust(e.cfg)
+    cond = trust["Statement"][0]["Condition"]
+    # IfExists passes when the tag is absent: the ticket is no longer required.
+    cond["StringLikeIfExists"] = cond.pop("StringLike")
+    e.client("iam").update_assume_role_policy(
+        RoleName=e.cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
+    )
+    return e.cfg.role_arn("staff-access")
+
+
+def _boundary_removed(e):
+    e.client("iam").delete_role_permissions_boundary(RoleName=e.cfg.role_name("workload"))
+    return e.cfg.role_arn("workload")
+
+
+def _hand_made_role(e):
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    e.client("iam").create_role(RoleName=f"{e.cfg.name_prefix}-debug", AssumeRolePolicyDocument=json.dumps(trust))
+    return f"role/{e.cfg.name_prefix}-debug"
+
+
+def _secret_replicated(e):
+    # moto models replica regions (ReplicationStatus), as AWS does.
+    e.client("secretsmanager").replicate_secret_to_regions(
+        SecretId=e.secret_arn, AddReplicaRegions=[{"Region": "us-east-1"}]
+    )
+    return e.secret_arn
+
+
+DRIFTS = [
+    ("replication added", _replication, {"s3-no-replication"}),
+    ("encryption switched to S3-managed keys", _aes256, {"s3-sse-kms-operator-key"}),
+    ("bucket encrypted with a data-account key", _data_account_key, {"s3-sse-kms-operator-key"}),
+    (
+        "hand-made bucket without encryption",
+        _hand_made_bucket,
+        {"s3-sse-kms-operator-key", "s3-public-access-blocked", "s3-policy-denies"},
+    ),
+    ("site bucket in another region", _prefixed_bucket_elsewhere, {"s3-bucket-in-region"}),
+    ("public access block removed", _public_access_off, {"s3-public-access-blocked"}),
+    ("bucket policy deleted", _policy_deleted, {"s3-policy-denies"}),
+    ("key scheduled for deletion", _key_deletion, {"kms-key-not-pending-deletion"}),
+    ("key disabled", _key_disabled, {"kms-key-enabled"}),
+    ("key rotation off", _rotation_off, {"kms-key-rotation"}),
+    ("internet gateway attached", _internet_gateway, {"vpc-no-internet-gateway"}),
+    ("egress-only gateway with a ::/0 route", _egress_only_route, {"vpc-no-egress-only-gateway", "vpc-no-route-out"}),
+    ("NAT gateway", _nat_gateway, {"vpc-no-nat-gateway"}),
+    ("peering connection", _peering, {"vpc-no-peering"}),
+    ("security group opened to 0.0.0.0/0", _sg_open, {"vpc-sg-egress-inside"}),
+    ("network ACL allows egress to 0.0.0.0/0", _nacl_open, {"vpc-nacl-egress-inside"}),
+    ("S3 endpoint policy opened", _endpoint_open, {"vpc-s3-endpoint-restricted"}),
+    ("trail stopped", _trail_stopped, {"trail-logging"}),
+    ("trail made multi-region", _trail_multi_region, {"trail-single-region"}),
+    ("log file validation off", _trail_validation_off, {"trail-log-validation"}),
+    ("MFA condition removed", _mfa_removed, {"iam-staff-trust-mfa"}),
+    ("ticket tag made optional", _ticket_optional, {"iam-staff-trust-ticket"}),
+    ("boundary removed from a role", _boundary_removed, {"iam-role-boundary"}),
+    ("hand-made site role without boundary", _hand_made_role, {"iam-role-boundary"}),
+    ("secret replicated", _secret_replicated, {"secret-no-replicas"}),
+]
+
+
+@pytest.mark.parametrize(("drift", "expected"), [(d[1], d[2]) for d in DRIFTS], ids=[d[0] for d in DRIFTS])
+def test_each_drift_fails_exactly_its_checks(estate, drift, expected):
+    resource = drift(estate)
+    failed = failing(audit(estate))
+    assert set(failed) == expected
+    for check_id, resource_lists in failed.items():
+        assert any(resource in arn for resources in resource_lists for arn in resources), (
+            f"{check_id} does not name {resource}: {resource_lists}"
+        )
+
+
+def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
+    cfg = estate.cfg
+    estate.client("cloudtrail").delete_trail(Name=cfg.trail_name)
+    iam = estate.client("iam")
+    iam.delete_role(RoleName=cfg.role_name("staff-access"))
+    results = [r for r in audit(estate) if r.status == "fail"]
+    assert {r.id for r in results} == {
+        "trail-logging",
+        "trail-single-region",
+        "trail-log-validation",
+        "trail-log-bucket-object-lock",
+        "iam-staff-trust-mfa",
+        "iam-staff-trust-ticket",
+    }
+    for r in results:
+        assert r.resources in ([cfg.trail_arn], [cfg.role_arn("staff-access")])
+        assert "no trail named" in r.found or "no role named" in r.found
+
+
+def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
+    class Denying(AccountSession):
+        def client(self, service, region_name=None):
+            client = super().client(service, region_name)
+            client.meta.events.register("before-call.s3.GetBucketReplication", _deny, unique_id="deny")
+            return client
+
+    data = Denying(estate.cfg.region, estate.data.credentials)
+    with pytest.raises(UsageError) as err:
+        run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator)
+    message = str(err.value)
+    assert message.startswith("s3:GetReplicationConfiguration denied on bucket enclave-dublin-")
+    assert "grant it" in message
+
+
+def _deny(**_):
+    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return (SimpleNamespace(status_code=403, headers={}), body)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _report(results):
+    return rep.build(
+        stack="dublin",
+        site="dublin",
+        account="111111111111",
+        region="eu-west-1",
+        operator="222222222222",
+        timestamp="2026-11-29T05:00:00Z",
+        results=results,
+    )
+
+
+def test_digest_covers_the_canonical_json_and_detects_any_change(estate):
+    _sg_open(estate)
+    report = _report(audit(estate))
+    assert rep.verify(report)
+    body = {k: v for k, v in report.items() if k != "digest"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    import hashlib
+
+    assert report["digest"]["value"] == hashlib.sha256(canonical).hexdigest()
+    report["results"][0]["status"] = "pass" if report["results"][0]["status"] == "fail" else "fail"
+    assert not rep.verify(report)
+    # The JSON written to disk round-trips to the same digest.
+    assert rep.verify(json.loads(rep.to_json(_report(audit(estate)))))
+
+
+def test_markdown_puts_failures_first_with_how_to_fix(estate):
+    _trail_stopped(estate)
+    md = rep.to_markdown(_report(audit(estate)))
+    failures = md.index("## Failures and how to fix them")
+    assert failures < md.index("## All results")
+    section = md[failures : md.index("## All results")]
+    assert "`trail-logging`" in section
+    assert estate.cfg.trail_arn in section
+    assert "aws cloudtrail start-logging" in section
+    assert "FAILED: " in md
+
+
+def test_text_lists_one_line_per_result_failures_first(estate):
+    _mfa_removed(estate)
+    report = _report(audit(estate))
+    lines = rep.to_text(report).splitlines()
+    assert lines[1].startswith("FAIL  iam-staff-trust-mfa")
+    assert estate.cfg.role_arn("staff-access") in lines[1]
+    assert len(lines) == 1 + report["summary"]["total"] + 2
+    assert lines[-1] == f"sha256 {report['digest']['value']}"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def as_data_account(estate, monkeypatch, tmp_path):
+    """Environment credentials of the data account; an ``operator`` profile for the operator's key."""
+    creds = assume(estate.cfg, estate.cfg.role_arn("auditor"))
+    for key, value in creds.items():
+        monkeypatch.setenv(key.upper(), value)
+    operator = assume(estate.cfg, estate.cfg.operator_role_arn)
+    (tmp_path / "aws-config").write_text(
+        "[profile operator]\n" + "".join(f"{k} = {v}\n" for k, v in operator.items()), encoding="utf-8"
+    )
+    return estate
+
+
+def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, tmp_path, capsys):
+    out = tmp_path / "reports"
+    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "json", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    report = json.loads(stdout)
+    assert rep.verify(report)
+    assert report["summary"]["failed"] == 0
+    assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
+    assert json.loads((out / "report.json").read_text()) == report
+    assert "PASSED" in (out / "report.md").read_text()
+
+
+def test_cli_drift_exits_1_and_names_the_resource(as_data_account, capsys):
+    _internet_gateway(as_data_account)
+    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "markdown"])
+    stdout = capsys.readouterr().out
+    assert code == 1
+    assert "`vpc-no-internet-gateway`" in stdout
+    assert f"vpc/{as_data_account.vpc_id}" in stdout
+
+
+def test_cli_without_credentials_exits_2_with_how_to_fix(aws_env, monkeypatch, capsys):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    code = main(["audit", "--stack", "dublin"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no AWS credentials found" in err and "AWS_PROFILE" in err
+
+
+def test_cli_in_the_wrong_account_exits_2_naming_both(estate, monkeypatch, capsys):
+    for key, value in assume(estate.cfg, estate.cfg.operator_role_arn).items():
+        monkeypatch.setenv(key.upper(), value)
+    code = main(["audit", "--stack", "dublin"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "222222222222" in err and "111111111111" in err
+
+
+def test_cli_unreachable_endpoint_exits_2(monkeypatch, capsys, tmp_path):
+    # Outside moto: nothing listens on port 9, so the connection is refused at once.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    code = main(["audit", "--stack", "dublin"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "could not reach http://127.0.0.1:9" in err
+
+
+def test_cli_bad_config_file_exits_2_naming_the_key(aws_env, tmp_path, capsys):
+    bad = tmp_path / "site.yaml"
+    bad.write_text("config:\n  eu-data-enclave:region: us-east-1\n", encoding="utf-8")
+    code = main(["audit", "--stack", "dublin", "--config", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "eu-data-enclave:region" in err and "us-east-1" in err
