@@ -120,13 +120,13 @@ def test_moved_resource_is_a_replacement(before):
     assert rc.note == "parent changed: (stack) -> net", rc.note
 
 
-def test_real_program_replication_outranks_protection(tmp_path):
+def test_real_program_replication_outranks_protection(tmp_path, program_run):
     """The project's own program, copied, with a cross-region replication rule and a shorter log retention."""
     program = tmp_path / "program"
     shutil.copytree(PROJECT_DIR / "components", program / "components", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("__main__.py", "Pulumi.yaml", "Pulumi.dublin.yaml"):
         shutil.copy(PROJECT_DIR / name, program / name)
-    old = snapshot_of(program)
+    old = build_snapshot(program_run("dublin"))
     with (program / "__main__.py").open("a") as main:
         main.write(
             "\nimport pulumi_aws as aws\n"

@@ -138,7 +138,8 @@ def test_same_bytes_across_processes_and_hash_seeds(program, rendered):
         "import json, sys\nfrom pathlib import Path\nfrom enclave.plan import render_stack\n"
         "json.dump(render_stack('dublin', Path(sys.argv[1])), sys.stdout)"
     )
-    for seed in ("1", "4242"):
+    # The in-process run is one side; a subprocess with another hash seed is the other.
+    for seed in ("4242",):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(PROJECT_DIR)}
         out = subprocess.run(
             [sys.executable, "-c", code, str(program)], env=env, capture_output=True, text=True, cwd=PROJECT_DIR
