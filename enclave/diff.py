@@ -102,6 +102,15 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
                 pairs.append((r, a, f"{what} changed: {was} -> {now}"))
                 removed.remove(r)
                 added.remove(a)
+    # A rename: the only resource of a type and parent that went, and the only one that came.
+    for r in list(removed):
+        gone = [x for x in removed if (x["type"], x["parent"]) == (r["type"], r["parent"])]
+        came = [a for a in added if (a["type"], a["parent"]) == (r["type"], r["parent"])]
+        if len(gone) == 1 and len(came) == 1:
+            a = came[0]
+            pairs.append((r, a, f"renamed: {r['name']} -> {a['name']} (without an alias the engine replaces it)"))
+            removed.remove(r)
+            added.remove(a)
 
     def whole(entry: dict[str, Any], kind: str) -> ResourceChange:
         risk = resource_class(entry["type"], entry["inputs"])
@@ -221,7 +230,7 @@ def _md(text: str) -> str:
 
 
 def render_markdown(title: str, changes, notes: list[str] | None = None) -> str:
-    from enclave.snapshot import RISK, shorten
+    from enclave.snapshot import RISK, RISK_CLASSES, shorten
 
     lines = [f"### {title}", "", f"**{summary_line(changes)}**. Riskiest first; ⚠️ marks residency/access changes.", ""]
     lines += [f"> {n}" for n in notes or []] + ([""] if notes else [])
@@ -246,6 +255,8 @@ def render_markdown(title: str, changes, notes: list[str] | None = None) -> str:
             if c.new is not None:
                 lines.append(f"+ {shorten(c.new, 400)}")
         lines += ["```", "", "</details>", ""]
+    legend = [f"{i}. **{c.title}**: {c.why}" for i, c in enumerate(RISK_CLASSES, 1)]
+    lines += ["<details><summary>Risk classes, riskiest first</summary>", "", *legend, "", "</details>", ""]
     return "\n".join(lines)
 
 

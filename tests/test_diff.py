@@ -120,6 +120,15 @@ def test_moved_resource_is_a_replacement(before):
     assert rc.note == "parent changed: (stack) -> net", rc.note
 
 
+def test_rename_is_a_replacement(before):
+    after = json.loads(dumps(before))
+    sg = next(r for r in after["resources"] if r["name"] == "workload")
+    sg["urn"], sg["name"] = sg["urn"].replace("::workload", "::workload-v2"), "workload-v2"
+    [rc] = diff.diff_snapshots(before, after)
+    assert (rc.kind, rc.name, rc.risk) == ("replaced", "workload-v2", "network")
+    assert rc.note == "renamed: workload -> workload-v2 (without an alias the engine replaces it)"
+
+
 def test_real_program_replication_outranks_protection(tmp_path, program_run):
     """The project's own program, copied, with a cross-region replication rule and a shorter log retention."""
     program = tmp_path / "program"
