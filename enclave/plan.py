@@ -403,25 +403,22 @@ def render_dot(run, snapshot: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- verdict
 
 
-def policy_verdict(run) -> list[str]:
-    """Markdown lines with the residency policy pack's verdict on this run."""
+def policy_verdict(run, program_dir: Path) -> list[str]:
+    """Markdown lines with the residency policy pack's verdict on this run (as ``enclave check`` gives it)."""
     try:
         check = importlib.import_module("enclave.check")
     except ModuleNotFoundError as exc:
         if exc.name != "enclave.check":
             raise
         return ["policy verdict: unavailable (the policy pack, `enclave.check`, is not installed)"]
-    violations = check.evaluate(run)
+    violations = check.evaluate(run, check.resolve_policy_config(program_dir, run.stack, run))
     if not violations:
         return ["**PASS**: no policy of the residency pack reports a violation."]
-    mandatory = [v for v in violations if str(v.enforcement).lower().endswith("mandatory")]
+    mandatory = [v for v in violations if v.enforcement == "mandatory"]
     head = "**FAIL**" if mandatory else "**PASS with advisories**"
     lines = [f"{head}: {len(violations)} violation(s), {len(mandatory)} mandatory.", ""]
     lines += ["| policy | enforcement | resource | message |", "| --- | --- | --- | --- |"]
-    rows = sorted(
-        (v.policy, str(getattr(v.enforcement, "value", v.enforcement)), v.name or "(stack)", v.message)
-        for v in violations
-    )
+    rows = sorted((v.policy, v.enforcement, v.name or "(stack)", v.message) for v in violations)
     lines += [f"| {p} | {e} | `{n}` | {_cell(m)} |" for p, e, n, m in rows]
     return lines
 
@@ -431,9 +428,10 @@ def policy_verdict(run) -> list[str]:
 
 def render_stack(stack: str, program_dir: Path | None) -> dict[str, str]:
     """File name -> exact content of every committed preview file of one stack."""
-    from enclave.harness import HarnessError, run_program
+    from enclave.harness import PROJECT_DIR, HarnessError, run_program
     from enclave.snapshot import build_snapshot, dumps
 
+    program_dir = (program_dir or PROJECT_DIR).resolve()
     try:
         run = run_program(stack, program_dir)
     except HarnessError as exc:
@@ -441,7 +439,7 @@ def render_stack(stack: str, program_dir: Path | None) -> dict[str, str]:
     snapshot = build_snapshot(run)
     return {
         f"{stack}.json": dumps(snapshot),
-        f"{stack}.md": render_markdown(run, snapshot, policy_verdict(run)),
+        f"{stack}.md": render_markdown(run, snapshot, policy_verdict(run, program_dir)),
         f"{stack}.dot": render_dot(run, snapshot),
     }
 

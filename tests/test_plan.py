@@ -159,6 +159,14 @@ def test_markdown_names_the_key_and_the_policy(rendered):
     assert dot.startswith('digraph "dublin" {') and "encrypted by" in dot
 
 
+def test_markdown_carries_the_policy_verdict(rendered):
+    # The fixture program breaks the residency pack (e.g. its buckets lack a public access block).
+    md = rendered["dublin.md"]
+    verdict = md.split("## Policy verdict", 1)[1].split("## Components", 1)[0]
+    assert "**FAIL**" in verdict and "| mandatory |" in verdict, verdict
+    assert "unavailable" not in verdict
+
+
 def test_plan_writes_then_check_passes(program, tmp_path, capsys):
     out = tmp_path / "previews"
     assert plan.run(plan_args(all=True, program=program, out=out)) == EXIT_OK
