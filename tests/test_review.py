@@ -436,3 +436,16 @@ def test_property_paths():
     assert review.parse_path('a.b[0]["c.d"].e') == ["a", "b", 0, "c.d", "e"]
     assert review.parse_path('["tags"]["x]y"]') == ["tags", "x]y"]
     assert review.get_path({"p": policy(READ)}, "p.Statement[0].Sid") == "Read"
+
+
+def test_cli_entry_point_exit_codes(tmp_path, capsys):
+    from enclave.cli import main
+
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    assert main(["review", str(empty)]) == 2
+    assert "empty.json is empty" in capsys.readouterr().err
+    fixture = tmp_path / "ok.json"
+    fixture.write_text(json.dumps(digest(changeSummary={"same": 1})))
+    assert main(["review", str(fixture)]) == 0
+    assert "0 flagged (residency or access)" in capsys.readouterr().out
