@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto import mock_aws
 
 from components.config import ACCESS_TICKET_TAG, SiteConfig
 
@@ -314,3 +315,27 @@ def _delete_default_vpc(ec2: Any, vpc_id: str) -> None:
     for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]:
         ec2.delete_subnet(SubnetId=subnet["SubnetId"])
     ec2.delete_vpc(VpcId=vpc_id)
+
+
+def aws_environment(monkeypatch, tmp_path):
+    """Fake credentials, no local AWS config, in-process moto (a fixture: ``pytest.fixture(aws_environment)``)."""
+    for var in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        # It would override every assumed role's account inside moto.
+        "MOTO_ACCOUNT_ID",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # The estate starts no instance; loading moto's AMI catalogue costs ~0.2 s per EC2 backend.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield

@@ -7,39 +7,15 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from moto import mock_aws
 
 from enclave.audit import report as rep
 from enclave.audit.checks import CHECKS, run_checks
 from enclave.cli import UsageError, main
-from tests.estate import FAKE_CREDENTIALS, AccountSession, assume, build_estate, staff_trust
+from tests.estate import FAKE_CREDENTIALS, AccountSession, assume, aws_environment, build_estate, staff_trust
 
 READ_ONLY = re.compile(r"^(Get|List|Describe|Head)[A-Z]")
 
-
-@pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    """Fake credentials, no local AWS config, in-process moto."""
-    for var in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        # It would override every assumed role's account inside moto.
-        "MOTO_ACCOUNT_ID",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # The estate starts no instance; loading moto's AMI catalogue costs ~0.2 s per EC2 backend.
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
+aws_env = pytest.fixture(aws_environment)
 
 
 @pytest.fixture

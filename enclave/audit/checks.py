@@ -233,13 +233,14 @@ class Audit:
     results: list[Result] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""
-    clients: dict[str, Any] = field(default_factory=dict)
+    clients: dict[tuple[str, bool], Any] = field(default_factory=dict)
 
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            session = self.key_session if service == "kms" else self.session
-            self.clients[service] = session.client(service, region_name=self.cfg.region)
-        return self.clients[service]
+    def client(self, service: str, operator: bool = False) -> Any:
+        """A client in the site region; ``operator=True`` for the operator's keys (``key_session``)."""
+        if (service, operator) not in self.clients:
+            session = self.key_session if operator else self.session
+            self.clients[service, operator] = session.client(service, region_name=self.cfg.region)
+        return self.clients[service, operator]
 
     def add(self, check_id: str, ok: bool, resources: list[str], found: str, expected: str | None = None) -> None:
         self.results.append(
@@ -858,11 +859,11 @@ def _staff_trust_results(audit: Audit, role: dict) -> None:
 def _check_keys(audit: Audit) -> None:
     """The operator key (by alias, cross-account) and every operator key a resource uses."""
     cfg = audit.cfg
-    kms = audit.client("kms")
     alias_arn = f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:{cfg.key_alias}"
     wanted = {alias_arn: cfg.operator_account_id, **audit.keys}
     seen: set[str] = set()
     for ref, owner in sorted(wanted.items()):
+        kms = audit.client("kms", operator=owner == cfg.operator_account_id)
         desc = call(kms, "DescribeKey", f"key {ref}", none_codes=("NotFoundException",), KeyId=ref)
         if desc is None:
             for check_id in (

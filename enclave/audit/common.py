@@ -187,7 +187,10 @@ def session_in(cfg: Any, profile: str | None = None) -> Any:
     try:
         return boto3.Session(profile_name=profile, region_name=cfg.region)
     except ProfileNotFound as exc:
-        raise UsageError(f"AWS profile {profile!r} not found: check AWS_CONFIG_FILE / ~/.aws/config") from exc
+        name = exc.kwargs.get("profile", profile)
+        raise UsageError(
+            f"AWS profile {name!r} not found: check AWS_PROFILE and ~/.aws/config (or AWS_CONFIG_FILE)"
+        ) from exc
 
 
 def caller_account(session: Any, cfg: Any, expected: str, what: str) -> str:
