@@ -324,7 +324,7 @@ def classify(type_: str, path: str, scope: str = "input") -> str:
     if scope == "placement":
         return "residency"
     if scope == "option":
-        return _PROP_CLASSES.get(path, "protection") if path in ("protect", "retainOnDelete") else "other"
+        return "protection" if path in ("protect", "retainOnDelete") else "other"
     if type_.startswith("pulumi:providers:"):
         return "residency"
     segs = _segments(path)
@@ -418,56 +418,68 @@ def _policy_statements(doc: Any) -> list[Any] | None:
 
 
 def _diff_policy(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str]]:
-    """Statement-level changes of two policy documents (matched by Sid, else by content)."""
-    out: list[tuple[str, Any, Any, str]] = []
+    """Statement-level changes of two policy documents: matched by Sid, else by content."""
     old_stmts, new_stmts = _policy_statements(old) or [], _policy_statements(new) or []
-    old_by = {_statement_label(s, i): s for i, s in enumerate(old_stmts)}
-    new_by = {_statement_label(s, i): s for i, s in enumerate(new_stmts)}
-    unsid_old = [s for label, s in old_by.items() if "Sid=" not in label]
-    unsid_new = [s for label, s in new_by.items() if "Sid=" not in label]
-    for label in sorted(set(old_by) | set(new_by)):
-        o, n = old_by.get(label), new_by.get(label)
-        if "Sid=" not in label:
-            # Statements without a Sid: the same statement may have moved; compare by content.
-            if o is not None and o in unsid_new:
-                o = None if n == o else o
-            if n is not None and n in unsid_old:
-                n = None if n == old_by.get(label) else n
-            if o is None and n is None:
-                continue
-        if o == n:
+    pairs: list[tuple[str, Any, Any]] = []
+    old_sid = {s["Sid"]: s for s in old_stmts if isinstance(s, dict) and s.get("Sid")}
+    new_sid = {s["Sid"]: s for s in new_stmts if isinstance(s, dict) and s.get("Sid")}
+    for sid in sorted(set(old_sid) | set(new_sid)):
+        pairs.append((f"Statement[Sid={sid}]", old_sid.get(sid), new_sid.get(sid)))
+    # Statements without a Sid: the same statement may have moved, so compare by content. A single
+    # one gone and a single one come is one statement changed.
+    old_rest = [s for s in old_stmts if not (isinstance(s, dict) and s.get("Sid"))]
+    new_rest = [s for s in new_stmts if not (isinstance(s, dict) and s.get("Sid"))]
+    gone = [s for s in old_rest if s not in new_rest]
+    came = [(new_stmts.index(s), s) for s in new_rest if s not in old_rest]
+    if len(gone) == 1 and len(came) == 1:
+        pairs.append((f"Statement[{came[0][0]}]", gone[0], came[0][1]))
+    else:
+        pairs += [(f"Statement[{old_stmts.index(s)}]", s, None) for s in gone]
+        pairs += [(f"Statement[{i}]", None, s) for i, s in came]
+
+    out: list[tuple[str, Any, Any, str]] = []
+    for label, o, n in pairs:
+        if o != n:
+            out += _diff_statement(f"{path}.{label}", o, n)
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if key != "Statement" and old.get(key) != new.get(key):
+                out.append((f"{path}.{key}", old.get(key), new.get(key), ""))
+    return out
+
+
+def _diff_statement(p: str, o: Any, n: Any) -> list[tuple[str, Any, Any, str]]:
+    """Changes of one policy statement, noting where an Allow grants more or a Deny changes."""
+    if o is None:
+        return [(p, None, n, "statement added" + _widening(None, n))]
+    if n is None:
+        deny = isinstance(o, dict) and o.get("Effect") == "Deny"
+        return [(p, o, None, "deny statement removed: may allow more" if deny else "statement removed")]
+    if not (isinstance(o, dict) and isinstance(n, dict)):
+        return [(p, o, n, "")]
+    # Widening only matters for Allow: a wider Deny takes away, it never grants.
+    allow = n.get("Effect") == "Allow"
+    deny_note = "deny changed: check it still covers what it did"
+    out = []
+    for key in sorted(set(o) | set(n)):
+        ov, nv = o.get(key), n.get(key)
+        if ov == nv:
             continue
-        p = f"{path}.{label}"
-        if o is None:
-            out.append((p, None, n, "statement added" + _widening(None, n)))
-        elif n is None:
-            deny = isinstance(o, dict) and o.get("Effect") == "Deny"
-            out.append((p, o, None, "deny statement removed: may allow more" if deny else "statement removed"))
-        elif not (isinstance(o, dict) and isinstance(n, dict)):
-            out.append((p, o, n, ""))
+        if key == "Condition" and isinstance(ov, dict) and isinstance(nv, dict):
+            # Condition blocks are long: show the operator and key that changed, not the whole block.
+            for cp, cov, cnv, _ in diff_values(_join(p, key), ov, nv):
+                note = ("condition removed: may allow more" if cnv is None else "") if allow else deny_note
+                out.append((cp, cov, cnv, note))
+            continue
+        if key == "Effect":
+            note = f"effect now {nv}"
+        elif allow and key == "Condition" and not nv:
+            note = "condition removed: may allow more"
+        elif allow:
+            note = _widening(ov, nv, key)
         else:
-            # Widening only matters for Allow: a wider Deny takes away, it never grants.
-            allow = n.get("Effect") == "Allow"
-            for key in sorted(set(o) | set(n)):
-                if key == "Condition" and isinstance(o.get(key), dict) and isinstance(n.get(key), dict):
-                    # Condition blocks are long: show the operator/key that changed, not the whole block.
-                    for cp, cov, cnv, _ in diff_values(_join(p, key), o[key], n[key]):
-                        loosened = cnv is None and allow
-                        note = "condition removed: may allow more" if loosened else ""
-                        if not allow:
-                            note = "deny changed: check it still covers what it did"
-                        out.append((cp, cov, cnv, note))
-                    continue
-                if o.get(key) != n.get(key):
-                    note = _widening(o.get(key), n.get(key), key) if allow else ""
-                    if key == "Effect":
-                        note = f"effect now {n.get('Effect')}"
-                    elif not allow and key in ("Condition", "Action", "Resource", "Principal"):
-                        note = "deny changed: check it still covers what it did"
-                    out.append((_join(p, key), o.get(key), n.get(key), note))
-    for key in sorted(set(old or {}) | set(new or {})) if isinstance(old, dict) and isinstance(new, dict) else []:
-        if key != "Statement" and old.get(key) != new.get(key):
-            out.append((f"{path}.{key}", old.get(key), new.get(key), ""))
+            note = deny_note if key in ("Condition", "Action", "Resource", "Principal") else ""
+        out.append((_join(p, key), ov, nv, note))
     return out
 
 
@@ -500,8 +512,6 @@ def _widening(old: Any, new: Any, key: str = "") -> str:
         if effect == "Allow":
             return "; allows more" + (" (wildcard)" if _mentions_wildcard(new) else "")
         return ""
-    if key == "Condition" and (not new or (isinstance(old, dict) and set(new) < set(old))):
-        return "condition removed or narrowed: may allow more"
     if key in ("Action", "Resource", "Principal", "NotAction", "NotResource", "NotPrincipal"):
         if _mentions_wildcard(new) and not _mentions_wildcard(old):
             return "wildcard added"

@@ -209,3 +209,48 @@ def test_bad_files_are_usage_errors(tmp_path):
     other.write_text('{"steps": []}')
     with pytest.raises(UsageError, match="not a plan snapshot"):
         diff.run(diff_args(str(other), str(good)))
+
+
+ALLOW_GET = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+DENY_ALL = {
+    "Effect": "Deny",
+    "Action": "s3:*",
+    "Resource": "*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def policy_diff(old: list, new: list):
+    from enclave.snapshot import diff_values
+
+    return [
+        (p, note)
+        for p, _, _, note in diff_values("policy", {"$json": {"Statement": old}}, {"$json": {"Statement": new}})
+    ]
+
+
+def test_statements_without_sid_are_matched_by_content():
+    assert policy_diff([ALLOW_GET, DENY_ALL], [DENY_ALL, ALLOW_GET]) == [], "reordering changes nothing"
+    assert policy_diff([ALLOW_GET, DENY_ALL], [ALLOW_GET]) == [
+        ("policy.Statement[1]", "deny statement removed: may allow more")
+    ]
+    wider = dict(ALLOW_GET, Action=["s3:GetObject", "s3:PutObject"])
+    assert policy_diff([ALLOW_GET, DENY_ALL], [wider, DENY_ALL]) == [("policy.Statement[0].Action", "widened")]
+    assert policy_diff([ALLOW_GET], [dict(ALLOW_GET, Action="s3:*")]) == [
+        ("policy.Statement[0].Action", "wildcard added")
+    ]
+
+
+def test_condition_changes_are_shown_per_key():
+    loose = dict(DENY_ALL, Condition={})
+    assert policy_diff([DENY_ALL], [loose]) == [
+        ("policy.Statement[0].Condition.Bool", "deny changed: check it still covers what it did")
+    ]
+    guarded = dict(ALLOW_GET, Condition={"StringEquals": {"aws:SourceVpce": "vpce-1"}})
+    assert policy_diff([guarded], [ALLOW_GET]) == [
+        ("policy.Statement[0].Condition", "condition removed: may allow more")
+    ]
+    unguarded = dict(guarded, Condition={"StringEquals": {}})
+    assert policy_diff([guarded], [unguarded]) == [
+        ('policy.Statement[0].Condition.StringEquals["aws:SourceVpce"]', "condition removed: may allow more")
+    ]
