@@ -302,6 +302,45 @@ def build_estate(cfg: SiteConfig) -> Estate:
     )
 
 
+def apply_program_documents(estate: Estate, run: Any) -> list[str]:
+    """Put the documents the Pulumi program declares onto the estate; returns what was applied.
+
+    ``run`` is the program evaluated offline (``enclave.harness.run_program``): its
+    bucket policies, role trust policies, S3 endpoint policy and network ACL egress
+    rules replace the estate's own, so the audit is checked against what the
+    program would really deploy.
+    """
+    s3, iam, ec2 = estate.client("s3"), estate.client("iam"), estate.client("ec2")
+    applied = []
+    for res in run.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        s3.put_bucket_policy(Bucket=res.inputs["bucket"], Policy=res.inputs["policy"])
+        applied.append(res.urn)
+    for res in run.of_type("aws:iam/role:Role"):
+        iam.update_assume_role_policy(RoleName=res.inputs["name"], PolicyDocument=res.inputs["assumeRolePolicy"])
+        applied.append(res.urn)
+    s3_service = f"com.amazonaws.{estate.cfg.region}.s3"
+    for res in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
+        if res.inputs.get("serviceName") == s3_service:
+            ec2.modify_vpc_endpoint(VpcEndpointId=estate.endpoint_id, PolicyDocument=res.inputs["policy"])
+            applied.append(res.urn)
+    for res in run.of_type("aws:ec2/networkAcl:NetworkAcl"):
+        acl = ec2.create_network_acl(VpcId=estate.vpc_id)["NetworkAcl"]["NetworkAclId"]
+        for rule in res.inputs.get("egress", []):
+            cidr = (
+                {"CidrBlock": rule["cidrBlock"]} if rule.get("cidrBlock") else {"Ipv6CidrBlock": rule["ipv6CidrBlock"]}
+            )
+            ec2.create_network_acl_entry(
+                NetworkAclId=acl,
+                RuleNumber=int(rule["ruleNo"]),
+                Protocol=rule["protocol"],
+                RuleAction=rule["action"],
+                Egress=True,
+                **cidr,
+            )
+        applied.append(res.urn)
+    return applied
+
+
 def _revoke_all_egress(ec2: Any, group: dict) -> None:
     if group.get("IpPermissionsEgress"):
         ec2.revoke_security_group_egress(GroupId=group["GroupId"], IpPermissions=group["IpPermissionsEgress"])

@@ -11,7 +11,15 @@ import pytest
 from enclave.audit import report as rep
 from enclave.audit.checks import CHECKS, run_checks
 from enclave.cli import UsageError, main
-from tests.estate import FAKE_CREDENTIALS, AccountSession, assume, aws_environment, build_estate, staff_trust
+from tests.estate import (
+    FAKE_CREDENTIALS,
+    AccountSession,
+    apply_program_documents,
+    assume,
+    aws_environment,
+    build_estate,
+    staff_trust,
+)
 
 READ_ONLY = re.compile(r"^(Get|List|Describe|Head)[A-Z]")
 
@@ -47,6 +55,20 @@ def test_compliant_estate_passes_every_check(estate):
     assert estate.key_arn in resources
     assert cfg.trail_arn in resources
     assert cfg.role_arn("staff-access") in resources
+
+
+def test_the_programs_own_documents_pass_the_audit(estate, program_run):
+    # What "correct" means comes from the program: its bucket policies, trust
+    # policies, S3 endpoint policy and ACL rules, put on the estate, pass every check.
+    applied = apply_program_documents(estate, program_run("dublin"))
+    kinds = {urn.split("::")[2].split("$")[-1] for urn in applied}
+    assert kinds == {
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:iam/role:Role",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ec2/networkAcl:NetworkAcl",
+    }
+    assert failing(audit(estate)) == {}
 
 
 def test_audit_makes_only_read_only_calls(estate):
