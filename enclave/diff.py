@@ -138,6 +138,26 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
     return order(result)
 
 
+def neutralise_stack(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose URNs, names, parents and providers say ``*`` where they said the stack's name."""
+    stack = snapshot["stack"]
+
+    def n(text: str) -> str:
+        return text.replace(stack, "*")
+
+    resources = []
+    for e in snapshot["resources"]:
+        e = dict(e, urn=n(e["urn"]), name=n(e["name"]), parent=n(e["parent"]), provider=n(e["provider"]))
+        opts = e["options"]
+        e["options"] = dict(
+            opts,
+            dependencies=sorted(n(d) for d in opts["dependencies"]),
+            propertyDependencies={k: sorted(n(d) for d in v) for k, v in opts["propertyDependencies"].items()},
+        )
+        resources.append(e)
+    return dict(snapshot, resources=resources)
+
+
 def _short(urn: str) -> str:
     """A parent URN by its name; the root stack (or none) as "(stack)"."""
     if not urn or "::pulumi:pulumi:Stack::" in urn:
@@ -322,9 +342,10 @@ def run(args: argparse.Namespace) -> int:
     render = render_markdown if args.format == "markdown" else render_text
 
     if len(olds) == 1 and len(news) == 1 and set(olds) != set(news) and not args.stack:
-        # Two files of different stacks: compare them as given (e.g. "how does hamar differ from dublin").
+        # Two files of different stacks ("how does hamar differ from dublin"): line resources up by
+        # URN and name with the stack name neutralised; inputs keep their real values.
         (os_, o), (ns_, n) = next(iter(olds.items())), next(iter(news.items()))
-        pairs = [(f"{os_} -> {ns_}", o, n)]
+        pairs = [(f"{os_} -> {ns_}", neutralise_stack(o), neutralise_stack(n))]
     else:
         stacks = sorted(set(olds) | set(news))
         if args.stack:

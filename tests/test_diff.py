@@ -254,3 +254,14 @@ def test_condition_changes_are_shown_per_key():
     assert policy_diff([guarded], [unguarded]) == [
         ('policy.Statement[0].Condition.StringEquals["aws:SourceVpce"]', "condition removed: may allow more")
     ]
+
+
+def test_two_sites_line_up_by_role(before, tmp_path):
+    """dublin.json vs hamar.json: the same resources, each moved to the other region."""
+    hamar = snapshot_of(write_program(tmp_path / "program"), "hamar")
+    changes = diff.diff_snapshots(diff.neutralise_stack(before), diff.neutralise_stack(hamar))
+    kinds = {rc.kind for rc in changes if rc.urn != "(stack config)"}
+    assert kinds == {"replaced"}, kinds
+    key = next(rc for rc in changes if rc.name == "key")
+    region = next(c for c in key.changes if c.path == "region")
+    assert (region.old, region.new, region.risk) == ("eu-west-1", "eu-north-1", "residency")
