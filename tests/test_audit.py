@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from enclave.audit import report as rep
-from enclave.audit.checks import CHECKS, run_checks
+from enclave.audit.checks import CHECKS, REQUIRED_PERMISSIONS, run_checks
+from enclave.audit.common import iam_action
 from enclave.cli import UsageError, main
 from tests.estate import (
     FAKE_CREDENTIALS,
@@ -72,19 +73,23 @@ def test_the_programs_own_documents_pass_the_audit(estate, program_run):
 
 
 def test_audit_makes_only_read_only_calls(estate):
-    calls: list[str] = []
+    calls: list[tuple] = []
 
     class Recording(AccountSession):
         def client(self, service, region_name=None):
             client = super().client(service, region_name)
-            client.meta.events.register("before-call", lambda model, **_: calls.append(model.name), unique_id="record")
+            client.meta.events.register(
+                "before-call", lambda model, **_: calls.append((client, model.name)), unique_id="record"
+            )
             return client
 
     data = Recording(estate.cfg.region, estate.data.credentials)
     operator = Recording(estate.cfg.region, estate.operator.credentials)
     run_checks(estate.cfg, data, estate.cfg.data_account_id, operator)
     assert calls, "no AWS call was recorded"
-    assert [c for c in calls if not READ_ONLY.match(c)] == []
+    assert [name for _, name in calls if not READ_ONLY.match(name)] == []
+    # The permissions documented for the auditor role are exactly the ones used.
+    assert sorted({iam_action(client, name) for client, name in calls}) == sorted(REQUIRED_PERMISSIONS)
 
 
 # --------------------------------------------------------------------------- drifts

@@ -202,6 +202,41 @@ CHECKS: dict[str, Check] = {
 }
 
 
+REQUIRED_PERMISSIONS = (
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "ec2:DescribeEgressOnlyInternetGateways",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "iam:GetRole",
+    "iam:ListRoles",
+    "kms:DescribeKey",
+    "kms:GetKeyRotationStatus",
+    "s3:GetBucketLocation",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:ListAllMyBuckets",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecrets",
+)
+"""Every IAM permission the audit uses (besides sts:GetCallerIdentity, which needs none).
+
+The bucket reads apply to every bucket of the account, ``secretsmanager:DescribeSecret``
+to every secret of the region, and the two KMS reads to the operator's keys, whose
+key policy must grant them too (a cross-account call needs both sides).
+"""
+
+
 @dataclass
 class Result:
     """One check on one resource."""

@@ -87,9 +87,11 @@ def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageErro
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
         if code in ACCESS_DENIED_CODES:
+            # A key of another account answers only if its key policy allows the call too.
+            also = " and in the key policy of a key held by another account" if action.startswith("kms:") else ""
             return UsageError(
                 f"{action} denied on {target}: grant it to the role running this command "
-                f"(the auditor role for audits) and run again (AWS said: {message or code})"
+                f"(the auditor role for audits){also}, then run again (AWS said: {message or code})"
             )
         if code in CREDENTIAL_CODES:
             return UsageError(
