@@ -96,10 +96,13 @@ _EDGE_PRIORITY = (
 def _reference_index(run) -> dict[str, str]:
     """Physical ids, names and ARNs the mocks returned -> URN of the resource they identify."""
     index: dict[str, str] = {}
-    for res in run.resources:
+    # Sub-resources echo their target's name in their own state (a BucketPolicy's "bucket"): only
+    # the resource that owns a name is indexed by it, and URN order settles any other tie.
+    own_names = {"aws:s3/bucket:Bucket": ("bucket",), "aws:kms/key:Key": ("keyId",)}
+    for res in sorted(run.resources, key=lambda r: r.urn):
         if not res.custom or res.type.startswith("pulumi:providers:"):
             continue
-        for key in ("arn", "id", "bucket", "keyId"):
+        for key in ("arn", "id", *own_names.get(res.type, ())):
             value = res.outputs.get(key)
             if isinstance(value, str) and value and value not in index:
                 index[value] = res.urn
