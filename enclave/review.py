@@ -242,6 +242,7 @@ def _provider_urn(ref: str | None) -> str:
 
 def _changes_of(step: dict[str, Any], typ: str):
     """The property changes one update/replace step describes, most precise source first."""
+    from enclave.harness import SECRET_MARK
     from enclave.snapshot import UNKNOWN, Change, canonical, classify, diff_values
 
     old, new = _state(step, "oldState"), _state(step, "newState")
@@ -252,7 +253,13 @@ def _changes_of(step: dict[str, Any], typ: str):
     def add(path: str, o: Any, n: Any, note: str) -> None:
         o = None if o is _MISSING else o
         n = None if n is _MISSING else n
-        found = diff_values(path, o, n) or [(path, o, n, "")]
+        if o == n:
+            # The provider saw a difference the recorded values cannot show: a secret, or a value the
+            # provider normalises (key order in a JSON policy, state vs inputs).
+            same = "secret value changed" if o == SECRET_MARK else "reported changed; old and new look the same here"
+            found = [(path, o, n, same)]
+        else:
+            found = diff_values(path, o, n)
         for p, ov, nv, extra in found:
             risk = classify(typ, p)
             notes = [x for x in (note, extra) if x]

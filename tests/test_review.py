@@ -130,7 +130,8 @@ def test_sample_cascading_deps_keeps_secrets_redacted(tmp_path):
         if rc.name == "db-password"
         for c in rc.changes
     ]
-    assert {c.path: (c.old, c.new) for c in values}["value"] == ("[secret]", "[secret]")
+    value = {c.path: c for c in values}["value"]
+    assert (value.old, value.new, value.note) == ("[secret]", "[secret]", "secret value changed")
 
 
 @needs_samples
