@@ -326,3 +326,15 @@ def test_log_bucket_arn_output_waits_for_the_policy(site_providers, monitor, dub
         assert policy.urn in rec.dependencies, f"{rec.urn}: deps {rec.dependencies}"
 
     return settled(monitor, audit.log_bucket_arn, probe.urn).apply(check)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_has_one_protected_trail_and_locked_bucket_in_its_region(program_run, stack):
+    run = program_run(stack)
+    cfg = site_config_from_mapping(stack_config(stack))
+    (trail,) = run.of_type(TRAIL)
+    assert trail.inputs["name"] == cfg.trail_name and trail.protect, trail.urn
+    assert run.effective_region(trail) == cfg.region, f"{trail.urn}: {run.effective_region(trail)}"
+    (bucket,) = [b for b in run.of_type(BUCKET) if b.inputs["bucket"] == cfg.bucket_name("audit-logs")]
+    assert bucket.inputs["objectLockEnabled"] is True and bucket.protect, bucket.urn
+    assert run.effective_region(bucket) == cfg.region, bucket.urn

@@ -214,6 +214,10 @@ def test_nothing_leads_out_of_the_vpc(site_providers, monitor, dublin_config):
 @pytest.mark.parametrize("stack", STACKS)
 def test_whole_program_has_no_way_out(program_run, stack):
     run = program_run(stack)
+    (network,) = run.of_type("enclave:network:IsolatedNetwork")
+    (vpc,) = run.of_type(VPC)
+    assert vpc.parent == network.urn, f"{stack}: the program's only VPC must be the isolated one"
+    assert len(run.of_type(FLOW_LOG)) == 1 and len(run.of_type(ENDPOINT)) == len(ENDPOINT_SERVICES), stack
     way_out = [r.urn for r in run.resources if r.type in WAY_OUT_TYPES]
     assert not way_out, f"{stack}: resources that open a way out: {way_out}"
     for rec in run.resources:
