@@ -71,6 +71,7 @@ _EDGE_LABELS = {
     "referencedSecurityGroupId": "allows peer",
     "vpcEndpointIds": "endpoint",
     "secretId": "configures",
+    "secretArn": "configures",
     "Resource": "policy covers",
     "aws:SourceVpce": "only via",
     "aws:sourceVpce": "only via",
@@ -171,7 +172,8 @@ def _short_type(type_: str) -> str:
     # "aws:s3/bucketPolicy:BucketPolicy" -> "s3 BucketPolicy"; providers and components as they are.
     parts = type_.split(":")
     if len(parts) == 3 and "/" in parts[1]:
-        return f"{parts[1].split('/')[0]} {parts[2]}"
+        module = parts[1].split("/")[0]
+        return f"{parts[0] if module == 'index' else module} {parts[2]}"
     return type_
 
 
@@ -210,14 +212,14 @@ def _reach(entry: dict[str, Any], snapshot: dict[str, Any], graph: Graph) -> str
         if isinstance(doc, dict) and "$json" in doc:
             notes.append(("trust: " if key == "assumeRolePolicy" else "") + _policy_summary(doc["$json"]))
     entries = {e["urn"]: e for e in snapshot["resources"]}
-    naming = []
+    naming, requiring = [], []
     for src, dst, label in graph.edges:
         if dst != entry["urn"] or label not in ("configures", "policy covers", "attached to", "only via"):
             continue
         other = entries[src]
         doc = other["inputs"].get("policy")
         if label == "only via":
-            notes.append(f"only via {other['name']}")
+            requiring.append(other["name"])
         elif isinstance(doc, dict) and "$json" in doc:
             if other["type"].startswith("aws:iam/"):
                 # Identity policies and boundaries that name this resource: who holds them may reach it.
@@ -236,6 +238,8 @@ def _reach(entry: dict[str, Any], snapshot: dict[str, Any], graph: Graph) -> str
             notes.append(f"rules managed exclusively by {names[src]}")
     if entry["type"].startswith("aws:vpc/securityGroup"):
         notes.append(_sg_rule(entry, graph, names))
+    if requiring:
+        notes.append(f"policies that require this endpoint: {', '.join(requiring)}")
     if naming:
         notes.append(f"IAM policies naming it: {', '.join(naming)}")
     if entry["type"].startswith("pulumi:providers:"):
