@@ -130,7 +130,10 @@ def test_rename_is_a_replacement(before):
 
 
 def test_real_program_replication_outranks_protection(tmp_path, program_run):
-    """The project's own program, copied, with a cross-region replication rule and a shorter log retention."""
+    """The project's own program, copied, with replication, an open egress rule and a shorter log retention.
+
+    Uses the names ``__main__.py`` gives its components (``providers``, ``storage``, ``network``).
+    """
     program = tmp_path / "program"
     shutil.copytree(PROJECT_DIR / "components", program / "components", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("__main__.py", "Pulumi.yaml", "Pulumi.dublin.yaml"):
@@ -144,16 +147,22 @@ def test_real_program_replication_outranks_protection(tmp_path, program_run):
             " rules=[aws.s3.BucketReplicationConfigRuleArgs(status='Enabled',"
             " destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(bucket='arn:aws:s3:::copy-in-us-east-1'))],"
             " opts=pulumi.ResourceOptions(provider=providers.data))\n"
+            "aws.vpc.SecurityGroupEgressRule('workload-anywhere', security_group_id=network.workload_security_group_id,"
+            " ip_protocol='-1', cidr_ipv4='0.0.0.0/0', opts=pulumi.ResourceOptions(provider=providers.data))\n"
         )
     stack_file = program / "Pulumi.dublin.yaml"
     text = stack_file.read_text()
     assert "auditLogRetentionDays: 2555" in text
     stack_file.write_text(text.replace("auditLogRetentionDays: 2555", "auditLogRetentionDays: 400"))
     changes = diff.diff_snapshots(old, snapshot_of(program))
-    first = changes[0]
-    assert (first.kind, first.name, first.risk) == ("added", "leak", "replication"), [
-        (c.kind, c.name, c.risk) for c in changes
-    ]
+    summary = [(c.kind, c.name, c.risk) for c in changes]
+    assert summary[:3] == [
+        ("added", "leak", "replication"),
+        ("added", "workload-anywhere", "network"),
+        ("changed", "stack config", "protection"),
+    ], summary
+    # The retention also reaches the audit bucket's object lock: a protection change as well.
+    assert {risk for _, _, risk in summary[3:]} == {"protection"}, summary
     risks = [rc.rank for rc in changes]
     assert risks == sorted(risks), "riskiest first"
     config = next(rc for rc in changes if rc.urn == "(stack config)")
