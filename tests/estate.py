@@ -180,8 +180,9 @@ def build_estate(cfg: SiteConfig) -> Estate:
     )
 
     ec2 = data.client("ec2")
-    # moto, like a new AWS account, starts every region with a default VPC that has an
-    # internet gateway; a site account has it deleted (docs/bootstrap-and-audit.md).
+    # moto, like a new AWS account, starts every region with a default VPC whose ACL and
+    # security group allow all egress (AWS also attaches an internet gateway); a site
+    # account has it deleted (docs/bootstrap-and-audit.md).
     for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
         _delete_default_vpc(ec2, vpc["VpcId"])
     vpc_id = ec2.create_vpc(CidrBlock=cfg.vpc_cidr)["Vpc"]["VpcId"]

@@ -358,6 +358,7 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
     for r in results:
         assert r.resources in ([cfg.trail_arn], [cfg.role_arn("staff-access")])
         assert "no trail named" in r.found or "no role named" in r.found
+        assert r.fix.startswith("The resource does not exist: deploy the site")
 
 
 def test_access_denied_names_the_call_the_permission_and_the_resource(estate):

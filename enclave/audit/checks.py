@@ -202,6 +202,15 @@ CHECKS: dict[str, Check] = {
 }
 
 
+MISSING_FIX = (
+    "The resource does not exist: deploy the site (pulumi up from the deployment role), and check that "
+    "the stack config used for the audit is the deployed one."
+)
+MISSING_KEY_FIX = (
+    "No key answers to this name: check operatorAccountId and that the operator created the key "
+    "(pulumi up); a deleted key cannot be recovered, so treat it as an incident."
+)
+
 REQUIRED_PERMISSIONS = (
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
@@ -246,6 +255,8 @@ class Result:
     resources: list[str]
     expected: str
     found: str
+    fix: str
+    """How to repair a failure (the check's remedy, or how to restore a missing resource)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -254,6 +265,7 @@ class Result:
             "resources": list(self.resources),
             "expected": self.expected,
             "found": self.found,
+            "fix": self.fix,
         }
 
 
@@ -277,9 +289,24 @@ class Audit:
             self.clients[service, operator] = session.client(service, region_name=self.cfg.region)
         return self.clients[service, operator]
 
-    def add(self, check_id: str, ok: bool, resources: list[str], found: str, expected: str | None = None) -> None:
+    def add(
+        self,
+        check_id: str,
+        ok: bool,
+        resources: list[str],
+        found: str,
+        expected: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.results.append(
-            Result(check_id, "pass" if ok else "fail", resources, expected or CHECKS[check_id].expected, found)
+            Result(
+                check_id,
+                "pass" if ok else "fail",
+                resources,
+                expected or CHECKS[check_id].expected,
+                found,
+                fix or CHECKS[check_id].fix,
+            )
         )
 
 
@@ -499,7 +526,9 @@ def _check_trail(audit: Audit) -> None:
     ids = ("trail-logging", "trail-single-region", "trail-log-validation", "trail-log-bucket-object-lock")
     if trail is None:
         for check_id in ids:
-            audit.add(check_id, False, [cfg.trail_arn], f"no trail named {cfg.trail_name} in {cfg.region}")
+            audit.add(
+                check_id, False, [cfg.trail_arn], f"no trail named {cfg.trail_name} in {cfg.region}", fix=MISSING_FIX
+            )
         return
     arn = trail.get("TrailARN", cfg.trail_arn)
     status = call(ct, "GetTrailStatus", f"trail {arn}", Name=arn)
@@ -575,6 +604,7 @@ def _check_secrets(audit: Audit) -> None:
             [f"arn:aws:secretsmanager:{cfg.region}:{audit.account}:secret:{pepper}"],
             f"no secret named {pepper} in {cfg.region}",
             "the pseudonymisation secret exists, with no replica regions",
+            MISSING_FIX,
         )
 
 
@@ -840,7 +870,7 @@ def _check_roles(audit: Audit) -> None:
             staff = role
     if staff is None:
         for check_id in ("iam-staff-trust-mfa", "iam-staff-trust-ticket"):
-            audit.add(check_id, False, [cfg.role_arn("staff-access")], f"no role named {staff_name}")
+            audit.add(check_id, False, [cfg.role_arn("staff-access")], f"no role named {staff_name}", fix=MISSING_FIX)
         return
     _staff_trust_results(audit, staff)
 
@@ -908,7 +938,7 @@ def _check_keys(audit: Audit) -> None:
                 "kms-key-not-pending-deletion",
                 "kms-key-operator-administered",
             ):
-                audit.add(check_id, False, [ref], "key not found")
+                audit.add(check_id, False, [ref], "key not found", fix=MISSING_KEY_FIX)
             continue
         meta = desc["KeyMetadata"]
         if meta["Arn"] in seen:

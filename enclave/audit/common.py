@@ -198,7 +198,7 @@ def session_in(cfg: Any, profile: str | None = None) -> Any:
 def caller_account(session: Any, cfg: Any, expected: str, what: str) -> str:
     """The caller's account; ``UsageError`` naming both ids unless it is ``expected``."""
     sts = session.client("sts", region_name=cfg.region)
-    identity = call(sts, "GetCallerIdentity", "the caller's identity")
+    identity = call(sts, "GetCallerIdentity", "the caller")
     account = identity["Account"]
     if account != expected:
         raise UsageError(

@@ -112,7 +112,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         for r in failures:
             out.append(
                 f"| `{r['id']}` | {'<br>'.join(f'`{a}`' for a in r['resources'])} | {_cell(r['expected'])} "
-                f"| {_cell(r['found'])} | {_cell(CHECKS[r['id']].fix)} |"
+                f"| {_cell(r['found'])} | {_cell(r['fix'])} |"
             )
         out.append("")
     out += ["## All results", "", "| Status | Check | Resources | Found |", "|---|---|---|---|"]
