@@ -14,7 +14,7 @@ import argparse
 import json
 from typing import Any
 
-from enclave.cli import EXIT_FAIL, EXIT_OK
+from enclave.cli import EXIT_FAIL, EXIT_OK, UsageError
 
 HELP = "Create the site's in-region Pulumi state bucket and secrets key (idempotent); print how to use them."
 
@@ -118,14 +118,21 @@ def run(args: argparse.Namespace) -> int:
         print("Fix each problem by hand (data settings are never changed silently), then run bootstrap again.")
         return EXIT_FAIL
 
-    key_status = "unchanged"
-    if key is None:
-        key = _create_key(cfg, kms, alias)
-        key_status = "created"
-    bucket_status = "unchanged"
-    if bucket_region is None:
-        _create_bucket(cfg, s3, bucket, key)
-        bucket_status = "created"
+    key_status = bucket_status = "unchanged"
+    try:
+        if key is None:
+            key = _create_key(cfg, kms, alias)
+            key_status = "created"
+        if bucket_region is None:
+            bucket_status = "being created"
+            _create_bucket(cfg, s3, bucket, key)
+            bucket_status = "created"
+    except UsageError as exc:
+        # Say exactly what exists now: the next run inspects it and lists what is missing.
+        raise UsageError(
+            f"{exc}; bootstrap stopped with key {alias} {key_status} and bucket {bucket} {bucket_status}: "
+            "fix the cause and run bootstrap again (it will report what is left to fix)"
+        ) from exc
 
     print(f"bootstrap {args.stack} ({cfg.region}, account {cfg.data_account_id}):")
     print(f"  key {alias}: {key_status} ({key})")

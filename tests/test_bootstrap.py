@@ -145,3 +145,33 @@ def test_bootstrapped_backend_passes_the_audit(data_account, dublin_config, caps
     }
     state_key = data_account("kms").describe_key(KeyId=ALIAS)["KeyMetadata"]["Arn"]
     assert any(r.id == "kms-key-operator-administered" and r.resources == [state_key] for r in results)
+
+
+def test_a_failure_midway_says_what_exists_and_the_next_run_lists_what_is_missing(data_account, monkeypatch, capsys):
+    import enclave.audit.common as common
+
+    real_session_in = common.session_in
+
+    def denying_session_in(cfg, profile=None):
+        session = real_session_in(cfg, profile)
+        session.events.register("before-call.s3.PutBucketPolicy", _deny)
+        return session
+
+    monkeypatch.setattr(common, "session_in", denying_session_in)
+    code, _, err = bootstrap(capsys)
+    assert code == 2
+    assert f"s3:PutBucketPolicy denied on bucket {BUCKET}" in err
+    assert f"key {ALIAS} created and bucket {BUCKET} being created" in err
+
+    monkeypatch.setattr(common, "session_in", real_session_in)
+    code, out, _ = bootstrap(capsys)
+    assert code == 1
+    assert "policy lacks" in out
+    assert "versioning" not in out  # everything before the policy was applied
+
+
+def _deny(**_):
+    from types import SimpleNamespace
+
+    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return (SimpleNamespace(status_code=403, headers={}), body)

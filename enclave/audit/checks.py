@@ -515,13 +515,15 @@ def missing_bucket_denies(statements: list[dict], arn: str) -> list[str]:
 def _check_trail(audit: Audit) -> None:
     cfg = audit.cfg
     ct = audit.client("cloudtrail")
-    trails = call(
+    described = call(
         ct,
         "DescribeTrails",
         f"trail {cfg.trail_name}",
+        none_codes=("TrailNotFoundException",),
         trailNameList=[cfg.trail_name],
         includeShadowTrails=False,
-    ).get("trailList", [])
+    )
+    trails = (described or {}).get("trailList", [])
     trail = next((t for t in trails if t.get("Name") == cfg.trail_name), None)
     ids = ("trail-logging", "trail-single-region", "trail-log-validation", "trail-log-bucket-object-lock")
     if trail is None:
