@@ -1,18 +1,19 @@
 """A compliant enclave estate built with boto3, for tests against in-process moto.
 
-Accounts are separated the way AWS separates them: each session holds
-credentials from ``sts:AssumeRole`` into a role of that account, and moto then
-acts in the role's account (``MOTO_ACCOUNT_ID`` must stay unset: it would
-override every session's account). The estate mirrors what the program
-declares: operator-held single-region key, three buckets with SSE-KMS, public
-access blocks and deny statements, Object Lock on the audit bucket, a VPC
-without any way out and a restricted S3 endpoint, a logging single-region
-trail, the staff role's MFA + ticket trust, the boundary on every site role,
-and the pepper secret without replicas.
+The estate mirrors what the program declares: operator-held single-region key,
+three buckets with SSE-KMS, public access blocks and deny statements, Object
+Lock on the audit bucket, a VPC without any way out and a restricted S3
+endpoint, a logging single-region trail, the staff role's MFA + ticket trust,
+the boundary on every site role, and the pepper secret without replicas.
+
+Accounts are separated inside moto: each ``AccountSession`` acts in one account
+(``MOTO_ACCOUNT_ID`` must stay unset: it would override every client's account),
+and ``assume`` gives an account's assumed-role credentials for the CLI tests.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,25 +29,37 @@ FAKE_CREDENTIALS = {
 }
 
 
-# One botocore session for every test client: each new session re-reads the
-# service models from disk (about 1 s for EC2 alone), so sessions of different
-# accounts share it and differ only by credentials.
+# Test clients are made once per process and shared: each new client costs about
+# 25 ms and each new session re-reads the service models (about 1 s for EC2).
+# moto intercepts every client created after it is imported, whichever test
+# made it; a client acts in the account named by moto's ``x-moto-account-id``
+# request header (the CLI tests use assumed-role credentials instead, as AWS would).
 _SHARED = boto3.Session()
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
 
 
 class AccountSession:
-    """The subset of ``boto3.Session`` the audit uses, bound to one account's credentials."""
+    """The subset of ``boto3.Session`` the audit uses, acting in one account of moto."""
 
-    def __init__(self, region: str, credentials: dict[str, str]):
+    def __init__(self, region: str, account: str):
         self.region_name = region
-        self.credentials = credentials
-        self._clients: dict[tuple[str, str], Any] = {}
+        self.account = account
 
     def client(self, service: str, region_name: str | None = None) -> Any:
-        region = region_name or self.region_name
-        if (service, region) not in self._clients:
-            self._clients[service, region] = _SHARED.client(service, region_name=region, **self.credentials)
-        return self._clients[service, region]
+        key = (self.account, service, region_name or self.region_name)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = self.new_client(service, region_name)
+        return _CLIENTS[key]
+
+    def new_client(self, service: str, region_name: str | None = None) -> Any:
+        """A client of its own (for a test that registers event handlers on it)."""
+        client = _SHARED.client(service, region_name=region_name or self.region_name, **_lower(FAKE_CREDENTIALS))
+        client.meta.events.register("before-sign", functools.partial(_pin_account, self.account))
+        return client
+
+
+def _pin_account(account: str, request: Any, **_: Any) -> None:
+    request.headers["x-moto-account-id"] = account
 
 
 def assume(cfg: SiteConfig, role_arn: str) -> dict[str, str]:
@@ -65,7 +78,7 @@ def _lower(env: dict[str, str]) -> dict[str, str]:
 
 
 def session_for(cfg: SiteConfig, role_arn: str) -> AccountSession:
-    return AccountSession(cfg.region, assume(cfg, role_arn))
+    return AccountSession(cfg.region, role_arn.split(":")[4])
 
 
 def tls_and_replication_denies(bucket_arn: str) -> list[dict]:

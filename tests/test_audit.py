@@ -77,14 +77,14 @@ def test_audit_makes_only_read_only_calls(estate):
 
     class Recording(AccountSession):
         def client(self, service, region_name=None):
-            client = super().client(service, region_name)
+            client = self.new_client(service, region_name)
             client.meta.events.register(
                 "before-call", lambda model, **_: calls.append((client, model.name)), unique_id="record"
             )
             return client
 
-    data = Recording(estate.cfg.region, estate.data.credentials)
-    operator = Recording(estate.cfg.region, estate.operator.credentials)
+    data = Recording(estate.cfg.region, estate.data.account)
+    operator = Recording(estate.cfg.region, estate.operator.account)
     run_checks(estate.cfg, data, estate.cfg.data_account_id, operator)
     assert calls, "no AWS call was recorded"
     assert [name for _, name in calls if not READ_ONLY.match(name)] == []
@@ -364,11 +364,11 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
 def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
     class Denying(AccountSession):
         def client(self, service, region_name=None):
-            client = super().client(service, region_name)
+            client = self.new_client(service, region_name)
             client.meta.events.register("before-call.s3.GetBucketReplication", _deny, unique_id="deny")
             return client
 
-    data = Denying(estate.cfg.region, estate.data.credentials)
+    data = Denying(estate.cfg.region, estate.data.account)
     with pytest.raises(UsageError) as err:
         run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator)
     message = str(err.value)
