@@ -163,6 +163,19 @@ def _policy_deleted(e):
 # moto's DisableKey and ScheduleKeyDeletion accept only the bare key id (AWS also takes the ARN).
 
 
+def _multi_region_key(e):
+    # A multi-region primary can be replicated out of Europe at any time.
+    key = e.client("kms", operator=True).create_key(MultiRegion=True)["KeyMetadata"]["Arn"]
+    e.client("kms", operator=True).enable_key_rotation(KeyId=key)
+    e.client("s3").put_bucket_encryption(
+        Bucket=e.buckets["user-data"],
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
+        },
+    )
+    return key
+
+
 def _key_deletion(e):
     e.client("kms", operator=True).schedule_key_deletion(KeyId=e.key_arn.split("/")[-1], PendingWindowInDays=7)
     return e.key_arn
@@ -195,6 +208,16 @@ def _egress_only_route(e):
         RouteTableId=table["RouteTableId"], DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw
     )
     return e.vpc_id
+
+
+def _route_through_an_appliance(e):
+    # A default route to a network interface (a self-run proxy or firewall appliance).
+    ec2 = e.client("ec2")
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["Subnets"][0]["SubnetId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["RouteTables"][0]
+    ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", NetworkInterfaceId=eni)
+    return table["RouteTableId"]
 
 
 def _nat_gateway(e):
@@ -256,6 +279,17 @@ def _trail_validation_off(e):
     return e.cfg.trail_arn
 
 
+def _object_lock_weakened(e):
+    e.client("s3").put_object_lock_configuration(
+        Bucket=e.buckets["audit-logs"],
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    return e.cfg.bucket_arn("audit-logs")
+
+
 def _mfa_removed(e):
     trust = staff_trust(e.cfg)
     del trust["Statement"][0]["Condition"]["Bool"]
@@ -309,11 +343,13 @@ DRIFTS = [
     ("site bucket in another region", _prefixed_bucket_elsewhere, {"s3-bucket-in-region"}),
     ("public access block removed", _public_access_off, {"s3-public-access-blocked"}),
     ("bucket policy deleted", _policy_deleted, {"s3-policy-denies"}),
+    ("bucket encrypted with a multi-region operator key", _multi_region_key, {"kms-key-single-region"}),
     ("key scheduled for deletion", _key_deletion, {"kms-key-not-pending-deletion"}),
     ("key disabled", _key_disabled, {"kms-key-enabled"}),
     ("key rotation off", _rotation_off, {"kms-key-rotation"}),
     ("internet gateway attached", _internet_gateway, {"vpc-no-internet-gateway"}),
     ("egress-only gateway with a ::/0 route", _egress_only_route, {"vpc-no-egress-only-gateway", "vpc-no-route-out"}),
+    ("default route to a network interface", _route_through_an_appliance, {"vpc-no-route-out"}),
     ("NAT gateway", _nat_gateway, {"vpc-no-nat-gateway"}),
     ("peering connection", _peering, {"vpc-no-peering"}),
     ("security group opened to 0.0.0.0/0", _sg_open, {"vpc-sg-egress-inside"}),
@@ -322,6 +358,7 @@ DRIFTS = [
     ("trail stopped", _trail_stopped, {"trail-logging"}),
     ("trail made multi-region", _trail_multi_region, {"trail-single-region"}),
     ("log file validation off", _trail_validation_off, {"trail-log-validation"}),
+    ("audit log Object Lock weakened to governance", _object_lock_weakened, {"trail-log-bucket-object-lock"}),
     ("MFA condition removed", _mfa_removed, {"iam-staff-trust-mfa"}),
     ("ticket tag made optional", _ticket_optional, {"iam-staff-trust-ticket"}),
     ("boundary removed from a role", _boundary_removed, {"iam-role-boundary"}),
