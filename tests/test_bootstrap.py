@@ -175,3 +175,21 @@ def _deny(**_):
 
     body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
     return (SimpleNamespace(status_code=403, headers={}), body)
+
+
+def test_config_file_replaces_the_stack_file(data_account, tmp_path, capsys):
+    import yaml
+
+    from enclave.harness import PROJECT_DIR
+
+    doc = yaml.safe_load((PROJECT_DIR / "Pulumi.dublin.yaml").read_text(encoding="utf-8"))
+    doc["config"]["eu-data-enclave:site"] = "cork"
+    other = tmp_path / "cork.yaml"
+    other.write_text(yaml.safe_dump(doc), encoding="utf-8")
+
+    code, out, _ = bootstrap(capsys, "--config", str(other))
+    assert code == 0, out
+    assert "bucket enclave-cork-pulumi-state-111111111111: created" in out
+    assert [b["Name"] for b in data_account("s3").list_buckets()["Buckets"]] == [
+        "enclave-cork-pulumi-state-111111111111"
+    ]
