@@ -320,8 +320,8 @@ def apply_program_documents(estate: Estate, run: Any) -> list[str]:
     """Put the documents the Pulumi program declares onto the estate; returns what was applied.
 
     ``run`` is the program evaluated offline (``enclave.harness.run_program``): its
-    bucket policies, role trust policies, S3 endpoint policy and network ACL egress
-    rules replace the estate's own, so the audit is checked against what the
+    key policy, bucket policies, role trust policies, S3 endpoint policy and network
+    ACL egress rules replace the estate's own, so the audit is checked against what the
     program would really deploy.
     """
     s3, iam, ec2 = estate.client("s3"), estate.client("iam"), estate.client("ec2")
@@ -331,6 +331,11 @@ def apply_program_documents(estate: Estate, run: Any) -> list[str]:
         applied.append(res.urn)
     for res in run.of_type("aws:iam/role:Role"):
         iam.update_assume_role_policy(RoleName=res.inputs["name"], PolicyDocument=res.inputs["assumeRolePolicy"])
+        applied.append(res.urn)
+    for res in run.of_type("aws:kms/key:Key"):
+        estate.client("kms", operator=True).put_key_policy(
+            KeyId=estate.key_arn, PolicyName="default", Policy=res.inputs["policy"]
+        )
         applied.append(res.urn)
     s3_service = f"com.amazonaws.{estate.cfg.region}.s3"
     for res in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):

@@ -59,11 +59,12 @@ def test_compliant_estate_passes_every_check(estate):
 
 
 def test_the_programs_own_documents_pass_the_audit(estate, program_run):
-    # What "correct" means comes from the program: its bucket policies, trust
-    # policies, S3 endpoint policy and ACL rules, put on the estate, pass every check.
+    # What "correct" means comes from the program: its key policy, bucket policies,
+    # trust policies, S3 endpoint policy and ACL rules, put on the estate, pass every check.
     applied = apply_program_documents(estate, program_run("dublin"))
     kinds = {urn.split("::")[2].split("$")[-1] for urn in applied}
     assert kinds == {
+        "aws:kms/key:Key",
         "aws:s3/bucketPolicy:BucketPolicy",
         "aws:iam/role:Role",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
@@ -89,7 +90,9 @@ def test_audit_makes_only_read_only_calls(estate):
     assert calls, "no AWS call was recorded"
     assert [name for _, name in calls if not READ_ONLY.match(name)] == []
     # The permissions documented for the auditor role are exactly the ones used.
-    assert sorted({iam_action(client, name) for client, name in calls}) == sorted(REQUIRED_PERMISSIONS)
+    # sts:GetCallerIdentity needs no permission (AWS answers it even under an explicit deny).
+    used = {iam_action(client, name) for client, name in calls} - {"sts:GetCallerIdentity"}
+    assert sorted(used) == sorted(REQUIRED_PERMISSIONS)
 
 
 # --------------------------------------------------------------------------- drifts
@@ -174,6 +177,30 @@ def _multi_region_key(e):
         },
     )
     return key
+
+
+def _key_policy_hands_custody_to_the_data_account(e):
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OperatorAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{e.cfg.operator_account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "DataAccountMayChangeThePolicy",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{e.cfg.data_account_id}:root"},
+                "Action": ["kms:PutKeyPolicy", "kms:Decrypt"],
+                "Resource": "*",
+            },
+        ],
+    }
+    e.client("kms", operator=True).put_key_policy(KeyId=e.key_arn, PolicyName="default", Policy=json.dumps(policy))
+    return e.key_arn
 
 
 def _key_deletion(e):
@@ -344,6 +371,11 @@ DRIFTS = [
     ("public access block removed", _public_access_off, {"s3-public-access-blocked"}),
     ("bucket policy deleted", _policy_deleted, {"s3-policy-denies"}),
     ("bucket encrypted with a multi-region operator key", _multi_region_key, {"kms-key-single-region"}),
+    (
+        "key policy lets the data account change it",
+        _key_policy_hands_custody_to_the_data_account,
+        {"kms-key-operator-administered"},
+    ),
     ("key scheduled for deletion", _key_deletion, {"kms-key-not-pending-deletion"}),
     ("key disabled", _key_disabled, {"kms-key-enabled"}),
     ("key rotation off", _rotation_off, {"kms-key-rotation"}),

@@ -227,6 +227,7 @@ REQUIRED_PERMISSIONS = (
     "iam:GetRole",
     "iam:ListRoles",
     "kms:DescribeKey",
+    "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
     "s3:GetBucketLocation",
     "s3:GetBucketObjectLockConfiguration",
@@ -241,8 +242,9 @@ REQUIRED_PERMISSIONS = (
 """Every IAM permission the audit uses (besides sts:GetCallerIdentity, which needs none).
 
 The bucket reads apply to every bucket of the account, ``secretsmanager:DescribeSecret``
-to every secret of the region, and the two KMS reads to the operator's keys, whose
-key policy must grant them too (a cross-account call needs both sides).
+to every secret of the region, and the KMS reads to the operator's keys, whose key
+policy must grant them too (a cross-account call needs both sides). ``GetKeyPolicy``
+is used only where it can work: on keys of the account the key reader acts in.
 """
 
 
@@ -277,6 +279,8 @@ class Audit:
     account: str
     session: Any
     key_session: Any
+    key_account: str
+    """The account ``key_session`` acts in: key policies of that account are readable."""
     results: list[Result] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""
@@ -312,7 +316,12 @@ class Audit:
 
 def run_checks(cfg: SiteConfig, session: Any, account: str, key_session: Any | None = None) -> list[Result]:
     """Every check of the site, in a stable order."""
-    audit = Audit(cfg, account, session, key_session or session)
+    if key_session is None or key_session is session:
+        key_session, key_account = session, account
+    else:
+        sts = key_session.client("sts", region_name=cfg.region)
+        key_account = call(sts, "GetCallerIdentity", "the operator profile's caller")["Account"]
+    audit = Audit(cfg, account, session, key_session, key_account)
     _check_buckets(audit)
     _check_trail(audit)
     _check_secrets(audit)
@@ -930,7 +939,8 @@ def _check_keys(audit: Audit) -> None:
     wanted = {alias_arn: cfg.operator_account_id, **audit.keys}
     seen: set[str] = set()
     for ref, owner in sorted(wanted.items()):
-        kms = audit.client("kms", operator=owner == cfg.operator_account_id)
+        operator = owner == cfg.operator_account_id
+        kms = audit.client("kms", operator=operator)
         desc = call(kms, "DescribeKey", f"key {ref}", none_codes=("NotFoundException",), KeyId=ref)
         if desc is None:
             for check_id in (
@@ -946,10 +956,10 @@ def _check_keys(audit: Audit) -> None:
         if meta["Arn"] in seen:
             continue
         seen.add(meta["Arn"])
-        _key_results(audit, kms, meta, owner)
+        _key_results(audit, kms, meta, owner, audit.key_account if operator else audit.account)
 
 
-def _key_results(audit: Audit, kms: Any, meta: dict, owner: str) -> None:
+def _key_results(audit: Audit, kms: Any, meta: dict, owner: str, reader: str) -> None:
     cfg = audit.cfg
     arn = meta["Arn"]
     # AWS always answers MultiRegion; moto omits it on ordinary keys. Absent means false.
@@ -990,10 +1000,60 @@ def _key_results(audit: Audit, kms: Any, meta: dict, owner: str) -> None:
     )
     holder = meta.get("AWSAccountId")
     who = "operator" if owner == cfg.operator_account_id else "data (Pulumi state key)"
+    found = f"{meta.get('KeyManager', '?').lower()} managed key in account {holder}"
+    ok = holder == owner and meta.get("KeyManager") == "CUSTOMER"
+    if holder == reader:
+        # GetKeyPolicy works only in the key's own account (--operator-profile for operator keys).
+        doc = call(kms, "GetKeyPolicy", f"key {arn}", KeyId=arn, PolicyName="default")["Policy"]
+        outsiders = _key_administrators_outside(doc, owner)
+        if outsiders:
+            ok = False
+            found += f"; key policy lets {', '.join(outsiders)} administer it"
+        else:
+            found += f"; key policy lets only account {owner} administer it"
+    else:
+        found += "; key policy not readable from this account (run with --operator-profile to check it)"
     audit.add(
         "kms-key-operator-administered",
-        holder == owner and meta.get("KeyManager") == "CUSTOMER",
+        ok,
         [arn],
-        f"{meta.get('KeyManager', '?').lower()} managed key in account {holder}",
-        f"customer managed key in the {who} account {owner}",
+        found,
+        f"customer managed key in the {who} account {owner}, administered only by it",
     )
+
+
+# Actions that decide who holds the key: its policy, its life, its grants, its copies.
+KEY_CUSTODY_ACTIONS = (
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:DisableKeyRotation",
+    "kms:CreateGrant",
+    "kms:ReplicateKey",
+    "kms:UpdatePrimaryRegion",
+    "kms:ImportKeyMaterial",
+    "kms:DeleteImportedKeyMaterial",
+)
+
+
+def _key_administrators_outside(document: Any, owner: str) -> list[str]:
+    """Principals outside ``owner`` that an Allow statement gives a custody action."""
+    outsiders: set[str] = set()
+    for s in policy_statements(document):
+        if s.get("Effect") != "Allow":
+            continue
+        actions = s.get("Action")
+        if "NotAction" not in s and not any(covers(actions, a) for a in KEY_CUSTODY_ACTIONS):
+            continue
+        principal = s.get("Principal")
+        if principal == "*" or "NotPrincipal" in s:
+            outsiders.add("*")
+            continue
+        for kind, values in (principal or {}).items():
+            for value in _as_list(values):
+                account = value if str(value).isdigit() else _arn_account(str(value))
+                if kind != "AWS" or account != owner:
+                    outsiders.add(str(value))
+    return sorted(outsiders)
