@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     key_status = bucket_status = "unchanged"
     try:
         if key is None:
+            key_status = "being created (a key without the alias may exist)"
             key = _create_key(cfg, kms, alias)
             key_status = "created"
         if bucket_region is None:
