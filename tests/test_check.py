@@ -1,0 +1,330 @@
+"""`python -m enclave check` on the real program and on variants that each add one violation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from enclave import check as check_module
+from enclave.check import Violation, engine_props, evaluate, policy_config_from_stack
+from enclave.cli import main
+from enclave.harness import PROJECT_DIR, load_stack_config
+
+STACKS = ("dublin", "hamar")
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- the real project
+
+
+def test_real_stacks_pass_in_text(capsys):
+    code, out, _err = run_cli(capsys, "--all")
+    assert code == 0, out
+    for stack in STACKS:
+        assert f"PASS {stack}: " in out and "0 mandatory" in out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_real_stack_json_report(capsys, stack, program_run):
+    code, out, _err = run_cli(capsys, "--stack", stack, "--format", "json")
+    report = json.loads(out)
+    assert code == 0
+    assert report == {"stack": stack, "resources": len(program_run(stack).resources), "violations": []}
+
+
+def test_all_json_lists_every_stack(capsys):
+    code, out, _err = run_cli(capsys, "--all", "--format", "json")
+    assert code == 0
+    assert [s["stack"] for s in json.loads(out)["stacks"]] == list(STACKS)
+
+
+def test_evaluate_api_on_the_real_program(program_run):
+    run = program_run("dublin")
+    assert evaluate(run) == []
+    # The evaluation really ran: a hostile config turns the same run red.
+    bad = json.loads((PROJECT_DIR / "policy/config/dublin.json").read_text())
+    bad["region-pinned"]["allowedRegion"] = "eu-central-1"
+    violations = evaluate(run, bad)
+    assert violations and {v.policy for v in violations} == {"region-pinned"}
+    assert all(isinstance(v, Violation) and v.enforcement == "mandatory" for v in violations)
+    assert any(v.type == "pulumi:providers:aws" for v in violations)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_policy_config_agrees_with_the_stack_config(stack):
+    shipped = json.loads((PROJECT_DIR / "policy" / "config" / f"{stack}.json").read_text())
+    assert shipped == policy_config_from_stack(load_stack_config(PROJECT_DIR, stack), "eu-data-enclave")
+
+
+def test_engine_props_match_the_sdk_proxy():
+    value = {"a": [{"b": UNKNOWN_STRING_VALUE, "c": 1.0}], "d": {"e": ["x"]}, "f": "g"}
+    fast, slow = engine_props(value), unknown_checking_proxy(value)
+    assert fast["f"] == slow["f"] and fast["d"]["e"][0] == slow["d"]["e"][0] == "x"
+    for proxy in (fast, slow):
+        with pytest.raises(UnknownValueError) as exc:
+            proxy["a"][0]["b"]  # noqa: B018 - the access is the test
+        assert exc.value.message == "string value at .a.0.b can't be known during preview"
+
+
+def test_evaluation_is_fast_enough(program_run):
+    import dataclasses
+    import time
+
+    from enclave.harness import ProgramRun
+
+    run = program_run("dublin")
+    copies = [
+        dataclasses.replace(r, urn=f"{r.urn}-{i}") if not r.type.startswith("pulumi:providers:") else r
+        for i in range(30)
+        for r in run.resources
+    ]
+    big = ProgramRun(run.project, run.stack, run.config, copies, {})
+    start = time.perf_counter()
+    evaluate(big)
+    rate = len(copies) / (time.perf_counter() - start)
+    # The benchmark's target is 20,000/s; leave room for a loaded CI machine.
+    assert rate > 5000, f"{rate:.0f} resources/s"
+
+
+def test_entry_point_runs_as_a_module():
+    proc = subprocess.run(
+        [sys.executable, "-m", "enclave", "check", "--all"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS dublin" in proc.stdout and "PASS hamar" in proc.stdout
+
+
+# --------------------------------------------------------------------------- violating variants
+
+VARIANTS = {
+    "replication": (
+        "no-cross-region-replication",
+        "bad-replication",
+        """
+        aws.s3.BucketReplicationConfig(
+            "bad-replication",
+            bucket=storage.data_bucket_name,
+            role=f"arn:aws:iam::{cfg.data_account_id}:role/replicator",
+            rules=[aws.s3.BucketReplicationConfigRuleArgs(
+                status="Enabled",
+                destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(bucket="arn:aws:s3:::elsewhere"),
+            )],
+            opts=pulumi.ResourceOptions(provider=data),
+        )
+        """,
+    ),
+    "region-override": (
+        "region-pinned",
+        "bad-queue",
+        """
+        aws.sqs.Queue("bad-queue", region="us-east-1", kms_master_key_id=key.key_arn,
+                      opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "second-provider": (
+        "region-pinned",
+        "bad-bucket",
+        """
+        east = aws.Provider("east", region="us-east-1", allowed_account_ids=[cfg.data_account_id],
+                            default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.residency_tags))
+        aws.s3.Bucket("bad-bucket", bucket="enclave-extra", opts=pulumi.ResourceOptions(provider=east, protect=True))
+        """,
+    ),
+    "internet-gateway": (
+        "no-egress",
+        "bad-igw",
+        """
+        aws.ec2.InternetGateway("bad-igw", vpc_id=network.vpc_id, opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "world-egress": (
+        "no-egress",
+        "bad-egress",
+        """
+        aws.vpc.SecurityGroupEgressRule("bad-egress", security_group_id=network.workload_security_group_id,
+                                        ip_protocol="-1", cidr_ipv4="0.0.0.0/0",
+                                        opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "multi-region-key": (
+        "no-cross-region-replication",
+        "bad-key",
+        """
+        aws.kms.Key("bad-key", multi_region=True, deletion_window_in_days=30,
+                    opts=pulumi.ResourceOptions(provider=providers.operator, protect=True))
+        """,
+    ),
+    "default-provider": (
+        "region-pinned",
+        "bad-default",
+        """
+        aws.sqs.Queue("bad-default", kms_master_key_id=key.key_arn)
+        """,
+    ),
+    "aws-managed-key": (
+        "operator-held-encryption",
+        "bad-secret",
+        """
+        aws.secretsmanager.Secret("bad-secret", kms_key_id="alias/aws/secretsmanager",
+                                  opts=pulumi.ResourceOptions(provider=data, protect=True))
+        """,
+    ),
+    "secret-replica": (
+        "no-cross-region-replication",
+        "bad-replica",
+        """
+        aws.secretsmanager.Secret("bad-replica", kms_key_id=key.key_arn,
+                                  replicas=[aws.secretsmanager.SecretReplicaArgs(region="eu-central-1")],
+                                  opts=pulumi.ResourceOptions(provider=data, protect=True))
+        """,
+    ),
+    "multi-region-trail": (
+        "audit-on",
+        "bad-trail",
+        """
+        aws.cloudtrail.Trail("bad-trail", s3_bucket_name=audit.log_bucket_name, is_multi_region_trail=True,
+                             enable_log_file_validation=True, kms_key_id=key.key_arn,
+                             opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "unprotected-key": (
+        "data-protected",
+        "bad-unprotected",
+        """
+        aws.kms.Key("bad-unprotected", deletion_window_in_days=7, opts=pulumi.ResourceOptions(provider=providers.operator))
+        """,
+    ),
+    "public-policy": (
+        "no-public-data",
+        "bad-policy",
+        """
+        aws.sqs.QueuePolicy("bad-policy", queue_url="https://sqs.eu-west-1.amazonaws.com/1/q",
+                            policy='{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*"}]}',
+                            opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "contradicting-tag": (
+        "residency-tags",
+        "bad-tags",
+        """
+        aws.sqs.Queue("bad-tags", kms_master_key_id=key.key_arn, tags={"enclave:region": "us-east-1"},
+                      opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+}
+
+
+def make_variant(tmp_path: Path, code: str) -> Path:
+    """A copy of the real program with ``code`` appended to its __main__.py (no policy/ dir: config is derived)."""
+    program = tmp_path / "program"
+    program.mkdir()
+    shutil.copytree(PROJECT_DIR / "components", program / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in PROJECT_DIR.glob("Pulumi*.yaml"):
+        shutil.copy(path, program / path.name)
+    main_py = (PROJECT_DIR / "__main__.py").read_text()
+    (program / "__main__.py").write_text(f"{main_py}\nimport pulumi_aws as aws\n{textwrap.dedent(code)}")
+    return program
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_violating_variant_fails_with_the_right_rule(tmp_path, capsys, variant):
+    policy, resource, code = VARIANTS[variant]
+    program = make_variant(tmp_path, code)
+    exit_code, out, err = run_cli(capsys, "--stack", "dublin", "--program", str(program), "--format", "json")
+    assert exit_code == 1, out + err
+    violations = json.loads(out)["violations"]
+    assert any(v["policy"] == policy and v["name"] == resource for v in violations), violations
+    # Nothing of the real program is blamed, except the real trail when a second one makes two.
+    allowed = {resource, "east"} | ({"enclave-dublin-audit-trail"} if policy == "audit-on" else set())
+    assert {v["name"] for v in violations} <= allowed, violations
+
+
+def test_unmodified_copy_passes_with_derived_config(tmp_path, capsys):
+    program = make_variant(tmp_path, "")
+    code, out, err = run_cli(capsys, "--all", "--program", str(program))
+    assert code == 0, out + err
+
+
+def test_text_report_names_policy_resource_and_fix(tmp_path, capsys):
+    _policy, _resource, code = VARIANTS["internet-gateway"]
+    exit_code, out, _err = run_cli(capsys, "--stack", "dublin", "--program", str(make_variant(tmp_path, code)))
+    assert exit_code == 1
+    assert out.startswith("FAIL dublin: ")
+    assert "[mandatory] no-egress: aws:ec2/internetGateway:InternetGateway bad-igw" in out
+    assert "Remove it" in out
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["--stack", "frankfurt"], "Pulumi.frankfurt.yaml does not exist"),
+        (["--stack", "dublin", "--program", "/nonexistent/dir"], "no such directory"),
+        (["--stack", "dublin", "--policy-config", "/nonexistent.json"], "no such file"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(capsys, argv, expected):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("argv", [["--stack", "dublin", "--format", "yaml"], [], ["--stack", "dublin", "--all"]])
+def test_bad_arguments_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["check", *argv])
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_policy_config_naming_an_unknown_policy_is_refused(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"no-such-rule": {}}))
+    code, _out, err = run_cli(capsys, "--stack", "dublin", "--policy-config", str(bad))
+    assert code == 2 and "no policy named 'no-such-rule'" in err
+
+
+def test_policy_config_missing_a_required_key_is_refused(tmp_path, capsys):
+    doc = json.loads((PROJECT_DIR / "policy/config/dublin.json").read_text())
+    del doc["region-pinned"]["operatorAccountId"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    code, _out, err = run_cli(capsys, "--stack", "dublin", "--policy-config", str(bad))
+    assert code == 2 and "'region-pinned' needs 'operatorAccountId'" in err
+
+
+def test_broken_stack_config_exits_2(tmp_path, capsys):
+    program = make_variant(tmp_path, "")
+    stack_file = program / "Pulumi.dublin.yaml"
+    stack_file.write_text(stack_file.read_text().replace("eu-west-1\n", "us-east-1\n", 1))
+    code, out, err = run_cli(capsys, "--stack", "dublin", "--program", str(program))
+    assert code == 2 and out == "" and "error:" in err
+
+
+def test_program_without_region_config_cannot_derive_policy_config(tmp_path, capsys):
+    program = tmp_path / "p"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: other\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (program / "__main__.py").write_text("import pulumi\n")
+    code, _out, err = run_cli(capsys, "--stack", "dev", "--program", str(program))
+    assert code == 2 and "cannot derive the policy config" in err and "other:region" in err
+
+
+def test_policy_dir_is_importable_without_starting_the_pack():
+    assert check_module.POLICY_DIR == PROJECT_DIR / "policy"
+    assert len(check_module.load_policies()) == 8
