@@ -196,7 +196,7 @@ def _compare(old: dict[str, Any], new: dict[str, Any]):
     if "*" in new["options"]["replaceOnChanges"] and top:
         forcing = sorted(top)
     if old.get("region") != new.get("region"):
-        forcing.append("region")
+        forcing = sorted({*forcing, "region"})
     kind = "replaced" if forcing else "changed"
     note = f"replaced because {', '.join(forcing)} changed" if forcing else ""
     risk = min((c.risk for c in changes), key=_rank)

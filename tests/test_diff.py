@@ -108,6 +108,9 @@ def test_protection_region_and_replacement(before):
     bucket = changes[0]
     assert bucket.changes[0].path == "region" and bucket.changes[0].new == "us-east-1"
     assert bucket.note == "replaced because bucket, region changed"
+    by_name["user-data"]["inputs"]["region"] = "us-east-1"  # the per-resource region input as well
+    [bucket] = [rc for rc in diff.diff_snapshots(before, after) if rc.name == "user-data"]
+    assert bucket.note == "replaced because bucket, region changed", "each reason once"
 
 
 def test_moved_resource_is_a_replacement(before):
