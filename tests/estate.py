@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
+import moto.kms.models
+import moto.kms.utils
 from moto import mock_aws
 
 from components.config import ACCESS_TICKET_TAG, SiteConfig
@@ -395,5 +399,21 @@ def aws_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
+    # Speed only, behaviour unchanged: every boto3 session the commands create shares
+    # one model loader (each would re-read the JSON models, ~0.3 s per command run),
+    # and moto's KMS reuses one private key per key spec (it generates one per
+    # CreateKey, ~50 ms, used only by asymmetric operations the estate never calls).
+    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
+    monkeypatch.setattr(moto.kms.models, "generate_private_key", _cached_private_key)
     with mock_aws():
         yield
+
+
+@functools.cache
+def _shared_loader(search_paths: Any = None) -> Any:
+    return botocore.loaders.create_loader(search_paths)
+
+
+@functools.cache
+def _cached_private_key(key_spec: str) -> Any:
+    return moto.kms.utils.generate_private_key(key_spec)
