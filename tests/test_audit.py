@@ -581,3 +581,20 @@ def test_cli_bad_config_file_exits_2_naming_the_key(aws_env, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "eu-data-enclave:region" in err and "us-east-1" in err
+
+
+def test_cli_text_is_the_default_and_ends_with_the_digest(as_data_account, capsys):
+    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0].startswith("enclave audit: stack dublin, account 111111111111, region eu-west-1")
+    assert lines[-2].startswith("PASSED: ")
+    assert re.fullmatch(r"sha256 [0-9a-f]{64}", lines[-1])
+
+
+def test_cli_out_that_is_a_file_exits_2_before_any_aws_call(tmp_path, capsys):
+    target = tmp_path / "report"
+    target.write_text("not a directory", encoding="utf-8")
+    code = main(["audit", "--stack", "dublin", "--out", str(target)])
+    assert code == 2
+    assert f"--out {target}: exists and is not a directory" in capsys.readouterr().err
