@@ -29,13 +29,6 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 # --------------------------------------------------------------------------- the real project
 
 
-def test_real_stacks_pass_in_text(capsys):
-    code, out, _err = run_cli(capsys, "--all")
-    assert code == 0, out
-    for stack in STACKS:
-        assert f"PASS {stack}: " in out and "0 mandatory" in out
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_real_stack_json_report(capsys, stack, program_run):
     code, out, _err = run_cli(capsys, "--stack", stack, "--format", "json")
@@ -253,8 +246,9 @@ def test_violating_variant_fails_with_the_right_rule(tmp_path, capsys, variant):
 
 def test_unmodified_copy_passes_with_derived_config(tmp_path, capsys):
     program = make_variant(tmp_path, "")
-    code, out, err = run_cli(capsys, "--all", "--program", str(program))
+    code, out, err = run_cli(capsys, "--stack", "hamar", "--program", str(program))
     assert code == 0, out + err
+    assert out.startswith("PASS hamar: ")
 
 
 def test_text_report_names_policy_resource_and_fix(tmp_path, capsys):
