@@ -53,6 +53,14 @@ def _in_region_services(cfg: SiteConfig, *services: str) -> list[str]:
     return [f"{service}.{cfg.region}.amazonaws.com" for service in services]
 
 
+def audit_bucket_context(cfg: SiteConfig) -> list[str]:
+    """Values of ``kms:EncryptionContext:aws:s3:arn`` for objects of the audit-log bucket.
+
+    With an S3 Bucket Key the context is the bucket's ARN, without one the object's.
+    """
+    return [cfg.bucket_arn("audit-logs"), f"{cfg.bucket_arn('audit-logs')}/*"]
+
+
 def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
     """The key policy of the site's operator-held key, derived from config names only.
 
@@ -101,6 +109,24 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
                         "kms:ViaService": _in_region_services(cfg, "s3"),
                         "kms:EncryptionContext:aws:cloudtrail:arn": cfg.trail_arn,
                     },
+                    "ArnEquals": {"aws:PrincipalArn": cfg.role_arn("auditor")},
+                },
+            },
+            {
+                # Flow logs (and, with S3 Bucket Keys, possibly trail files) carry
+                # the audit bucket as their S3 encryption context, not the trail's:
+                # the auditor reads them through S3 in-region, and nothing else.
+                "Sid": "AuditorDecryptsAuditBucketObjects",
+                "Effect": "Allow",
+                "Principal": {"AWS": data_root},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": cfg.data_account_id,
+                        "kms:ViaService": _in_region_services(cfg, "s3"),
+                    },
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": audit_bucket_context(cfg)},
                     "ArnEquals": {"aws:PrincipalArn": cfg.role_arn("auditor")},
                 },
             },

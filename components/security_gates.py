@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
+from components.operator_key import audit_bucket_context
 from components.pseudonym_secret import pepper_secret_arn_pattern
 
 VERSION = "2012-10-17"
@@ -435,6 +436,7 @@ def auditor_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
 def auditor_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
     """Read configuration and the audit log; explicitly never user data, never the key outside CloudTrail."""
     cloudtrail_context = "kms:EncryptionContext:aws:cloudtrail:arn"
+    s3_context = "kms:EncryptionContext:aws:s3:arn"
     return {
         "Version": VERSION,
         "Statement": [
@@ -461,17 +463,34 @@ def auditor_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any
                 },
             },
             {
+                # Flow logs in the audit bucket carry the bucket as S3 encryption
+                # context (no trail context): the auditor must read them too.
+                "Sid": "DecryptAuditBucketObjects",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": _via_services(cfg, "s3")},
+                    "StringLike": {s3_context: audit_bucket_context(cfg)},
+                },
+            },
+            {
                 "Sid": "DenyUserDataObjects",
                 "Effect": "Deny",
                 "Action": "s3:GetObject*",
                 "Resource": f"{cfg.bucket_arn('user-data')}/*",
             },
             {
-                "Sid": "DenyDecryptOutsideCloudTrail",
+                # Both conditions must hold to deny: neither a trail file nor an
+                # object of the audit bucket (user data carries its own bucket's ARN).
+                "Sid": "DenyDecryptOutsideAuditLogs",
                 "Effect": "Deny",
                 "Action": "kms:Decrypt",
                 "Resource": "*",
-                "Condition": {"Null": {cloudtrail_context: "true"}},
+                "Condition": {
+                    "Null": {cloudtrail_context: "true"},
+                    "StringNotLike": {s3_context: audit_bucket_context(cfg)},
+                },
             },
         ],
     }

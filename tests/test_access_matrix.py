@@ -54,7 +54,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
         "via S3 / Secrets Manager",
         DENIED,
     ),
-    "auditor": (DENIED, DENIED, DENIED, "trail log files only", "trail log files"),
+    "auditor": (DENIED, DENIED, DENIED, "audit logs only", "audit logs (trail files, flow logs)"),
     "anonymous": (DENIED, DENIED, DENIED, DENIED, DENIED),
 }
 """The table the README shows; each cell is proved by the test of the same name below."""
@@ -412,13 +412,23 @@ def test_auditor_change_replication_or_bucket_policy(docs):
 
 def test_auditor_decrypt(docs):
     context = "kms:EncryptionContext:aws:cloudtrail:arn"
+    s3_context = "kms:EncryptionContext:aws:s3:arn"
+    audit_objects = [docs.cfg.bucket_arn("audit-logs"), f"{docs.cfg.bucket_arn('audit-logs')}/*"]
     allow = stmt(docs.auditor, "DecryptCloudTrailLogFilesOnly")
     assert allow["Condition"]["StringEquals"][context] == docs.cfg.trail_arn
-    deny = stmt(docs.auditor, "DenyDecryptOutsideCloudTrail")
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Null": {context: "true"}}
+    # Flow logs sit in the audit bucket without a trail context: readable, and nothing else is.
+    allow_bucket = stmt(docs.auditor, "DecryptAuditBucketObjects")
+    assert allow_bucket["Condition"]["StringLike"] == {s3_context: audit_objects}
+    deny = stmt(docs.auditor, "DenyDecryptOutsideAuditLogs")
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Null": {context: "true"}, "StringNotLike": {s3_context: audit_objects}}
     key = stmt(docs.key, "AuditorDecryptsTrailLogsOnly")
     assert key["Action"] == "kms:Decrypt"
     assert key["Condition"]["StringEquals"][context] == docs.cfg.trail_arn
+    key_bucket = stmt(docs.key, "AuditorDecryptsAuditBucketObjects")
+    assert key_bucket["Action"] == "kms:Decrypt"
+    assert key_bucket["Condition"]["StringLike"] == {s3_context: audit_objects}
+    assert docs.cfg.bucket_arn("user-data") not in str(key_bucket["Condition"])
 
 
 def test_auditor_read_logs(docs):

@@ -178,6 +178,21 @@ def test_data_roles_use_the_key_only_via_in_region_s3_and_secrets_manager(dublin
     ]
 
 
+def test_auditor_decrypts_audit_bucket_objects_only(dublin_config):
+    """Flow logs carry the audit bucket as S3 encryption context; user data never does."""
+    stmt = statement(operator_key_policy(dublin_config), "AuditorDecryptsAuditBucketObjects")
+    assert stmt["Effect"] == "Allow" and actions(stmt) == {"kms:Decrypt"}
+    cond = stmt["Condition"]
+    assert cond["StringEquals"] == {
+        "kms:CallerAccount": "111111111111",
+        "kms:ViaService": ["s3.eu-west-1.amazonaws.com"],
+    }
+    bucket = dublin_config.bucket_arn("audit-logs")
+    assert cond["StringLike"] == {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/*"]}
+    assert cond["ArnEquals"] == {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/enclave-dublin-auditor"}
+    assert "user-data" not in json.dumps(cond)
+
+
 def test_via_service_follows_the_site_region(hamar_config):
     policy = operator_key_policy(hamar_config)
     stmt = statement(policy, "DataRolesUseKeyViaInRegionS3AndSecretsManager")
@@ -264,6 +279,7 @@ def test_no_other_statement_allows_use(dublin_config):
         "OperatorAdministersKey",
         "DataRolesUseKeyViaInRegionS3AndSecretsManager",
         "AuditorDecryptsTrailLogsOnly",
+        "AuditorDecryptsAuditBucketObjects",
         "CloudTrailEncryptsSiteTrail",
         "CloudTrailDescribesKeyForSiteTrail",
         "S3ServerAccessLoggingEncryptsLogs",

@@ -393,16 +393,26 @@ def test_auditor_trust_needs_the_external_id(dublin_config, hamar_config):
         assert stmt["Condition"] == {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}}
 
 
-def test_auditor_is_denied_user_data_and_decrypt_outside_cloudtrail(dublin_config):
+def test_auditor_is_denied_user_data_and_decrypt_outside_audit_logs(dublin_config):
     doc = gates.auditor_policy(dublin_config, KEY_ARN)
     data = statement(doc, "DenyUserDataObjects")
     assert data["Effect"] == "Deny" and data["Action"] == "s3:GetObject*"
     assert data["Resource"] == f"{dublin_config.bucket_arn('user-data')}/*"
-    decrypt = statement(doc, "DenyDecryptOutsideCloudTrail")
+    audit_bucket = dublin_config.bucket_arn("audit-logs")
+    decrypt = statement(doc, "DenyDecryptOutsideAuditLogs")
     assert decrypt["Effect"] == "Deny" and decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == "*"
-    assert decrypt["Condition"] == {"Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "true"}}
+    assert decrypt["Condition"] == {
+        "Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "true"},
+        "StringNotLike": {"kms:EncryptionContext:aws:s3:arn": [audit_bucket, f"{audit_bucket}/*"]},
+    }
     allowed = statement(doc, "DecryptCloudTrailLogFilesOnly")
     assert allowed["Condition"]["StringEquals"]["kms:EncryptionContext:aws:cloudtrail:arn"] == dublin_config.trail_arn
+    flow_logs = statement(doc, "DecryptAuditBucketObjects")
+    assert flow_logs["Action"] == "kms:Decrypt" and flow_logs["Resource"] == KEY_ARN
+    assert flow_logs["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [audit_bucket, f"{audit_bucket}/*"]},
+    }
 
 
 def test_auditor_reads_audit_logs_and_only_configuration_elsewhere(dublin_config):
