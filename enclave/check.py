@@ -112,6 +112,11 @@ def read_policy_config(path: Path) -> dict[str, dict[str, Any]]:
             raise UsageError(f"policy config {path}: no policy named {name!r} (policies: {', '.join(policies)})")
         if not isinstance(entry, dict):
             raise UsageError(f"policy config {path}: {name!r} must map to an object of settings")
+        level = entry.get("enforcementLevel")
+        if level is not None and level not in ("advisory", "mandatory", "remediate", "disabled"):
+            raise UsageError(
+                f"policy config {path}: {name!r} enforcementLevel {level!r}; expected advisory, mandatory or disabled"
+            )
     for name, policy in policies.items():
         schema = policy.config_schema
         for key in (schema.required or []) if schema else []:
@@ -250,15 +255,18 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
         return report
 
-    def call(policy, args, report) -> None:
+    def call(policy, args, level, urn: str) -> None:
         try:
-            policy.validate(args, report)
+            policy.validate(args, reporter(policy, level, urn))
         except UnknownValueError as exc:
             # The engine downgrades this to an advisory note and lets the resource pass.
-            level = EnforcementLevel.ADVISORY
-            reporter(policy, level, "")(f"can't run policy '{policy.name}' during preview: {exc.message}")
+            note = f"can't run policy '{policy.name}' during preview: {exc.message}"
+            reporter(policy, EnforcementLevel.ADVISORY, "")(note)
         except _NotApplicableError:
             pass
+        except Exception as exc:  # noqa: BLE001 - a crashing policy fails the preview; fail closed here too
+            crash = f"policy '{policy.name}' raised {type(exc).__name__}: {exc}; the engine would fail the preview"
+            reporter(policy, EnforcementLevel.MANDATORY, urn)(crash)
 
     resource_policies = [
         p
@@ -279,7 +287,7 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
             if level is EnforcementLevel.REMEDIATE:
                 level = EnforcementLevel.MANDATORY
             args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
-            call(policy, args, reporter(policy, level, rec.urn))
+            call(policy, args, level, rec.urn)
 
     if stack_policies:
         # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
@@ -309,7 +317,7 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
             level = levels[policy.name]
             if level is EnforcementLevel.REMEDIATE:
                 level = EnforcementLevel.MANDATORY
-            call(policy, StackValidationArgs(stack_resources, configs[policy.name]), reporter(policy, level, ""))
+            call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
 
     return violations
 

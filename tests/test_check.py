@@ -322,3 +322,49 @@ def test_program_without_region_config_cannot_derive_policy_config(tmp_path, cap
 def test_policy_dir_is_importable_without_starting_the_pack():
     assert check_module.POLICY_DIR == PROJECT_DIR / "policy"
     assert len(check_module.load_policies()) == 8
+
+
+def test_enforcement_level_from_policy_config_downgrades_like_the_cli(program_run):
+    run = program_run("dublin")
+    doc = json.loads((PROJECT_DIR / "policy/config/dublin.json").read_text())
+    doc["region-pinned"].update(allowedRegion="eu-central-1", enforcementLevel="advisory")
+    violations = evaluate(run, doc)
+    assert violations and all(v.enforcement == "advisory" and not v.mandatory for v in violations)
+    doc["region-pinned"]["enforcementLevel"] = "disabled"
+    assert evaluate(run, doc) == []
+
+
+def test_bad_enforcement_level_in_policy_config_is_refused(tmp_path, capsys):
+    doc = json.loads((PROJECT_DIR / "policy/config/dublin.json").read_text())
+    doc["no-egress"]["enforcementLevel"] = "strict"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    code, _out, err = run_cli(capsys, "--stack", "dublin", "--policy-config", str(bad))
+    assert code == 2 and "enforcementLevel 'strict'" in err
+
+
+def test_policy_errors_are_reported_like_the_engine(program_run, monkeypatch):
+    from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+    def touches_unknown(args, report):
+        args.props["x"]  # noqa: B018 - the engine's proxy raises on this access
+
+    def crashes(args, report):
+        raise RuntimeError("boom")
+
+    run = program_run("dublin")
+    rec = next(r for r in run.resources if r.type == "aws:s3/bucket:Bucket")
+    rec_copy = type(rec)(**{**rec.__dict__, "inputs": {"x": UNKNOWN_STRING_VALUE}})
+    from enclave.harness import ProgramRun
+
+    one = ProgramRun(run.project, run.stack, run.config, [rec_copy], {})
+    policies = [
+        ResourceValidationPolicy("lenient", "d.", touches_unknown, EnforcementLevel.MANDATORY),
+        ResourceValidationPolicy("broken", "d.", crashes, EnforcementLevel.ADVISORY),
+    ]
+    monkeypatch.setattr(check_module, "load_policies", lambda: policies)
+    found = {v.policy: v for v in evaluate(one, {})}
+    # CrossGuard's default: an unknown value makes the policy an advisory no-op...
+    assert found["lenient"].enforcement == "advisory" and "during preview" in found["lenient"].message
+    # ...while a crashing policy fails the run, whatever its level.
+    assert found["broken"].enforcement == "mandatory" and "RuntimeError: boom" in found["broken"].message

@@ -31,7 +31,8 @@ NAME = "region-pinned"
 
 def is_default_provider(name: str, urn: str = "") -> bool:
     """The engine names default providers ``default`` or ``default_<version>``."""
-    return name == "default" or name.startswith("default_") or urn.rsplit("::", 1)[-1].startswith("default")
+    last = urn.rsplit("::", 1)[-1]
+    return any(n == "default" or n.startswith("default_") for n in (name, last))
 
 
 def provider_findings(name: str, urn: str, props: Any, region: str, accounts: set[str]) -> Iterator[str]:
