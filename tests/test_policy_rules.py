@@ -767,3 +767,28 @@ def test_tags_resource_on_untagged_provider_must_tag_itself():
     untagged = provider("bare", defaultTags=json.dumps({"tags": {}}))
     messages = check(T, "aws:s3/bucket:Bucket", {"tags": {"Name": "x"}}, prov=untagged)
     assert any("lacks enclave:site" in m for m in messages), messages
+
+
+def inline_bucket(algorithm="aws:kms", key=KEY_ARN):
+    default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
+    props = {
+        "bucket": "inline",
+        "serverSideEncryptionConfiguration": {"rule": {"applyServerSideEncryptionByDefault": default}},
+    }
+    return res("aws:s3/bucket:Bucket", props, name="inline")
+
+
+def test_encryption_deprecated_inline_bucket_form_with_operator_key_passes():
+    assert check_stack(E, [OPERATOR_KEY, inline_bucket()]) == []
+
+
+@pytest.mark.parametrize(
+    "bucket,expected",
+    [
+        (inline_bucket(algorithm="AES256", key=None), "AES256"),
+        (inline_bucket(key=f"arn:aws:kms:{REGION}:{DATA}:key/x"), "the data account"),
+    ],
+)
+def test_encryption_deprecated_inline_bucket_form_failures(bucket, expected):
+    found = check_stack(E, [OPERATOR_KEY, bucket])
+    assert [urn for _m, urn in found] == [bucket.urn] and expected in found[0][0], found
