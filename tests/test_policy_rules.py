@@ -408,9 +408,22 @@ def test_region_pinned_resource_failures(props, prov, expected):
     assert any(expected in m for m in messages), messages
 
 
-def test_region_pinned_skips_components_and_other_packages():
+def test_region_pinned_skips_components_and_local_packages():
     assert check(P, "enclave:storage:RegionalStorage", {}, prov=None) == []
     assert check(P, "random:index/randomPassword:RandomPassword", {}, prov=None) == []
+
+
+@pytest.mark.parametrize(
+    "type_,prov",
+    [
+        ("pulumi:providers:aws-native", None),
+        ("aws-native:s3:Bucket", provider("native")),
+        ("gcp:storage/bucket:Bucket", provider("gcp")),
+    ],
+)
+def test_region_pinned_refuses_packages_it_cannot_place(type_, prov):
+    messages = check(P, type_, {}, prov=prov)
+    assert len(messages) == 1 and "not one the residency pack can place" in messages[0], messages
 
 
 # --------------------------------------------------------------------------- operator-held-encryption

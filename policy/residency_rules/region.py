@@ -28,6 +28,20 @@ from .values import (
 
 NAME = "region-pinned"
 
+CHECKED_PACKAGES = ("aws", "random")
+"""Packages whose resources this pack can place: AWS, and random (local, no cloud API)."""
+
+
+def _foreign_package(resource_type: str, has_provider: bool) -> str | None:
+    """The package of a provider or custom resource this pack cannot place in a region, if any."""
+    if resource_type.startswith("pulumi:providers:"):
+        package = resource_type.split(":")[2]
+    elif has_provider:  # components carry no provider reference; custom resources always do
+        package = resource_type.split(":")[0]
+    else:
+        return None
+    return None if package in CHECKED_PACKAGES else package
+
 
 def is_default_provider(name: str, urn: str = "") -> bool:
     """The engine names default providers ``default`` or ``default_<version>``."""
@@ -75,6 +89,13 @@ def provider_findings(name: str, urn: str, props: Any, region: str, accounts: se
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     typ = args.resource_type
+    foreign = _foreign_package(typ, args.provider is not None)
+    if foreign:
+        report_violation(
+            f"package {foreign!r} is not one the residency pack can place in a region (it checks "
+            f"{', '.join(CHECKED_PACKAGES)}): manage this resource with pulumi-aws on the site's providers"
+        )
+        return
     if not (is_aws_provider(typ) or is_aws_resource(typ)):
         return
     region = config_value(args, "allowedRegion")
