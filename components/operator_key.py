@@ -131,6 +131,17 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
                 },
             },
             {
+                # `enclave audit` checks, as the auditor, that the key is enabled,
+                # single-region and rotating. Reads only; no kms:ViaService since
+                # the auditor calls KMS directly, across accounts.
+                "Sid": "AuditorReadsKeyConfiguration",
+                "Effect": "Allow",
+                "Principal": {"AWS": data_root},
+                "Action": ["kms:DescribeKey", "kms:GetKeyRotationStatus"],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": cfg.role_arn("auditor")}},
+            },
+            {
                 "Sid": "CloudTrailEncryptsSiteTrail",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},

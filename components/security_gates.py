@@ -36,12 +36,17 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "cloudtrail:DescribeTrails",
     "cloudtrail:ListTrails",
     "cloudtrail:LookupEvents",
+    "ec2:DescribeEgressOnlyInternetGateways",
     "ec2:DescribeFlowLogs",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:DescribeNatGateways",
     "ec2:DescribeNetworkAcls",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
     "iam:ListRoles",
     "s3:ListAllMyBuckets",
@@ -202,22 +207,26 @@ def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -
             ],
         },
         {
+            # The operator key, and the data account's own keys in the region
+            # (the Pulumi state key): `enclave audit` checks both.
             "Sid": "ReadKeyConfiguration",
             "Effect": "Allow",
             "Action": list(KEY_CONFIG_READ_ACTIONS),
-            "Resource": key_arn,
+            "Resource": [key_arn, f"arn:aws:kms:{cfg.region}:{cfg.data_account_id}:key/*"],
         },
         {
+            # Every bucket's configuration, not only the site's: a bucket made by
+            # hand is in the audit's scope. Configuration only; objects are not.
             "Sid": "ReadBucketConfiguration",
             "Effect": "Allow",
             "Action": list(BUCKET_CONFIG_READ_ACTIONS),
-            "Resource": [cfg.bucket_arn(role) for role in SITE_BUCKET_ROLES],
+            "Resource": "arn:aws:s3:::*",
         },
         {
             "Sid": "ReadSecretConfiguration",
             "Effect": "Allow",
             "Action": list(SECRET_CONFIG_READ_ACTIONS),
-            "Resource": pepper_secret_arn_pattern(cfg),
+            "Resource": f"arn:aws:secretsmanager:{cfg.region}:{cfg.data_account_id}:secret:*",
         },
     ]
 

@@ -193,6 +193,14 @@ def test_auditor_decrypts_audit_bucket_objects_only(dublin_config):
     assert "user-data" not in json.dumps(cond)
 
 
+def test_auditor_reads_key_configuration_only(dublin_config):
+    """The live audit describes the key across accounts as the auditor: reads, nothing more."""
+    stmt = statement(operator_key_policy(dublin_config), "AuditorReadsKeyConfiguration")
+    assert stmt["Effect"] == "Allow" and stmt["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert actions(stmt) == {"kms:DescribeKey", "kms:GetKeyRotationStatus"}
+    assert stmt["Condition"] == {"ArnEquals": {"aws:PrincipalArn": dublin_config.role_arn("auditor")}}
+
+
 def test_via_service_follows_the_site_region(hamar_config):
     policy = operator_key_policy(hamar_config)
     stmt = statement(policy, "DataRolesUseKeyViaInRegionS3AndSecretsManager")
@@ -280,6 +288,7 @@ def test_no_other_statement_allows_use(dublin_config):
         "DataRolesUseKeyViaInRegionS3AndSecretsManager",
         "AuditorDecryptsTrailLogsOnly",
         "AuditorDecryptsAuditBucketObjects",
+        "AuditorReadsKeyConfiguration",
         "CloudTrailEncryptsSiteTrail",
         "CloudTrailDescribesKeyForSiteTrail",
         "S3ServerAccessLoggingEncryptsLogs",
@@ -287,5 +296,6 @@ def test_no_other_statement_allows_use(dublin_config):
     }
     for stmt in policy["Statement"]:
         if stmt["Sid"] != "OperatorAdministersKey" and stmt["Effect"] == "Allow":
-            assert not actions(stmt) & set(KEY_ADMIN_ACTIONS) - {"kms:DescribeKey"}, stmt["Sid"]
+            read_only = {"kms:DescribeKey", "kms:GetKeyRotationStatus"}
+            assert not actions(stmt) & set(KEY_ADMIN_ACTIONS) - read_only, stmt["Sid"]
             assert stmt.get("Condition"), f"{stmt['Sid']}: every use is conditional"

@@ -483,3 +483,24 @@ def test_program_wires_the_real_key_and_endpoint_into_the_gates(stack, program_r
         "StringEquals": {"aws:SourceVpce": endpoint.id}
     }, workload.urn
     assert statement(doc, "OperatorKeyViaS3AndSecretsManager")["Resource"] == key.outputs["arn"], workload.urn
+
+
+def test_auditor_role_can_run_the_live_audit(dublin_config):
+    """Every permission `enclave audit` uses is granted to the auditor and left by the boundary."""
+    from enclave.audit.checks import REQUIRED_PERMISSIONS
+
+    def granted(doc: dict, action: str) -> bool:
+        return any(
+            s["Effect"] == "Allow" and action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            for s in doc["Statement"]
+            if "Action" in s
+        )
+
+    auditor = gates.auditor_policy(dublin_config, KEY_ARN)
+    boundary = gates.permissions_boundary_policy(dublin_config, KEY_ARN)
+    for action in REQUIRED_PERMISSIONS:
+        assert granted(auditor, action), f"auditor policy lacks {action}"
+        assert granted(boundary, action), f"boundary cuts {action}"
+    reads = {s["Sid"]: s for s in auditor["Statement"]}
+    assert reads["ReadBucketConfiguration"]["Resource"] == "arn:aws:s3:::*"  # hand-made buckets are in scope
+    assert all(a.startswith("s3:Get") for a in reads["ReadBucketConfiguration"]["Action"])
