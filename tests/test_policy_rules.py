@@ -262,6 +262,15 @@ def test_replication_forbidden_types_fail(type_):
         ),
         ("aws:mq/broker:Broker", {"dataReplicationMode": "CRDR"}, "CRDR"),
         (
+            "aws:s3/analyticsConfiguration:AnalyticsConfiguration",
+            {
+                "storageClassAnalysis": {
+                    "dataExport": {"destination": {"s3BucketDestination": {"bucketArn": "arn:aws:s3:::x"}}}
+                }
+            },
+            "analytics export",
+        ),
+        (
             "aws:ssm/resourceDataSync:ResourceDataSync",
             {"s3Destination": {"region": "us-east-1", "bucketName": "b"}},
             "us-east-1",

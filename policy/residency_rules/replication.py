@@ -35,6 +35,7 @@ NAME = "no-cross-region-replication"
 # serve it from many regions (edge networks). Any instance is a violation.
 FORBIDDEN_TYPES: dict[str, str] = {
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "S3 replication copies every object to another bucket whose region the pack cannot prove",
+    "aws:s3/inventory:Inventory": "an inventory lists every object key into a destination bucket whose region the pack cannot prove",
     "aws:s3/objectCopy:ObjectCopy": "it copies objects between buckets whose regions the pack cannot prove",
     "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
     "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
@@ -205,6 +206,14 @@ def _mq_broker(props: Any, region: str) -> Iterator[Finding]:
         yield "dataReplicationMode", "CRDR replicates broker data to another region: use NONE"
 
 
+def _analytics(props: Any, region: str) -> Iterator[Finding]:
+    if is_set(get(props, "storageClassAnalysis", "dataExport")):
+        yield (
+            "storageClassAnalysis.dataExport",
+            "the analytics export writes object metadata to a bucket whose region the pack cannot prove: remove it",
+        )
+
+
 TYPE_CHECKS: dict[str, Callable[[Any, str], Iterator[Finding]]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -224,6 +233,7 @@ TYPE_CHECKS: dict[str, Callable[[Any, str], Iterator[Finding]]] = {
     "aws:apigateway/domainName:DomainName": _api_endpoint,
     "aws:keyspaces/keyspace:Keyspace": _keyspace,
     "aws:mq/broker:Broker": _mq_broker,
+    "aws:s3/analyticsConfiguration:AnalyticsConfiguration": _analytics,
 }
 
 
