@@ -666,12 +666,33 @@ def test_public_bucket_without_access_block_fails():
         ),
         (res("aws:rds/instance:Instance", {"publiclyAccessible": True}), "publiclyAccessible"),
         (res("aws:ecrpublic/repository:Repository", {}), "not allowed"),
-        (res("aws:s3/bucketPolicy:BucketPolicy", {"bucket": "b", "policy": UNKNOWN}), "unknown at preview"),
+        (res("aws:sqs/queuePolicy:QueuePolicy", {"policy": UNKNOWN}), "unknown at preview"),
+        (res("aws:secretsmanager/secretPolicy:SecretPolicy", {"policy": UNKNOWN}), "unknown at preview"),
     ],
 )
 def test_public_failures(resource, expected):
     found = check_stack(PUB, [BUCKET, pab(), resource])
     assert found and any(expected in m and urn == resource.urn for m, urn in found), found
+
+
+def test_public_unknown_documents_pass_only_where_aws_blocks_public_policies():
+    # First deployments build these documents from computed ARNs, so they are unknown at preview.
+    by_dep = res(
+        "aws:s3/bucketPolicy:BucketPolicy", {"bucket": UNKNOWN, "policy": UNKNOWN}, name="bp", deps={"bucket": [BUCKET]}
+    )
+    secret_policy = res("aws:secretsmanager/secretPolicy:SecretPolicy", {"policy": UNKNOWN, "blockPublicPolicy": True})
+    assert check_stack(PUB, [BUCKET, pab(), by_dep, secret_policy]) == []
+    # Without BlockPublicPolicy on the bucket nothing stops a public document: fail closed.
+    found = check_stack(PUB, [BUCKET, pab(blockPublicPolicy=False), by_dep])
+    assert any("unknown at preview" in m and urn == by_dep.urn for m, urn in found), found
+
+
+def test_public_access_block_matched_by_dependency_when_the_name_is_computed():
+    block = res(protection.PAB, {"bucket": UNKNOWN, **PAB_ALL}, name="pab", deps={"bucket": [BUCKET]})
+    assert check_stack(PUB, [BUCKET, block]) == []
+    unnamed = res("aws:s3/bucket:Bucket", {"bucket": UNKNOWN}, name="other")
+    found = check_stack(PUB, [unnamed, block])
+    assert [urn for _m, urn in found] == [unnamed.urn], found
 
 
 # --------------------------------------------------------------------------- data-protected

@@ -79,12 +79,18 @@ def _is_public_principal(principal: Any) -> bool:
     return False
 
 
-def document_findings(path: str, document: Any) -> Iterator[str]:
-    """Allow statements that open a resource to everyone (principal ``*`` without a condition)."""
+def document_findings(path: str, document: Any, guarded: bool = False) -> Iterator[str]:
+    """Allow statements that open a resource to everyone (principal ``*`` without a condition).
+
+    ``guarded``: AWS itself rejects a public document here (S3 BlockPublicPolicy
+    on the bucket, Secrets Manager block_public_policy), so a document unknown
+    at preview (built from computed ARNs, as on every first deployment) passes.
+    """
     if document is MISSING or document in (None, ""):
         return
     if is_unknown(document):
-        yield f"{path} is unknown at preview, so the pack cannot prove it is not public: build it from known values"
+        if not guarded:
+            yield f"{path} is unknown at preview, so the pack cannot prove it is not public: build it from known values"
         return
     doc = plain(document)
     if isinstance(doc, str):
@@ -102,7 +108,7 @@ def document_findings(path: str, document: Any) -> Iterator[str]:
             yield f"{path} statement {sid!r} allows everyone (Principal '*', no Condition): name the principals"
 
 
-def public_findings(resource_type: str, props: Any) -> Iterator[str]:
+def public_findings(resource_type: str, props: Any, guarded: bool = False) -> Iterator[str]:
     """Everything that makes one resource public."""
     if resource_type in PUBLIC_TYPES:
         yield f"{resource_type} is not allowed: {PUBLIC_TYPES[resource_type]}. Remove it"
@@ -135,24 +141,44 @@ def public_findings(resource_type: str, props: Any) -> Iterator[str]:
             yield "publiclyAccessible must be false: the database must not be reachable from the internet"
     key = POLICY_DOCUMENTS.get(resource_type)
     if key:
-        yield from document_findings(key, get(props, key))
+        yield from document_findings(key, get(props, key), guarded)
+
+
+def _known(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not is_unknown(value)
 
 
 def validate_public(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    blocked_names: set[Any] = set()
-    blocked_urns: set[str] = set()
+    buckets = {get(r.props, "bucket"): r.urn for r in args.resources if r.resource_type in BUCKET_TYPES}
+    buckets.pop(MISSING, None)
+
+    def targets(res) -> set[str]:
+        """URNs of the buckets a bucket-level resource applies to: by dependency, or by a known name."""
+        urns = {d.urn for d in res.property_dependencies.get("bucket", [])}
+        name = get(res.props, "bucket")
+        if _known(name) and name in buckets:
+            urns.add(buckets[name])
+        return urns
+
+    blocked: set[str] = set()
+    fully_blocked: set[str] = set()
+    for res in args.resources:
+        if res.resource_type == PAB:
+            blocked |= targets(res)
+            if all(get(res.props, flag) is True for flag in PAB_FLAGS):
+                fully_blocked |= targets(res)
     for res in args.resources:
         if not res.resource_type.startswith("aws:"):
             continue
-        for message in public_findings(res.resource_type, res.props):
+        guarded = False
+        if res.resource_type == "aws:s3/bucketPolicy:BucketPolicy":
+            guarded = bool(targets(res) & fully_blocked)
+        elif res.resource_type == "aws:secretsmanager/secretPolicy:SecretPolicy":
+            guarded = get(res.props, "blockPublicPolicy") is True
+        for message in public_findings(res.resource_type, res.props, guarded):
             report_violation(message, res.urn)
-        if res.resource_type == PAB:
-            blocked_names.add(get(res.props, "bucket"))
-            blocked_urns.update(d.urn for d in res.property_dependencies.get("bucket", []))
-    for res in args.resources:
-        if res.resource_type in BUCKET_TYPES and res.urn not in blocked_urns:
-            if get(res.props, "bucket") not in blocked_names:
-                report_violation("bucket has no BucketPublicAccessBlock: add one with all four flags true", res.urn)
+        if res.resource_type in BUCKET_TYPES and res.urn not in blocked:
+            report_violation("bucket has no BucketPublicAccessBlock: add one with all four flags true", res.urn)
 
 
 def protected_findings(resource_type: str, props: Any, protect: bool) -> Iterator[str]:
