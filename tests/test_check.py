@@ -368,3 +368,67 @@ def test_policy_errors_are_reported_like_the_engine(program_run, monkeypatch):
     assert found["lenient"].enforcement == "advisory" and "during preview" in found["lenient"].message
     # ...while a crashing policy fails the run, whatever its level.
     assert found["broken"].enforcement == "mandatory" and "RuntimeError: boom" in found["broken"].message
+
+
+def preview_of(run):
+    """The run as a first ``pulumi preview`` would show it: values computed by other resources are unknown.
+
+    A leaf equal to a computed output (id, ARN, ...) of a resource the property
+    depends on becomes the unknown sentinel, and so does any string built from
+    one (``Output.json_dumps`` documents), as the engine shows them.
+    """
+    import dataclasses
+
+    from enclave.harness import ProgramRun
+
+    by_urn = run.by_urn()
+
+    def computed(urn):
+        dep = by_urn.get(urn)
+        if dep is None or not dep.custom or dep.type.startswith("pulumi:providers:"):
+            return set()
+        return {
+            v
+            for k, v in dep.outputs.items()
+            if k not in dep.inputs and isinstance(v, str) and (k in ("id", "arn") or k.endswith(("Id", "Arn")))
+        }
+
+    def blank(value, values):
+        if isinstance(value, str):
+            return UNKNOWN_STRING_VALUE if any(v in value for v in values) else value
+        if isinstance(value, dict):
+            return {k: blank(v, values) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v, values) for v in value]
+        return value
+
+    resources = []
+    for rec in run.resources:
+        inputs = dict(rec.inputs)
+        for prop, deps in rec.property_dependencies.items():
+            values = set().union(*(computed(u) for u in deps)) if deps else set()
+            if prop in inputs and values:
+                inputs[prop] = blank(inputs[prop], values)
+        outputs = {**rec.outputs, **inputs} if rec.custom else rec.outputs
+        resources.append(dataclasses.replace(rec, inputs=inputs, outputs=outputs))
+    return ProgramRun(run.project, run.stack, run.config, resources, {})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_first_preview_with_unknown_values_still_passes(program_run, stack):
+    run = program_run(stack)
+    preview = preview_of(run)
+    unknown = sum(UNKNOWN_STRING_VALUE in json.dumps(r.inputs) for r in preview.resources)
+    assert unknown >= 10, "the simulated preview must actually hide computed values"
+    # Key ARNs resolve through their dependency on the operator key; bucket and
+    # secret policies are guarded by AWS's own public-policy blocks.
+    assert [v for v in evaluate(preview) if v.mandatory] == []
+
+
+def test_a_preview_with_a_data_account_key_still_fails(program_run):
+    run = preview_of(program_run("dublin"))
+    key = next(r for r in run.resources if r.type == "aws:kms/key:Key")
+    data_provider = next(r for r in run.resources if r.type == "pulumi:providers:aws" and r.name.endswith("-data"))
+    key.provider = f"{data_provider.urn}::{data_provider.id}"
+    violations = [v for v in evaluate(run) if v.policy == "operator-held-encryption"]
+    assert violations and all("not pinned to the operator account" in v.message for v in violations), violations

@@ -41,6 +41,13 @@ def _sse_rules(props: Any) -> Iterator[KeyRef]:
     for i, rule in enumerate(rules):
         base = f"rules[{i}].applyServerSideEncryptionByDefault"
         algorithm = get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        if is_unknown(algorithm):
+            yield (
+                "rules",
+                f"{base}.sseAlgorithm",
+                ("SSE", "an algorithm unknown at preview (set it literally to 'aws:kms')"),
+            )
+            continue
         if algorithm not in ("aws:kms", "aws:kms:dsse"):
             yield "rules", f"{base}.sseAlgorithm", ("SSE", algorithm)
             continue
