@@ -408,6 +408,7 @@ def test_region_pinned_provider_without_region_fails():
         ({"region": UNKNOWN}, DATA_PROVIDER, "unknown at preview"),
         ({}, provider("east", region_="us-east-1"), "effective region 'us-east-1'"),
         ({}, provider("later", region_=UNKNOWN), "unknown at preview"),
+        ({}, provider("unpinned", region_=""), "sets no region"),
         ({}, None, "default AWS provider"),
         ({}, provider("default_7_51_1"), "default AWS provider"),
     ],

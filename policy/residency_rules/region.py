@@ -124,6 +124,11 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         prov_region = get(prov.props, "region")
         if is_unknown(prov_region):
             report_violation(f"the provider's region is unknown at preview; pin it to {region}")
+        elif prov_region in (MISSING, None, ""):
+            report_violation(
+                f"provider {prov.name} sets no region, so this resource lands wherever AWS_REGION points: "
+                f"use a provider pinned to {region}"
+            )
         elif prov_region != region:
             report_violation(
                 f"effective region {prov_region!r} (from provider {prov.name}) is outside the site: "
