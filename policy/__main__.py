@@ -5,6 +5,6 @@ server and never returns, so the rules live in ``residency_rules`` instead.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-from residency_rules import ALL_POLICIES, PACK_NAME
+from residency_rules import ALL_POLICIES
 
-PolicyPack(name=PACK_NAME, policies=ALL_POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+PolicyPack(name="eu-data-residency", policies=ALL_POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

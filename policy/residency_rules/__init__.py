@@ -17,6 +17,4 @@ ALL_POLICIES = [
     tags.POLICY,
 ]
 
-PACK_NAME = "eu-data-residency"
-
-__all__ = ["ALL_POLICIES", "PACK_NAME"]
+__all__ = ["ALL_POLICIES"]
