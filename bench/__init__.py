@@ -1,0 +1,1 @@
+"""Benchmarks of the offline evaluation: ``python -m bench`` (see docs/benchmarks.md)."""
