@@ -129,7 +129,7 @@ def test_policy_metadata_is_kebab_case_with_one_sentence_description(policy):
 
 def test_pack_main_only_builds_the_pack():
     text = (POLICY_DIR / "__main__.py").read_text()
-    assert "PolicyPack(name=PACK_NAME, policies=ALL_POLICIES" in text
+    assert 'PolicyPack(name="eu-data-residency", policies=ALL_POLICIES' in text
     assert "name: python" in (POLICY_DIR / "PulumiPolicy.yaml").read_text()
 
 
