@@ -238,9 +238,11 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
     violations: list[Violation] = []
 
-    def reporter(policy, level, default_urn: str):
+    def reporter(policy, level, resource_urn: str):
         def report(message: str, urn: str | None = None) -> None:
-            target = urn or default_urn
+            # Resource policies always report on their resource (the engine ignores `urn`);
+            # stack policies name a resource, or none for the stack as a whole.
+            target = resource_urn or urn or ""
             rec = by_urn.get(target)
             violations.append(
                 Violation(
