@@ -48,7 +48,14 @@ def program_classes(run: ProgramRun) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def floor_script(classes: list[tuple[str, str]]) -> str:
-    """Python source that imports ``pulumi`` and touches each class (SDK submodules load lazily, on first use)."""
+def floor_script(classes: list[tuple[str, str]], gc_paused: bool = False) -> str:
+    """Python source that imports ``pulumi`` and touches each class (SDK submodules load lazily, on first use).
+
+    ``gc_paused`` imports with the cyclic collector off, as ``enclave.harness``
+    runs the program: the floor for that way of importing.
+    """
     pairs = ", ".join(f"({m!r}, {c!r})" for m, c in classes)
-    return f"import importlib\nimport pulumi\nfor m, c in [{pairs}]:\n    getattr(importlib.import_module(m), c)\n"
+    pause = "import gc\ngc.disable()\n" if gc_paused else ""
+    return (
+        f"{pause}import importlib\nimport pulumi\nfor m, c in [{pairs}]:\n    getattr(importlib.import_module(m), c)\n"
+    )

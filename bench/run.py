@@ -82,28 +82,33 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
     stacks = list_stacks(PROJECT_DIR)
     recorded = {stack: run_program(stack) for stack in stacks}
 
-    # 1. Floor.
+    # 1. Floor, and the same imports with the collector paused (as the harness imports).
     classes = sorted({c for run in recorded.values() for c in program_classes(run)})
     floor, _ = time_command([py, "-c", floor_script(classes)], runs, ROOT)
-    results["floor"] = {"imports": [f"{m}.{c}" for m, c in classes], "seconds": floor.as_dict()}
+    paused, _ = time_command([py, "-c", floor_script(classes, gc_paused=True)], runs, ROOT)
+    results["floor"] = {
+        "imports": [f"{m}.{c}" for m, c in classes],
+        "seconds": floor.as_dict(),
+        "gc_paused_seconds": paused.as_dict(),
+    }
     rows.append(_stats_row(f"floor: python + import {len(classes)} program classes", floor))
+    rows.append(_stats_row("  the same, cyclic GC paused", paused, f"{paused.median / floor.median:.2f}x floor"))
 
     # 2. enclave check end to end.
     check = [py, "-m", "enclave", "check"]
     singles = {stack: time_command([*check, "--stack", stack], runs, ROOT)[0] for stack in stacks}
     every, _ = time_command([*check, "--all"], runs, ROOT)
-    results["check"] = {"stacks": {s: st.as_dict() for s, st in singles.items()}, "all": every.as_dict()}
+    results["check"] = {"stacks": {}, "all": every.as_dict()}
     for stack, stats in singles.items():
         ratio = stats.median / floor.median
-        results["check"]["stacks"][stack]["ratio_to_floor"] = ratio
+        results["check"]["stacks"][stack] = {
+            **stats.as_dict(),
+            "ratio_to_floor": ratio,
+            "ratio_to_gc_paused_floor": stats.median / paused.median,
+        }
+        derived = f"{ratio:.2f}x floor ({stats.median / paused.median:.2f}x paused)"
         rows.append(
-            _stats_row(
-                f"check --stack {stack}",
-                stats,
-                f"{ratio:.2f}x floor",
-                f"<= {GOAL_CHECK_RATIO}x",
-                ratio <= GOAL_CHECK_RATIO,
-            )
+            _stats_row(f"check --stack {stack}", stats, derived, f"<= {GOAL_CHECK_RATIO}x", ratio <= GOAL_CHECK_RATIO)
         )
     sum_singles = sum(s.median for s in singles.values())
     share = every.median / sum_singles
@@ -112,7 +117,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
     )
     rows.append(
         _stats_row(
-            f"check --all ({len(stacks)} stacks)", every, f"{share:.2f}x sum of singles", "well under 1x", share < 0.75
+            f"check --all ({len(stacks)} stacks)", every, f"{share:.2f}x sum of singles", "< 0.75x", share < 0.75
         )
     )
 
@@ -129,11 +134,8 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
         results["policy_eval"].append(
             {"resources": size, "seconds": stats.as_dict(), "resources_per_second": rate, "violations": len(violations)}
         )
-        rows.append(
-            _stats_row(
-                f"evaluate {size} resources", stats, f"{rate:,.0f} res/s", f">= {GOAL_RATE:,}/s", rate >= GOAL_RATE
-            )
-        )
+        goal = f">= {GOAL_RATE:,}/s"
+        rows.append(_stats_row(f"evaluate {size} resources", stats, f"{rate:,.0f} res/s", goal, rate >= GOAL_RATE))
 
     # 4. Sites: check --all on generated estates.
     results["sites"] = []
@@ -143,28 +145,25 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
             write_estate(estate, count, PROJECT_DIR)
             stats, _ = time_command([*check, "--all", "--program", str(estate)], runs, ROOT)
             per_site = stats.median / count
+            entry = {"sites": count, "seconds": stats.as_dict(), "per_site_median": per_site}
+            derived = f"{per_site:.3f} s/site"
+            if results["sites"]:
+                first = results["sites"][0]
+                # What each site beyond the first adds: the cost that remains as the estate grows.
+                entry["marginal_per_site"] = (stats.median - first["seconds"]["median"]) / (count - first["sites"])
+                derived += f", +{entry['marginal_per_site']:.3f} s each"
             falling = not results["sites"] or per_site < results["sites"][-1]["per_site_median"]
-            results["sites"].append({"sites": count, "seconds": stats.as_dict(), "per_site_median": per_site})
-            rows.append(
-                _stats_row(f"check --all, {count} generated sites", stats, f"{per_site:.3f} s/site", "falls", falling)
-            )
+            results["sites"].append(entry)
+            rows.append(_stats_row(f"check --all, {count} generated sites", stats, derived, "falls", falling))
 
-    # 5. The test suite.
+    # 5. The test suite (exit 1: some test failed; still timed, and said so).
     if not args.skip_tests:
-        stats, code = time_command(
-            [py, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"], args.test_runs, ROOT, (0, 1)
-        )
+        pytest = [py, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"]
+        stats, code = time_command(pytest, args.test_runs, ROOT, (0, 1))
         results["tests"] = {"seconds": stats.as_dict(), "exit_code": code}
-        note = "" if code == 0 else f"exit {code}: failures"
-        rows.append(
-            _stats_row(
-                "pytest -n 2 (whole suite)",
-                stats,
-                note,
-                f"< {GOAL_TESTS_SECONDS:.0f} s",
-                stats.median < GOAL_TESTS_SECONDS,
-            )
-        )
+        note = "all passed" if code == 0 else f"exit {code}: failures"
+        goal = f"< {GOAL_TESTS_SECONDS:.0f} s"
+        rows.append(_stats_row("pytest -n 2 (whole suite)", stats, note, goal, stats.median < GOAL_TESTS_SECONDS))
     return results, rows
 
 
