@@ -89,3 +89,19 @@ def test_table_aligns_and_bad_runs_exit_2(capsys):
     assert lines[2].index("1") == lines[3].index("1", len("longer label"))
     assert main(["--runs", "0"]) == 2
     assert "--runs" in capsys.readouterr().err
+
+
+def test_effective_region_index_follows_the_resource_list(program_run):
+    base = program_run("dublin")
+    prefix = site_config_from_mapping(base.config).name_prefix
+    run = synthetic_run(base, 2 * len(base.resources), prefix)
+    region = base.config["eu-data-enclave:region"]
+    bucket = next(r for r in run.resources if r.type == "aws:s3/bucket:Bucket" and r.urn.endswith("-r1"))
+    assert run.effective_region(bucket) == region, bucket.urn
+    # A provider added later (the list grows) is found: the URN index is not stale.
+    prov = next(r for r in run.resources if r.urn == bucket.provider_urn)
+    moved = replace(prov, urn=prov.urn + "-moved", inputs={**prov.inputs, "region": "eu-central-1"})
+    run.resources.append(moved)
+    elsewhere = replace(bucket, inputs={k: v for k, v in bucket.inputs.items() if k != "region"})
+    elsewhere = replace(elsewhere, provider=f"{moved.urn}::x")
+    assert run.effective_region(elsewhere) == "eu-central-1", elsewhere.urn
