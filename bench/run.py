@@ -158,7 +158,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
 
     # 5. The test suite (exit 1: some test failed; still timed, and said so).
     if not args.skip_tests:
-        pytest = [py, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"]
+        pytest = [py, "-m", "pytest", "-q", "-n", "2"]
         stats, code = time_command(pytest, args.test_runs, ROOT, (0, 1))
         results["tests"] = {"seconds": stats.as_dict(), "exit_code": code}
         note = "all passed" if code == 0 else f"exit {code}: failures"
