@@ -30,7 +30,10 @@ SITE_COUNTS, QUICK_SITE_COUNTS = (1, 4, 16), (1, 4)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Time the offline evaluation against its import floor, and as stacks and sites grow.",
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (default 5; 2 with --quick)")
     parser.add_argument(
         "--test-runs", type=int, default=3, help="timed runs of the test suite (default 3; 1 with --quick)"
