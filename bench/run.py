@@ -178,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.test_runs < 1:
         print("error: --runs and --test-runs must be at least 1", file=sys.stderr)
         return 2
+    # Refuse an unwritable --out before minutes of measuring, not after.
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.is_dir():
+            raise IsADirectoryError(f"{args.out} is a directory")
+    except OSError as exc:
+        print(f"error: --out {args.out}: {exc}; give a file path in a writable directory", file=sys.stderr)
+        return 2
     try:
         results, rows = measure(args)
     except BenchError as exc:
@@ -188,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "runs": args.runs,
+        "goals": [{"figure": r[0], "value": r[5], "goal": r[6], "met": r[7] == "yes"} for r in rows if r[7]],
         **results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(table(rows))
     print(f"\nwrote {args.out}")

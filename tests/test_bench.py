@@ -91,6 +91,15 @@ def test_table_aligns_and_bad_runs_exit_2(capsys):
     assert "--runs" in capsys.readouterr().err
 
 
+def test_unwritable_out_exits_2_before_measuring(tmp_path, capsys):
+    assert main(["--quick", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["--quick", "--out", str(blocker / "results.json")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
 def test_effective_region_index_follows_the_resource_list(program_run):
     base = program_run("dublin")
     prefix = site_config_from_mapping(base.config).name_prefix
