@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: check test lint plan
+.PHONY: check test lint previews bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,16 @@ check: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m enclave plan --check --all
 	$(BIN)/python -m pytest -n 2
+
+## Regenerate the committed reviewer previews (previews/) from the program.
+previews: $(BIN)/.installed
+	$(BIN)/python -m enclave plan --all
+
+## Benchmarks (about 3 minutes): floor, check, policy throughput, sites, test suite.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
