@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.bucket_settings import harden_bucket
 from components.config import SiteConfig
 
 FLOW_LOG_PREFIX = "vpc-flow-logs/"
@@ -193,12 +194,7 @@ class AuditTrail(pulumi.ComponentResource):
             force_destroy=False,
             opts=self._opts(protect=True),
         )
-        aws.s3.BucketVersioning(
-            f"{self._name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self._opts(),
-        )
+        settings = harden_bucket(self._name, bucket, key_arn, self._opts, block_sse_c=False)
         # Protected too: deleting this resource would remove the default retention.
         aws.s3.BucketObjectLockConfiguration(
             f"{self._name}-object-lock",
@@ -212,40 +208,11 @@ class AuditTrail(pulumi.ComponentResource):
             ),
             opts=self._opts(protect=True),
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{self._name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms",
-                        kms_master_key_id=key_arn,
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=self._opts(),
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{self._name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._opts(),
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{self._name}-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._opts(),
-        )
         policy = aws.s3.BucketPolicy(
             f"{self._name}-policy",
             bucket=bucket.id,
             policy=pulumi.Output.json_dumps(audit_log_bucket_policy(cfg)),
-            opts=self._opts(depends_on=[public_access, ownership]),
+            opts=self._opts(depends_on=[settings.public_access, settings.ownership]),
         )
         return bucket, policy
 

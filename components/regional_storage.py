@@ -6,6 +6,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.bucket_settings import harden_bucket
 from components.config import SiteConfig
 
 ACCESS_LOG_PREFIX = "s3-access/user-data/"
@@ -273,43 +274,7 @@ class RegionalStorage(pulumi.ComponentResource):
         """One bucket with its encryption, versioning, access block, ownership and lifecycle."""
         s3 = aws.s3
         bucket = s3.Bucket(name, bucket=bucket_name, opts=self._opts(protect=True))
-        encryption = s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms",
-                        kms_master_key_id=self._args.key_arn,
-                    ),
-                    bucket_key_enabled=True,
-                    # SSE-C would encrypt with a key nobody here holds; refuse it at the bucket.
-                    blocked_encryption_types=["SSE-C"],
-                )
-            ],
-            opts=self._opts(),
-        )
-        versioning = s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self._opts(),
-        )
-        public_access = s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._opts(),
-        )
-        ownership = s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._opts(),
-        )
+        settings = harden_bucket(name, bucket, self._args.key_arn, self._opts)
         rules = [
             s3.BucketLifecycleConfigurationRuleArgs(
                 id="expire-noncurrent-versions",
@@ -342,13 +307,13 @@ class RegionalStorage(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=rules,
             # Noncurrent-version rules act on a versioned bucket (as the SDK's own example orders them).
-            opts=self._opts(depends_on=[versioning]),
+            opts=self._opts(depends_on=[settings.versioning]),
         )
         return {
             "bucket": bucket,
-            "encryption": encryption,
-            "public_access": public_access,
-            "ownership": ownership,
+            "encryption": settings.encryption,
+            "public_access": settings.public_access,
+            "ownership": settings.ownership,
         }
 
     def _create_policy(
