@@ -194,7 +194,7 @@ class AuditTrail(pulumi.ComponentResource):
             force_destroy=False,
             opts=self._opts(protect=True),
         )
-        settings = harden_bucket(self._name, bucket, key_arn, self._opts, block_sse_c=False)
+        settings = harden_bucket(self._name, bucket, key_arn, self._opts)
         # Protected too: deleting this resource would remove the default retention.
         aws.s3.BucketObjectLockConfiguration(
             f"{self._name}-object-lock",

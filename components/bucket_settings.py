@@ -22,9 +22,8 @@ def harden_bucket(
     bucket: aws.s3.Bucket,
     key_arn: pulumi.Input[str],
     opts: Callable[..., pulumi.ResourceOptions],
-    block_sse_c: bool = True,
 ) -> BucketSettings:
-    """SSE-KMS with the operator key and a bucket key, versioning, all four public-access blocks, no ACLs.
+    """SSE-KMS with the operator key and a bucket key (SSE-C refused), versioning, all four public-access blocks, no ACLs.
 
     Children are named ``<prefix>-encryption``, ``-versioning``, ``-public-access``
     and ``-ownership``; ``opts(**kwargs)`` gives their options (parent, provider).
@@ -41,7 +40,7 @@ def harden_bucket(
                 ),
                 bucket_key_enabled=True,
                 # SSE-C would encrypt with a key nobody here holds; refuse it at the bucket.
-                blocked_encryption_types=["SSE-C"] if block_sse_c else None,
+                blocked_encryption_types=["SSE-C"],
             )
         ],
         opts=opts(),

@@ -130,6 +130,7 @@ def test_bucket_encrypts_with_the_operator_key_and_is_private(site_providers, mo
         default = rule["applyServerSideEncryptionByDefault"]
         assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}, f"{sse.urn}: {default}"
         assert rule["bucketKeyEnabled"] is True, f"{sse.urn}: bucket keys off"
+        assert rule["blockedEncryptionTypes"] == ["SSE-C"], f"{sse.urn}: SSE-C must be blocked"
         pab = child(records, "bucketPublicAccessBlock")
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
             assert pab.inputs.get(flag) is True, f"{pab.urn}: {flag} must be True"
