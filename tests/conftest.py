@@ -12,11 +12,25 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.runtime import settings
+from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import SiteConfig, site_config_from_mapping
 from enclave.harness import PROJECT_DIR, EnclaveMocks, RecordingMonitor, load_stack_config, run_program
 
 STACKS = ("dublin", "hamar")
+
+KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+"""A plain operator-key ARN for building one component alone (dublin's region and operator account)."""
+
+
+def settled(monitor: RecordingMonitor, *outputs):
+    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
+
+    async def settle(values):
+        await wait_for_rpcs(await_all_outstanding_tasks=False)
+        return values, list(monitor.records)
+
+    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def stack_config(stack: str = "dublin") -> dict[str, Any]:

@@ -24,9 +24,8 @@ from components.isolated_network import s3_endpoint_policy
 from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
 from components.regional_storage import data_bucket_policy
-from tests.conftest import stack_config
+from tests.conftest import KEY_ARN, stack_config
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ENDPOINT_ID = "vpce-0123456789abcdef0"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gates-and-threat-model.md"
 

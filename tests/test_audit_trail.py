@@ -8,7 +8,6 @@ from dataclasses import replace
 import pulumi
 import pytest
 from parliament import analyze_policy_string
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components.audit_trail import (
     FLOW_LOG_PREFIX,
@@ -18,22 +17,11 @@ from components.audit_trail import (
     audit_log_bucket_policy,
 )
 from components.config import SiteConfig, site_config_from_mapping
-from tests.conftest import STACKS, stack_config
+from tests.conftest import KEY_ARN, STACKS, settled, stack_config
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BUCKET = "aws:s3/bucket:Bucket"
 TRAIL = "aws:cloudtrail/trail:Trail"
 S3 = "aws:s3/"
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def build(cfg: SiteConfig, site_providers) -> AuditTrail:

@@ -8,7 +8,6 @@ import json
 import pulumi
 import pytest
 from parliament import analyze_policy_string
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components.audit_trail import FLOW_LOG_PREFIX, AuditTrail, AuditTrailArgs
 from components.config import SiteConfig, site_config_from_mapping
@@ -19,9 +18,8 @@ from components.isolated_network import (
     IsolatedNetworkArgs,
     subnet_cidrs,
 )
-from tests.conftest import STACKS, stack_config, use_mocks
+from tests.conftest import KEY_ARN, STACKS, settled, stack_config, use_mocks
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 LOG_BUCKET_ARN = "arn:aws:s3:::enclave-dublin-audit-logs-111111111111"
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -70,16 +68,6 @@ LINT_SUPPRESSIONS = {
     # roles is exactly what the STS endpoint is for, and no other account's role is allowed.
     ("sts", "CREDENTIALS_EXPOSURE"): "assuming data-account roles is the STS endpoint's purpose",
 }
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def build(cfg: SiteConfig, site_providers, bucket_arn: pulumi.Input[str] = LOG_BUCKET_ARN) -> IsolatedNetwork:

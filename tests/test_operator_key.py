@@ -6,23 +6,13 @@ import json
 
 import pulumi
 import pytest
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import SiteConfig
 from components.operator_key import KEY_ADMIN_ACTIONS, OperatorKey, OperatorKeyArgs, operator_key_policy
+from tests.conftest import settled
 
 KEY_TYPE = "aws:kms/key:Key"
 ALIAS_TYPE = "aws:kms/alias:Alias"
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def build_key(cfg: SiteConfig, site_providers) -> OperatorKey:

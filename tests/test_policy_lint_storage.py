@@ -7,8 +7,8 @@ from parliament import analyze_policy_string
 
 from components.operator_key import operator_key_policy
 from components.regional_storage import data_bucket_policy, log_bucket_policy
+from tests.conftest import KEY_ARN
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VPCE = "vpce-0123456789abcdef0"
 
 # Findings accepted on purpose, per document, each with the reason. Anything else fails.

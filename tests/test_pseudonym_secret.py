@@ -10,7 +10,6 @@ import json
 import pulumi
 import pytest
 from parliament import analyze_policy_string
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import SiteConfig
 from components.pseudonym_secret import (
@@ -21,22 +20,12 @@ from components.pseudonym_secret import (
     pseudonymise,
 )
 from enclave.harness import SECRET_MARK
+from tests.conftest import KEY_ARN, settled
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
 SECRET_TYPE = "aws:secretsmanager/secret:Secret"
 VERSION_TYPE = "aws:secretsmanager/secretVersion:SecretVersion"
 POLICY_TYPE = "aws:secretsmanager/secretPolicy:SecretPolicy"
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def only(records, type_):

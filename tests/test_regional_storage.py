@@ -6,7 +6,6 @@ import json
 
 import pulumi
 import pytest
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import SiteConfig
 from components.regional_storage import (
@@ -17,21 +16,11 @@ from components.regional_storage import (
     data_bucket_policy,
     log_bucket_policy,
 )
+from tests.conftest import KEY_ARN, settled
 
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VPCE = "vpce-0123456789abcdef0"
 BUCKET = "aws:s3/bucket:Bucket"
 S3 = "aws:s3/"
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def build_storage(cfg: SiteConfig, site_providers, vpce: str | None = None) -> RegionalStorage:

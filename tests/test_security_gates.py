@@ -7,17 +7,16 @@ import json
 import pulumi
 import pytest
 from parliament import analyze_policy_string
-from pulumi.runtime.stack import wait_for_rpcs
 
 from components import security_gates as gates
 from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
 from components.pseudonym_secret import pepper_secret_arn_pattern
 from components.security_gates import SecurityGates, SecurityGatesArgs
+from tests.conftest import KEY_ARN, settled
 
 ROLE_TYPE = "aws:iam/role:Role"
 POLICY_TYPE = "aws:iam/policy:Policy"
 ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy"
-KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ENDPOINT_ID = "vpce-0123456789abcdef0"
 ROLES = ("workload", "staff-access", "auditor")
 
@@ -54,16 +53,6 @@ def statement(policy: dict, sid: str) -> dict:
 
 def listed(value) -> list:
     return [value] if isinstance(value, str) else list(value)
-
-
-def settled(monitor, *outputs):
-    """``outputs`` resolved, plus every register request the monitor saw once all have finished."""
-
-    async def settle(values):
-        await wait_for_rpcs(await_all_outstanding_tasks=False)
-        return values, list(monitor.records)
-
-    return pulumi.Output.all(*outputs).apply(settle)
 
 
 def build_gates(cfg: SiteConfig, site_providers) -> SecurityGates:
