@@ -60,27 +60,34 @@ def state_key_policy(cfg: Any) -> dict:
     }
 
 
+def tls_and_replication_denies(bucket_arn: str) -> list[dict]:
+    """The two deny statements every bucket of a site carries (the audit's ``s3-policy-denies``)."""
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyReplication",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutReplicationConfiguration",
+            "Resource": bucket_arn,
+        },
+    ]
+
+
 def state_bucket_policy(bucket: str) -> dict:
     """TLS only, never replicated, never deleted (the Deny must be removed first, on purpose)."""
     arn = f"arn:aws:s3:::{bucket}"
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-            {
-                "Sid": "DenyReplication",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutReplicationConfiguration",
-                "Resource": arn,
-            },
+            *tls_and_replication_denies(arn),
             {
                 "Sid": "DenyBucketDeletion",
                 "Effect": "Deny",

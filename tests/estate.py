@@ -26,6 +26,7 @@ import moto.kms.utils
 from moto import mock_aws
 
 from components.config import ACCESS_TICKET_TAG, SiteConfig
+from enclave.bootstrap import tls_and_replication_denies
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -83,27 +84,6 @@ def _lower(env: dict[str, str]) -> dict[str, str]:
 
 def session_for(cfg: SiteConfig, role_arn: str) -> AccountSession:
     return AccountSession(cfg.region, role_arn.split(":")[4])
-
-
-def tls_and_replication_denies(bucket_arn: str) -> list[dict]:
-    """The two deny statements every site bucket carries."""
-    return [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-        {
-            "Sid": "DenyReplication",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutReplicationConfiguration",
-            "Resource": bucket_arn,
-        },
-    ]
 
 
 def staff_trust(cfg: SiteConfig) -> dict:
