@@ -7,12 +7,13 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
+from . import exceptions, names
+from .site import Site, site_of
 from .values import (
     MISSING,
     REGION_RE,
@@ -26,7 +27,7 @@ from .values import (
     walk,
 )
 
-NAME = "region-pinned"
+NAME = names.REGION_PINNED
 
 CHECKED_PACKAGES = ("aws", "random")
 """Packages whose resources this pack can place: AWS, and random (local, no cloud API)."""
@@ -49,7 +50,7 @@ def is_default_provider(name: str, urn: str = "") -> bool:
     return any(n == "default" or n.startswith("default_") for n in (name, last))
 
 
-def provider_findings(name: str, urn: str, props: Any, region: str, accounts: set[str]) -> Iterator[str]:
+def provider_findings(name: str, urn: str, props: Any, region: str, site: Site) -> Iterator[str]:
     """What is wrong with one AWS provider's pinning."""
     if is_default_provider(name, urn):
         yield (
@@ -69,10 +70,23 @@ def provider_findings(name: str, urn: str, props: Any, region: str, accounts: se
     elif not isinstance(allowed, list) or not allowed:
         yield (
             f"provider {name}: allowedAccountIds is not set, so the credentials decide the account; "
-            f"set allowed_account_ids to one of {sorted(accounts)}"
+            f"set allowed_account_ids to one of {sorted(a for a in (site.data, site.operator) if a)}"
         )
-    elif accounts and not set(allowed) <= accounts:
-        yield f"provider {name}: allowedAccountIds {allowed} includes accounts outside the site {sorted(accounts)}"
+    else:
+        # A provider deploys into the data or operator account, or into one the config trusts for it
+        # (the guardrails' management account, say); never into the auditor's.
+        outside = [
+            a
+            for a in allowed
+            if a not in (site.data, site.operator)
+            and not any(t.account == a and t.covers(urn, name) for t in site.trusted)
+        ]
+        if outside and (site.data or site.operator):
+            yield (
+                f"provider {name}: allowedAccountIds {allowed} includes accounts outside the site "
+                f"{sorted(a for a in (site.data, site.operator) if a)}: pin it to the site's accounts, or trust the "
+                "account in this policy's config (trustedAccounts, with a reason and this provider in resources)"
+            )
     # Endpoint overrides and the STS region can send calls to another region.
     for key in ("endpoints", "stsRegion"):
         value = decode_json(get(props, key))
@@ -102,10 +116,8 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if region is None:
         report_violation(missing_config_message(NAME, "allowedRegion"))
         return
-    accounts = {a for a in (config_value(args, "dataAccountId"), config_value(args, "operatorAccountId")) if a}
-
     if is_aws_provider(typ):
-        for message in provider_findings(args.name, args.urn, args.props, region, accounts):
+        for message in provider_findings(args.name, args.urn, args.props, region, site_of(args)):
             report_violation(message)
         return
 
@@ -139,14 +151,9 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
 POLICY = ResourceValidationPolicy(
     name=NAME,
     description="Every AWS resource and provider is pinned to the site's region and accounts; the default provider is not used.",
-    validate=validate,
+    validate=exceptions.resource_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedRegion": {"type": "string", "description": "The site's one AWS region."},
-            "dataAccountId": {"type": "string", "description": "Account holding the site's data."},
-            "operatorAccountId": {"type": "string", "description": "The key operator's account."},
-        },
-        required=["allowedRegion", "dataAccountId", "operatorAccountId"],
+    config_schema=exceptions.config_schema(
+        required=["allowedRegion", "dataAccountId", "operatorAccountId"], accounts=True
     ),
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from pulumi.output import Unknown
@@ -28,6 +29,8 @@ from pulumi_policy.proxy import (
     _ListProxy,
 )
 
+from .aws_names import REGION_RE as REGION_RE  # re-exported: a region name of any AWS partition
+
 _UNKNOWN_SENTINELS = frozenset(
     {
         UNKNOWN_BOOLEAN_VALUE,
@@ -40,10 +43,17 @@ _UNKNOWN_SENTINELS = frozenset(
     }
 )
 
-REGION_RE = re.compile(r"^(?:[a-z]{2}|[a-z]{2}-gov|[a-z]{2}-iso[a-z]?)-[a-z]+-\d+$")
-"""An AWS region name such as ``eu-west-1`` or ``us-gov-west-1``."""
 
 ARN_RE = re.compile(r"^arn:(aws[\w-]*):([\w-]+):([\w-]*):(\d{12}|aws|)?:(.+)$")
+
+
+_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=8192)
+def words(key: str) -> tuple[str, ...]:
+    """The lower-case words of a camelCase or snake_case key: ``destinationRegion`` -> ``("destination", "region")``."""
+    return tuple(w.lower() for w in _WORD_RE.findall(key))
 
 
 class _Missing:
