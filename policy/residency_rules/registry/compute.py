@@ -7,6 +7,8 @@ _INSTANCES = "launches instances: no public addresses; user data and every endpo
 _SCALING = "scales a resource of the site; moves no data"
 _NOTIFY = "notifies a target named by ARN, which must be the site's"
 
+_TAG = "a tag: it labels a resource and moves nothing"
+
 # One entry per line: the registry is a table reviewers read and diff line by line.
 # fmt: off
 TYPES = {
@@ -31,7 +33,7 @@ TYPES = {
     "aws:ec2/spotDatafeedSubscription:SpotDatafeedSubscription": checked("writes spot usage to an S3 bucket that must be the site's", REG, ID),
     "aws:ec2/spotFleetRequest:SpotFleetRequest": checked(_INSTANCES, NET),
     "aws:ec2/spotInstanceRequest:SpotInstanceRequest": checked(_INSTANCES, NET),
-    "aws:ec2/tag:Tag": safe("a tag"),
+    "aws:ec2/tag:Tag": safe(_TAG),
     "aws:ec2/volumeAttachment:VolumeAttachment": safe("attaches a volume of the site to an instance of the site"),
     "aws:autoscaling/attachment:Attachment": safe("attaches a group of the site to a load balancer of the site"),
     "aws:autoscaling/group:Group": safe("runs instances from a launch template the pack checks, in the subnets it names"),
@@ -39,7 +41,7 @@ TYPES = {
     "aws:autoscaling/notification:Notification": checked(_NOTIFY, REG, ID),
     "aws:autoscaling/policy:Policy": safe(_SCALING),
     "aws:autoscaling/schedule:Schedule": safe(_SCALING),
-    "aws:autoscaling/tag:Tag": safe("a tag"),
+    "aws:autoscaling/tag:Tag": safe(_TAG),
     "aws:autoscaling/trafficSourceAttachment:TrafficSourceAttachment": safe("attaches a group of the site to a traffic source of the site"),
     "aws:appautoscaling/policy:Policy": safe(_SCALING),
     "aws:appautoscaling/scheduledAction:ScheduledAction": safe(_SCALING),
@@ -71,6 +73,10 @@ TYPES = {
     "aws:apprunner/service:Service": checked("egress only through the site's VPC, never publicly accessible", NET),
     "aws:apprunner/vpcConnector:VpcConnector": safe("attaches App Runner services to the site's subnets"),
     "aws:apprunner/vpcIngressConnection:VpcIngressConnection": safe("private ingress to a service through an interface endpoint of the site"),
+    "aws:codebuild/project:Project": checked("builds must run in the site's subnets; sources and artifacts are scanned", NET, REG, ID),
+    "aws:codebuild/reportGroup:ReportGroup": checked("test reports go to a bucket that must be the site's", REG, ID),
+    "aws:codebuild/resourcePolicy:ResourcePolicy": checked("a resource policy: principals stay in the site", ID),
+    "aws:mwaa/environment:Environment": checked("Airflow in the site's subnets with a private web server; its DAG bucket must be the site's", NET, REG, ID),
     "aws:imagebuilder/component:Component": checked("build steps are scanned: no endpoint outside the site", NET, REG, ID),
     "aws:imagebuilder/distributionConfiguration:DistributionConfiguration": checked("distributions must stay in the site's region and accounts", REG, ID),
     "aws:imagebuilder/image:Image": safe("builds an image from a recipe of the site"),

@@ -3,6 +3,8 @@
 from . import checked, forbidden, safe
 from ._rules import ENC, ID, NET, PUB, REG
 
+_TAG = "a tag: it labels a resource and moves nothing"
+
 # One entry per line: the registry is a table reviewers read and diff line by line.
 # fmt: off
 TYPES = {
@@ -11,7 +13,7 @@ TYPES = {
     "aws:ecs/cluster:Cluster": safe("a cluster of the site; its execute-command logs are scanned like every input"),
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": safe("which capacity providers a cluster of the site uses"),
     "aws:ecs/service:Service": checked("tasks run in the site's subnets without public IPs", NET),
-    "aws:ecs/tag:Tag": safe("a tag"),
+    "aws:ecs/tag:Tag": safe(_TAG),
     "aws:ecs/taskDefinition:TaskDefinition": checked("container definitions are scanned: images, environment and log targets must be the site's", NET, REG, ID),
     "aws:ecs/taskSet:TaskSet": checked("tasks run in the site's subnets without public IPs", NET),
     "aws:ecr/accountSetting:AccountSetting": safe("registry-wide ECR settings"),

@@ -1,7 +1,7 @@
 """Databases and caches: RDS, Aurora, DynamoDB, DocumentDB, Neptune, Redshift, ElastiCache, MemoryDB, Timestream."""
 
 from . import checked, forbidden, safe
-from ._rules import ENC, ID, NET, PROT, REG
+from ._rules import ENC, ID, NET, PROT, PUB, REG
 
 _DB = "holds data: encrypted with the operator key, protected, not public, no replica or global membership elsewhere"
 _CONFIG = "engine settings of a database of the site; holds no data"
@@ -10,6 +10,8 @@ _SNAPSHOT = "a snapshot in the same region and account as its database"
 _EVENTS = "notifies an SNS topic that must be the site's"
 _GLOBAL = "a global database replicates to secondary regions"
 _ENDPOINT = "an extra DNS endpoint of a cluster of the site"
+
+_TAG = "a tag: it labels a resource and moves nothing"
 
 # One entry per line: the registry is a table reviewers read and diff line by line.
 # fmt: off
@@ -26,7 +28,7 @@ TYPES = {
     "aws:rds/eventSubscription:EventSubscription": checked(_EVENTS, REG, ID),
     "aws:rds/exportTask:ExportTask": checked("exports a snapshot to an S3 bucket that must be the site's", REG, ID),
     "aws:rds/globalCluster:GlobalCluster": forbidden(_GLOBAL, REG),
-    "aws:rds/instance:Instance": checked(_DB, ENC, PROT, REG, NET),
+    "aws:rds/instance:Instance": checked(_DB, ENC, PROT, REG, NET, PUB),
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": forbidden("it copies automated backups to another region", REG),
     "aws:rds/instanceDesiredState:InstanceDesiredState": safe("starts or stops an instance of the site"),
     "aws:rds/integration:Integration": checked("a zero-ETL integration into a warehouse named by ARN, which must be the site's", REG, ID),
@@ -51,7 +53,7 @@ TYPES = {
     "aws:dynamodb/tableExport:TableExport": checked("exports a table to an S3 bucket (and bucket owner) that must be the site's", REG, ID),
     "aws:dynamodb/tableItem:TableItem": safe("an item in a table of the site"),
     "aws:dynamodb/tableReplica:TableReplica": forbidden("a table replica copies items to another region", REG),
-    "aws:dynamodb/tag:Tag": safe("a tag"),
+    "aws:dynamodb/tag:Tag": safe(_TAG),
     "aws:docdb/cluster:Cluster": checked(_DB, ENC, PROT, REG),
     "aws:docdb/clusterInstance:ClusterInstance": safe("an instance of a cluster of the site"),
     "aws:docdb/clusterParameterGroup:ClusterParameterGroup": safe(_CONFIG),
@@ -115,5 +117,13 @@ TYPES = {
     "aws:timestreamwrite/database:Database": checked("holds data: encrypted with the operator key, protected", ENC, PROT),
     "aws:timestreamwrite/table:Table": checked("a table of a database of the site; its rejected-records bucket must be the site's", REG, ID),
     "aws:dsql/clusterPeering:ClusterPeering": forbidden("cluster peering makes an Aurora DSQL cluster multi-region", REG),
+    "aws:dms/certificate:Certificate": safe("a certificate DMS uses to reach endpoints of the site"),
+    "aws:dms/endpoint:Endpoint": checked("a database DMS reads or writes: its host, ARNs and buckets are scanned", NET, REG, ID),
+    "aws:dms/eventSubscription:EventSubscription": checked(_EVENTS, REG, ID),
+    "aws:dms/replicationConfig:ReplicationConfig": checked("moves data between endpoints named by ARN, which must be the site's", REG, ID),
+    "aws:dms/replicationInstance:ReplicationInstance": checked("runs in the site's subnets; never publicly accessible (AWS's default is public)", NET),
+    "aws:dms/replicationSubnetGroup:ReplicationSubnetGroup": safe(_SUBNETS),
+    "aws:dms/replicationTask:ReplicationTask": checked("moves data between endpoints named by ARN, which must be the site's", REG, ID),
+    "aws:dms/s3Endpoint:S3Endpoint": checked("a DMS endpoint in an S3 bucket that must be the site's", REG, ID),
 }
 # fmt: on

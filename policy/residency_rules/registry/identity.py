@@ -9,6 +9,8 @@ _POLICY = "a resource policy: principals stay in the site, nothing public"
 _IDP = "its identity provider's URL or metadata is scanned: an identity provider outside the site is refused"
 _SSM = "Systems Manager configuration of instances of the site"
 
+_TAG = "a tag: it labels a resource and moves nothing"
+
 # One entry per line: the registry is a table reviewers read and diff line by line.
 # fmt: off
 TYPES = {
@@ -40,7 +42,7 @@ TYPES = {
     "aws:secretsmanager/secretPolicy:SecretPolicy": checked(_POLICY, PUB, ID),
     "aws:secretsmanager/secretRotation:SecretRotation": checked("rotates with a Lambda function that must be the site's", REG, ID),
     "aws:secretsmanager/secretVersion:SecretVersion": safe("a value of a secret of the site"),
-    "aws:secretsmanager/tag:Tag": safe("a tag"),
+    "aws:secretsmanager/tag:Tag": safe(_TAG),
     "aws:ssm/activation:Activation": forbidden("a hybrid activation registers servers outside AWS as managed nodes of the site", NET),
     "aws:ssm/association:Association": checked(f"{_SSM}; its output bucket must be the site's", REG, ID),
     "aws:ssm/defaultPatchBaseline:DefaultPatchBaseline": safe(_SSM),
@@ -52,6 +54,10 @@ TYPES = {
     "aws:ssm/patchBaseline:PatchBaseline": safe(_SSM),
     "aws:ssm/patchGroup:PatchGroup": safe(_SSM),
     "aws:ssm/resourceDataSync:ResourceDataSync": checked("syncs inventory to an S3 bucket whose region must be the site's", REG, ID),
+    "aws:ram/resourceShare:ResourceShare": checked("a share: no external principals; its principals must be the site's accounts", ID),
+    "aws:ram/principalAssociation:PrincipalAssociation": checked("shares with the principal it names: a site account, never an organization or OU", ID),
+    "aws:ram/resourceAssociation:ResourceAssociation": checked("adds a resource of the site to a share the pack checks", ID),
+    "aws:ram/resourceShareAccepter:ResourceShareAccepter": checked("accepts a share, whose owner must be the site's", ID),
     "aws:acm/certificate:Certificate": safe("a TLS certificate; its domain names are its own names, not destinations"),
     "aws:acm/certificateValidation:CertificateValidation": safe("waits for a certificate of the site to validate"),
     "aws:acmpca/certificate:Certificate": safe("a certificate issued by a private CA of the site"),

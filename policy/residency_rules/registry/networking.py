@@ -1,7 +1,7 @@
 """Networking: the VPC and its routes and rules, endpoints, DNS, load balancers, API Gateway, and what connects networks."""
 
 from . import checked, forbidden, safe
-from ._rules import ID, NET, REG
+from ._rules import ID, NET, PUB, REG
 
 _TGW = "a transit gateway connects the VPC to other networks"
 _CLIENT_VPN = "a client VPN lets outside clients into the VPC and traffic out"
@@ -54,7 +54,9 @@ TYPES = {
     "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": checked("its DNS and NTP servers are scanned: servers outside the site are refused", NET),
     "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation": safe(_ASSOCIATION),
     "aws:ec2/defaultVpcDhcpOptions:DefaultVpcDhcpOptions": safe("the default DHCP options: AWS's resolver"),
-    "aws:ec2/vpcEndpoint:VpcEndpoint": checked("only AWS services of the site's region, with a policy that stays in the site", NET, ID),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": checked("only AWS services of the site's region, with a policy that stays in the site", NET, ID, PUB),
+    "aws:vpc/endpointPrivateDns:EndpointPrivateDns": safe("turns private DNS on for an endpoint of the site"),
+    "aws:vpc/endpointServicePrivateDnsVerification:EndpointServicePrivateDnsVerification": safe("verifies the private DNS name of an endpoint service"),
     "aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy": checked("an endpoint policy: principals and resources stay in the site", ID),
     "aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation": safe(_ASSOCIATION),
     "aws:ec2/vpcEndpointSubnetAssociation:VpcEndpointSubnetAssociation": safe(_ASSOCIATION),
