@@ -121,7 +121,9 @@ def messages_on(policy, resources: list, target: PolicyResource, config: dict | 
 
 
 def bucket(name: str = BUCKET_NAME, prov=DATA_PROVIDER, res_name: str = "bucket") -> PolicyResource:
-    return res("aws:s3/bucket:Bucket", {"bucket": name, "id": name, "arn": f"arn:aws:s3:::{name}"}, name=res_name, prov=prov)
+    return res(
+        "aws:s3/bucket:Bucket", {"bucket": name, "id": name, "arn": f"arn:aws:s3:::{name}"}, name=res_name, prov=prov
+    )
 
 
 def site(*extra: PolicyResource) -> list[PolicyResource]:
@@ -131,7 +133,12 @@ def site(*extra: PolicyResource) -> list[PolicyResource]:
     )
     vpc = res(
         "aws:ec2/vpc:Vpc",
-        {"cidrBlock": "10.20.0.0/16", "enableDnsSupport": False, "id": VPC_ID, "arn": f"arn:aws:ec2:{REGION}:{DATA}:vpc/{VPC_ID}"},
+        {
+            "cidrBlock": "10.20.0.0/16",
+            "enableDnsSupport": False,
+            "id": VPC_ID,
+            "arn": f"arn:aws:ec2:{REGION}:{DATA}:vpc/{VPC_ID}",
+        },
         name="vpc",
     )
     subnet = res(

@@ -165,6 +165,8 @@ def _arn(word: str, site: Site, out: list) -> None:
         out.append((HTTP_TASK, resource, word, None))
     elif service == "events" and resource.startswith("api-destination/"):
         out.append((API_DESTINATION, resource, word, None))
+    elif service == "organizations" and resource.startswith(("ou/", "organization/", "root/")):
+        out.append((ORG, resource.rsplit("/", 1)[-1], word, None))
     profile = _PROFILE.search(resource) if "." in resource else None
     if profile:
         out.append((PROFILE, profile.group(1), word, profile.group(2)))
@@ -502,14 +504,22 @@ def _leaf(prop: str, key: str, value: Any, site: Site, cache: _SiteCaches, out: 
 def _walk(prop: str, key: str, value: Any, site: Site, cache: _SiteCaches, out: list) -> None:
     value = value["__target"] if type(value) in _PROXIES else value
     kind = type(value)
-    if kind is dict:
-        if key_kind(key) == SKIP:
+    if kind is dict or kind is list or kind is tuple:
+        key_class = _KEY_KINDS.get(key)
+        if key_class is None:
+            key_class = key_kind(key)
+        if key_class == SKIP:
             return
-        for k, child in value.items():
-            _walk(prop, k, child, site, cache, out)
-    elif kind is list or kind is tuple:
-        for child in value:
-            _walk(prop, key, child, site, cache, out)
+        if key_class == REGION_KEY:
+            ws = words(key)
+            if ("multi" in ws or "cross" in ws or "all" in ws) and is_set(value):
+                out.append(Hit(REGION_SWITCH, prop, key, "set"))
+        if kind is dict:
+            for k, child in value.items():
+                _walk(prop, k, child, site, cache, out)
+        else:
+            for child in value:
+                _walk(prop, key, child, site, cache, out)
     else:
         _leaf(prop, key, value, site, cache, out)
 

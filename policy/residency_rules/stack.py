@@ -15,6 +15,11 @@ from .scan import Hit, resource_hits
 from .site import Site
 from .values import MISSING, decode_json, get, is_unknown, items
 
+# Inputs that are patterns to match, not names the resource reaches: a DNS firewall domain list's
+# domains are judged by how rules use them (no-egress), so the scan leaves them alone.
+SCAN_EXEMPT = {
+    "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList": frozenset({"domains"}),
+}
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 ZONE = "aws:route53/zone:Zone"
 NON_S3_BUCKET_TYPES = frozenset(
@@ -158,7 +163,11 @@ class StackIndex:
     def hits(self, res: Any) -> list[Hit]:
         found = self._hits.get(res.urn)
         if found is None:
-            found = self._hits[res.urn] = resource_hits(res.props, self.site)
+            found = resource_hits(res.props, self.site)
+            exempt = SCAN_EXEMPT.get(res.resource_type)
+            if exempt and found:
+                found = [h for h in found if h.prop not in exempt]
+            self._hits[res.urn] = found
         return found
 
 
