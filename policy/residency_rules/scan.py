@@ -109,7 +109,12 @@ def key_kind(key: str) -> int:
             kind = GLOBAL_KEY
         elif "region" in ws or "regions" in ws:
             kind = REGION_KEY
-        elif "bucket" in ws and ws[-1] in _BUCKET_LAST and not _ENDPOINT_WORDS.intersection(ws) and "domain" not in ws:
+        elif (
+            "bucket" in ws
+            and ws[-1] in _BUCKET_LAST
+            and not _ENDPOINT_WORDS.intersection(ws)
+            and not {"domain", "account", "owner", "region"}.intersection(ws)
+        ):
             kind = BUCKET_KEY
         elif _ENDPOINT_WORDS.intersection(ws):
             kind = ENDPOINT
@@ -524,14 +529,33 @@ def _walk(prop: str, key: str, value: Any, site: Site, cache: _SiteCaches, out: 
         _leaf(prop, key, value, site, cache, out)
 
 
-def resource_hits(props: Any, site: Site) -> list[Hit]:
-    """Every hit in one resource's inputs (the stack index keeps them per resource)."""
+_OWN_IDENTITY = frozenset({"region", "id", "arn", "urn"})
+# The pulumi-aws 7.51.1 types whose input named "arn" is another resource's ARN (a target, a topic,
+# a data location), not their own output: for these "arn" is scanned like any input.
+ARN_INPUT_TYPES = frozenset(
+    {
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:lakeformation/resource:Resource",
+        "aws:notifications/channelAssociation:ChannelAssociation",
+        "aws:sns/dataProtectionPolicy:DataProtectionPolicy",
+        "aws:sns/topicPolicy:TopicPolicy",
+    }
+)
+
+
+def resource_hits(props: Any, site: Site, resource_type: str = "") -> list[Hit]:
+    """Every hit in one resource's inputs (the stack index keeps them per resource).
+
+    The resource's own ``region``, ``id`` and ``arn`` are skipped: where the
+    resource itself is, region-pinned decides.
+    """
     target = props["__target"] if type(props) in _PROXIES else props
     out: list[Hit] = []
     if type(target) is dict:
         cache = _site_cache(site)
+        own = _OWN_IDENTITY if resource_type not in ARN_INPUT_TYPES else _OWN_IDENTITY - {"arn"}
         for key, value in target.items():
-            if key == "region":
-                continue  # the resource's own region: region-pinned decides it
+            if key in own:
+                continue
             _walk(key, key, value, site, cache, out)
     return out

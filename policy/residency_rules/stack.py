@@ -143,6 +143,8 @@ class StackIndex:
             return None
         if hit.kind == "bucket-unknown":
             return self.dependency_bucket_problem(res, hit.prop)
+        if res.resource_type in BUCKET_TYPES and hit.value == get(res.props, "bucket"):
+            return None  # a bucket's own name: where the bucket is, region-pinned decides
         problem = self.bucket_problem(hit.value)
         return f"{hit.prop}: {problem}" if problem else None
 
@@ -163,7 +165,7 @@ class StackIndex:
     def hits(self, res: Any) -> list[Hit]:
         found = self._hits.get(res.urn)
         if found is None:
-            found = resource_hits(res.props, self.site)
+            found = resource_hits(res.props, self.site, res.resource_type)
             exempt = SCAN_EXEMPT.get(res.resource_type)
             if exempt and found:
                 found = [h for h in found if h.prop not in exempt]
