@@ -39,12 +39,18 @@ class Violation:
 
     policy: str
     enforcement: str
-    """``mandatory`` or ``advisory``."""
+    """``mandatory``, ``advisory``, or ``excepted`` (suppressed by an unexpired policy-config exception)."""
     urn: str
     """The resource's URN, or ``""`` for the stack as a whole."""
     type: str
     name: str
     message: str
+    file: str = ""
+    """Program-relative path of the source file that registered the resource ("" for the stack)."""
+    line: int = 0
+    """1-based line of that registration (0 when unknown)."""
+    exception: dict[str, str] | None = None
+    """For enforcement "excepted": the policy-config exception that suppressed it."""
 
     @property
     def mandatory(self) -> bool:
@@ -230,6 +236,8 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
     from pulumi_policy.proxy import UnknownValueError
 
     policies = load_policies()
+    from residency_rules import exceptions as pack_exceptions
+
     if policy_config is None:
         policy_config = policy_config_from_stack(run.config, run.project)
 
@@ -273,7 +281,7 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
     violations: list[Violation] = []
 
-    def reporter(policy, level, resource_urn: str):
+    def reporter(policy, level, resource_urn: str, exception: dict | None = None):
         def report(message: str, urn: str | None = None) -> None:
             # Resource policies always report on their resource (the engine ignores `urn`);
             # stack policies name a resource, or none for the stack as a whole.
@@ -282,15 +290,20 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
             violations.append(
                 Violation(
                     policy=policy.name,
-                    enforcement=level.value,
+                    enforcement="excepted" if exception is not None else level.value,
                     urn=target,
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
                     message=message or policy.description,
+                    exception=exception,
                 )
             )
 
         return report
+
+    # What the pack's exceptions suppress reaches the engine as nothing; offline it is listed.
+    suppressed: list = []
+    token = pack_exceptions.SUPPRESSED.set(suppressed)
 
     def call(policy, args, level, urn: str) -> None:
         try:
@@ -304,6 +317,10 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
         except Exception as exc:  # noqa: BLE001 - a crashing policy fails the preview; fail closed here too
             crash = f"policy '{policy.name}' raised {type(exc).__name__}: {exc}; the engine would fail the preview"
             reporter(policy, EnforcementLevel.MANDATORY, urn)(crash)
+        if suppressed:
+            for message, target, exception in suppressed:
+                reporter(policy, level, urn, exception)(message, target)
+            suppressed.clear()
 
     resource_policies = [
         p
@@ -314,48 +331,50 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
         p for p in policies if isinstance(p, StackValidationPolicy) and levels[p.name] is not EnforcementLevel.DISABLED
     ]
 
-    opts_of = {rec.urn: options(rec) for rec in run.resources}
-    props_of: dict[str, Any] = {}
-    for rec in run.resources:
-        props = props_of[rec.urn] = engine_props(rec.inputs)
-        opts = opts_of[rec.urn]
-        provider = provider_of(rec.provider)
-        for policy in resource_policies:
-            level = levels[policy.name]
-            if level is EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
-            call(policy, args, level, rec.urn)
-
-    if stack_policies:
-        # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
-        resources: dict[str, PolicyResource] = {}
+    try:
+        opts_of = {rec.urn: options(rec) for rec in run.resources}
+        props_of: dict[str, Any] = {}
         for rec in run.resources:
-            resources[rec.urn] = PolicyResource(
-                rec.type,
-                state_props(rec, props_of[rec.urn]),
-                rec.urn,
-                rec.name,
-                opts_of[rec.urn],
-                provider_of(rec.provider),
-                None,
-                [],
-                {},
-            )
-        for rec in run.resources:
-            res = resources[rec.urn]
-            res.parent = resources.get(rec.parent)
-            res.dependencies = [resources[u] for u in rec.dependencies if u in resources]
-            res.property_dependencies = {
-                k: [resources[u] for u in urns if u in resources] for k, urns in rec.property_dependencies.items()
-            }
-        stack_resources = list(resources.values())
-        for policy in stack_policies:
-            level = levels[policy.name]
-            if level is EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
+            props = props_of[rec.urn] = engine_props(rec.inputs)
+            opts = opts_of[rec.urn]
+            provider = provider_of(rec.provider)
+            for policy in resource_policies:
+                level = levels[policy.name]
+                if level is EnforcementLevel.REMEDIATE:
+                    level = EnforcementLevel.MANDATORY
+                args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
+                call(policy, args, level, rec.urn)
 
+        if stack_policies:
+            # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
+            resources: dict[str, PolicyResource] = {}
+            for rec in run.resources:
+                resources[rec.urn] = PolicyResource(
+                    rec.type,
+                    state_props(rec, props_of[rec.urn]),
+                    rec.urn,
+                    rec.name,
+                    opts_of[rec.urn],
+                    provider_of(rec.provider),
+                    None,
+                    [],
+                    {},
+                )
+            for rec in run.resources:
+                res = resources[rec.urn]
+                res.parent = resources.get(rec.parent)
+                res.dependencies = [resources[u] for u in rec.dependencies if u in resources]
+                res.property_dependencies = {
+                    k: [resources[u] for u in urns if u in resources] for k, urns in rec.property_dependencies.items()
+                }
+            stack_resources = list(resources.values())
+            for policy in stack_policies:
+                level = levels[policy.name]
+                if level is EnforcementLevel.REMEDIATE:
+                    level = EnforcementLevel.MANDATORY
+                call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
+    finally:
+        pack_exceptions.SUPPRESSED.reset(token)
     return violations
 
 
