@@ -196,14 +196,23 @@ def sdk_types() -> dict[str, tuple[str, str]]:
 
 @cache
 def sdk_inputs(type_: str) -> frozenset[str]:
-    """The camelCase input names the SDK's ``<Class>Args`` declares for a type."""
-    import importlib
+    """The camelCase input names the SDK's ``<Class>Args`` declares for a type (read from its source, not imported:
+    importing pulumi_aws's modules costs seconds)."""
+    import pulumi_aws
 
     module, cls = sdk_types()[type_]
-    mod = importlib.import_module(module)
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type_.split(":")[1].split("/")[1]).lower()
+    source = (Path(pulumi_aws.__file__).parent / module.split(".", 1)[1].replace(".", "/") / f"{snake}.py").read_text()
     # "<Class>InitArgs" where "<Class>Args" is taken by a nested input type of the same name.
-    args = getattr(mod, f"{cls}InitArgs", None) or getattr(mod, f"{cls}Args")
-    return frozenset(getattr(v.fget, "_pulumi_name", k) for k, v in vars(args).items() if isinstance(v, property))
+    for name in (f"{cls}InitArgs", f"{cls}Args"):
+        start = source.find(f"\nclass {name}:")
+        if start >= 0:
+            break
+    body = source[start + 1 :]
+    end = body.find("\nclass ", 1)
+    body = body if end < 0 else body[:end]
+    getters = re.findall(r'@pulumi\.getter(?:\(name="(\w+)"\))?\n(?:\s+@[^\n]*\n)*\s+def (\w+)\(', body)
+    return frozenset(camel or snake_name for camel, snake_name in getters)
 
 
 OUTPUT_KEYS = frozenset({"id", "arn"})
