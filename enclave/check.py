@@ -157,50 +157,71 @@ def resolve_policy_config(program_dir: Path, stack: str, run: ProgramRun, explic
 
 
 def engine_props(value: Any) -> Any:
-    """The same proxies pulumi-policy's ``unknown_checking_proxy`` builds around ``props``.
+    """Proxies that behave like pulumi-policy's ``unknown_checking_proxy`` around ``props``.
 
-    Built without the per-leaf path copies of the SDK's helper (the largest cost
-    of evaluation); a test checks both give the same values and the same
+    Built lazily: a nested dict or list is wrapped when it is accessed, not up
+    front, since most policies read a resource's inputs through ``__target``
+    (raw) and wrapping every container of every resource was the largest cost
+    of evaluation. A test checks both give the same values and the same
     ``UnknownValueError`` paths.
     """
-    return _proxy(value, [])
+    _lazy_proxy_types()
+    return _LAZY[0](value, []) if type(value) is dict else value
 
 
-def _proxy(node: Any, path: list[str]) -> Any:
-    from pulumi_policy.proxy import _DictProxy, _ListProxy
+_LAZY: list = []
 
-    kind = type(node)
-    if kind is dict:
-        return _DictProxy(
-            {k: _proxy(v, [*path, str(k)]) if type(v) in (dict, list) else v for k, v in node.items()}, path
-        )
-    if kind is list:
-        return _ListProxy(
-            [_proxy(v, [*path, str(i)]) if type(v) in (dict, list) else v for i, v in enumerate(node)], path
-        )
-    return node
+
+def _lazy_proxy_types() -> None:
+    """Define the lazy proxies once pulumi-policy is imported (it is only needed to evaluate)."""
+    if _LAZY:
+        return
+    from pulumi_policy.proxy import _DictProxy, _ListProxy, _raise_if_unknown
+
+    def wrap(value: Any, path: list, key: Any) -> Any:
+        kind = type(value)
+        if kind is dict:
+            return LazyDictProxy(value, [*path, str(key)])
+        if kind is list:
+            return LazyListProxy(value, [*path, str(key)])
+        return value
+
+    class LazyDictProxy(_DictProxy):
+        __slots__ = ("_path", "_raw")
+
+        def __init__(self, target: dict, path: list) -> None:
+            super().__init__(target, path)
+            self._raw, self._path = target, path
+
+        def __getitem__(self, key: Any) -> Any:
+            if key == "__target":
+                return self._raw
+            return wrap(_raise_if_unknown(key, self._raw[key], self._path), self._path, key)
+
+    class LazyListProxy(_ListProxy):
+        __slots__ = ("_path", "_raw")
+
+        def __init__(self, target: list, path: list) -> None:
+            super().__init__(target, path)
+            self._raw, self._path = target, path
+
+        def __getitem__(self, key: Any) -> Any:
+            if key == "__target":
+                return self._raw
+            return wrap(_raise_if_unknown(key, self._raw[key], self._path), self._path, key)
+
+    _LAZY.extend((LazyDictProxy, LazyListProxy))
+    load_policies()
+    from residency_rules.values import register_proxy_types
+
+    register_proxy_types(LazyDictProxy, LazyListProxy)
 
 
 def state_props(rec: Any, input_props: Any) -> Any:
-    """The engine's proxies of a resource's state (its outputs), sharing the inputs' proxies where equal.
-
-    Outputs repeat the inputs; their proxies (same values, same paths) are reused
-    rather than rebuilt, and only the computed outputs get new ones.
-    """
+    """The engine's view of a resource's state (its outputs, which repeat the inputs)."""
     if not (rec.custom and rec.outputs):
         return input_props
-    from pulumi_policy.proxy import _DictProxy
-
-    inputs, built = rec.inputs, input_props["__target"]
-    state = {}
-    for key, value in rec.outputs.items():
-        if key in inputs and (value is inputs[key] or value == inputs[key]):
-            state[key] = built[key]
-        elif type(value) in (dict, list):
-            state[key] = _proxy(value, [str(key)])
-        else:
-            state[key] = value
-    return _DictProxy(state, [])
+    return engine_props(rec.outputs)
 
 
 def evaluate(run: ProgramRun, policy_config: dict | None = None) -> list[Violation]:

@@ -201,8 +201,12 @@ def sdk_inputs(type_: str) -> frozenset[str]:
     import pulumi_aws
 
     module, cls = sdk_types()[type_]
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type_.split(":")[1].split("/")[1]).lower()
-    source = (Path(pulumi_aws.__file__).parent / module.split(".", 1)[1].replace(".", "/") / f"{snake}.py").read_text()
+    folder = Path(pulumi_aws.__file__).parent / module.split(".", 1)[1].replace(".", "/")
+    name = type_.split(":")[1].split("/")[1]
+    path = folder / (re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower() + ".py")
+    if not path.exists():  # an unusual file name: find the class
+        path = next(f for f in folder.glob("*.py") if f"class {cls}(pulumi.CustomResource)" in f.read_text())
+    source = path.read_text()
     # "<Class>InitArgs" where "<Class>Args" is taken by a nested input type of the same name.
     for name in (f"{cls}InitArgs", f"{cls}Args"):
         start = source.find(f"\nclass {name}:")

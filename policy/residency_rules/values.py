@@ -71,7 +71,13 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or (isinstance(value, str) and value in _UNKNOWN_SENTINELS)
 
 
-_PROXIES = (_DictProxy, _ListProxy)
+_PROXIES = {_DictProxy, _ListProxy}
+"""The proxy classes whose ``__target`` is the value itself (a set: offline tooling adds its own)."""
+
+
+def register_proxy_types(*types: type) -> None:
+    """Let ``raw`` see through proxies that subclass pulumi-policy's (offline evaluation's lazy ones)."""
+    _PROXIES.update(types)
 
 
 def raw(value: Any) -> Any:
