@@ -130,7 +130,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
     policy_config = resolve_policy_config(PROJECT_DIR, base.stack, base)
     results["policy_eval"] = []
     for size in QUICK_SIZES if args.quick else SIZES:
-        run = synthetic_run(base, size, prefix)
+        run = synthetic_run(base, size, prefix, workload_too=True)
         violations = evaluate(run, policy_config)
         stats = time_call(lambda run=run: evaluate(run, policy_config), runs)
         rate = size / stats.median

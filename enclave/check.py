@@ -258,6 +258,9 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
     policies = load_policies()
     from residency_rules import exceptions as pack_exceptions
+    from residency_rules.scan import clear_caches
+
+    clear_caches()  # each evaluation starts cold, as a fresh `enclave check` or engine run does
 
     if policy_config is None:
         policy_config = policy_config_from_stack(run.config, run.project)

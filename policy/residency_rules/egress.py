@@ -268,7 +268,7 @@ def _glue_job(res: Any, index: StackIndex) -> Iterator[str]:
     if not connections:
         yield "a Glue job without a connection runs in AWS's network with internet access: add a NETWORK connection in the site's subnets"
         return
-    by_name = {get(r.props, "name"): r for r in index.resources if r.resource_type == "aws:glue/connection:Connection"}
+    by_name = {get(r.props, "name"): r for r in index.of_type("aws:glue/connection:Connection")}
     for name in connections:
         if is_unknown(name):
             continue  # a connection of this program (by dependency); its own check places it
@@ -557,9 +557,9 @@ def _group_problems(group: Any, index: StackIndex) -> tuple[bool, list[str]]:
     """Whether a rule group blocks ``*``, and the problems of its admitting rules."""
     blocks_all = False
     problems: list[str] = []
-    lists = {r.urn: r for r in index.resources if r.resource_type == FIREWALL_LIST}
-    for rule in index.resources:
-        if rule.resource_type != FIREWALL_RULE or not _refers_to(rule, "firewallRuleGroupId", group):
+    lists = {r.urn: r for r in index.of_type(FIREWALL_LIST)}
+    for rule in index.of_type(FIREWALL_RULE):
+        if not _refers_to(rule, "firewallRuleGroupId", group):
             continue
         action = get(rule.props, "action")
         targets = [lst for lst in lists.values() if _refers_to(rule, "firewallDomainListId", lst)]
@@ -576,9 +576,7 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
     """Why one VPC that resolves DNS is not behind a DNS firewall that blocks every name but the region's AWS names."""
     if get(vpc.props, "enableDnsSupport") is False:
         return
-    associations = [
-        r for r in index.resources if r.resource_type == FIREWALL_ASSOCIATION and _refers_to(r, "vpcId", vpc)
-    ]
+    associations = [r for r in index.of_type(FIREWALL_ASSOCIATION) if _refers_to(r, "vpcId", vpc)]
     fix = (
         "associate a Route 53 Resolver DNS Firewall rule group that BLOCKs a domain list containing '*' and ALLOWs "
         f"only AWS names of {index.site.region}, with a ResolverFirewallConfig (firewall_fail_open 'DISABLED'), or "
@@ -589,11 +587,7 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
         return
     blocks_all = False
     for assoc in associations:
-        groups = [
-            r
-            for r in index.resources
-            if r.resource_type == FIREWALL_GROUP and _refers_to(assoc, "firewallRuleGroupId", r)
-        ]
+        groups = [r for r in index.of_type(FIREWALL_GROUP) if _refers_to(assoc, "firewallRuleGroupId", r)]
         if not groups:
             yield f"DNS firewall association {assoc.name} names a rule group that is not in this program, so the pack cannot prove what it allows: {fix}"
             continue
@@ -603,7 +597,7 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
             yield from problems
     if not blocks_all:
         yield f"no DNS firewall rule group on the VPC BLOCKs a domain list containing '*', so names outside AWS resolve: {fix}"
-    configs = [r for r in index.resources if r.resource_type == FIREWALL_CONFIG and _refers_to(r, "resourceId", vpc)]
+    configs = [r for r in index.of_type(FIREWALL_CONFIG) if _refers_to(r, "resourceId", vpc)]
     if not configs:
         yield f"the VPC has no ResolverFirewallConfig, so whether DNS fails open is not stated: {fix}"
     for config in configs:
@@ -619,8 +613,8 @@ def firewall_rule_findings(rule: Any, index: StackIndex) -> Iterator[str]:
     action = get(rule.props, "action")
     if action not in ("ALLOW", "ALERT"):
         return
-    for lst in index.resources:
-        if lst.resource_type == FIREWALL_LIST and _refers_to(rule, "firewallDomainListId", lst):
+    for lst in index.of_type(FIREWALL_LIST):
+        if _refers_to(rule, "firewallDomainListId", lst):
             for domain in items(get(lst.props, "domains")):
                 problem = allowed_domain_problem(domain, index)
                 if problem:

@@ -204,10 +204,6 @@ def _bucket_acl(res: Any, index: StackIndex) -> Iterator[str]:
         )
 
 
-def _org_policy_types(index: StackIndex) -> dict[str, str]:
-    return {r.urn: get(r.props, "type") for r in index.resources if r.resource_type == ORG_POLICY}
-
-
 def _org_attachment(res: Any, index: StackIndex) -> Iterator[str]:
     target = get(res.props, "targetId")
     if is_unknown(target) or not isinstance(target, str):

@@ -122,30 +122,48 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         return
 
     prov = args.provider
-    if prov is None or is_default_provider(prov.name, prov.urn):
-        report_violation(
-            "this resource uses the default AWS provider, whose region and account come from the "
-            "environment: pass provider= one of the site's pinned providers"
-        )
     own = get(args.props, "region")
     if is_unknown(own):
         report_violation(f"region is unknown at preview; pin it to {region}")
     elif own not in (MISSING, None, "") and own != region:
         report_violation(f"region = {own!r} overrides the provider's region: remove it or set it to {region!r}")
-    elif own in (MISSING, None, "") and prov is not None:
+    for message in _through_provider(prov, region, own in (MISSING, None, "")):
+        report_violation(message)
+
+
+_VERDICTS: dict[tuple[int, str, bool], tuple[Any, list[str]]] = {}
+
+
+def _through_provider(prov: Any, region: str, inherits: bool) -> list[str]:
+    """What is wrong with a resource's provider, for the resource (cached: every resource asks of the same few)."""
+    key = (id(prov), region, inherits)
+    cached = _VERDICTS.get(key)
+    if cached is not None and cached[0] is prov:
+        return cached[1]
+    found: list[str] = []
+    if prov is None or is_default_provider(prov.name, prov.urn):
+        found.append(
+            "this resource uses the default AWS provider, whose region and account come from the "
+            "environment: pass provider= one of the site's pinned providers"
+        )
+    if inherits and prov is not None:
         prov_region = get(prov.props, "region")
         if is_unknown(prov_region):
-            report_violation(f"the provider's region is unknown at preview; pin it to {region}")
+            found.append(f"the provider's region is unknown at preview; pin it to {region}")
         elif prov_region in (MISSING, None, ""):
-            report_violation(
+            found.append(
                 f"provider {prov.name} sets no region, so this resource lands wherever AWS_REGION points: "
                 f"use a provider pinned to {region}"
             )
         elif prov_region != region:
-            report_violation(
+            found.append(
                 f"effective region {prov_region!r} (from provider {prov.name}) is outside the site: "
                 f"use a provider pinned to {region}"
             )
+    if len(_VERDICTS) > 256:
+        _VERDICTS.clear()
+    _VERDICTS[key] = (prov, found)
+    return found
 
 
 POLICY = ResourceValidationPolicy(

@@ -337,6 +337,11 @@ def looks_like_policy(text: str) -> bool:
     return text[:1] == "{" and '"Statement"' in text
 
 
+# Statement elements that never name an account, region, host or bucket: actions are
+# "service:Action" words, the rest are labels and keywords.
+_NOT_NAMES = frozenset({"Sid", "Effect", "Action", "NotAction"})
+
+
 def _statement_leaves(value: Any, site: Site, words_seen: dict, out: list) -> None:
     """Hits of every string inside one parsed statement (a leaf is usually one word: cached as such)."""
     kind = type(value)
@@ -350,7 +355,7 @@ def _statement_leaves(value: Any, site: Site, words_seen: dict, out: list) -> No
             out.extend(found)
     elif kind is dict:
         for key, child in value.items():
-            if key != "Sid":
+            if key not in _NOT_NAMES:
                 _statement_leaves(child, site, words_seen, out)
     elif kind is list:
         for child in value:

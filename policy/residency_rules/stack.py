@@ -13,7 +13,7 @@ from typing import Any
 
 from .scan import Hit, resource_hits
 from .site import Site
-from .values import MISSING, decode_json, get, is_unknown, items
+from .values import _PROXIES, _UNKNOWN_SENTINELS, MISSING, decode_json, get, is_unknown, items
 
 # Inputs that are patterns to match, not names the resource reaches: a DNS firewall domain list's
 # domains are judged by how rules use them (no-egress), so the scan leaves them alone.
@@ -55,15 +55,20 @@ class StackIndex:
         self.buckets: dict[str, Any] = {}
         self.private_zones: tuple[str, ...] = ()
         self._hits: dict[str, list[Hit]] = {}
+        self._of_type: dict[str, list] = {}
         self._placement: dict[str, tuple[str | None, str | None]] = {}
         zones = []
+        of_type = self._of_type
+        by_ref = self.by_ref
         for res in resources:
             props = res.props
-            for key in ("id", "arn"):
-                value = get(props, key)
-                if _known(value):
-                    self.by_ref.setdefault(value, res)
+            target = props["__target"] if type(props) in _PROXIES else props
             typ = res.resource_type
+            of_type.setdefault(typ, []).append(res)
+            for key in ("id", "arn"):
+                value = target.get(key)
+                if type(value) is str and value and value not in _UNKNOWN_SENTINELS:
+                    by_ref.setdefault(value, res)
             if typ in BUCKET_TYPES:
                 name = get(props, "bucket")
                 if _known(name):
@@ -73,6 +78,10 @@ class StackIndex:
                 if _known(name):
                     zones.append(name.rstrip(".").lower())
         self.private_zones = tuple(zones)
+
+    def of_type(self, resource_type: str) -> list:
+        """The stack's resources of one type, in order (indexed once: rules must not scan the stack per resource)."""
+        return self._of_type.get(resource_type, [])
 
     # ------------------------------------------------------------------ placement
 

@@ -100,18 +100,24 @@ def plain(value: Any) -> Any:
 
 def get(props: Any, *path: str | int) -> Any:
     """The value at ``path`` (keys and list indexes), ``MISSING`` if absent, unknowns returned as-is."""
-    value = raw(props)
+    # Inlined raw()/is_unknown(): this runs for nearly every property a rule reads.
+    value = props["__target"] if type(props) in _PROXIES else props
     for step in path:
-        if is_unknown(value):
+        kind = type(value)
+        if kind is dict:
+            if type(step) is int or step not in value:
+                return MISSING
+            value = value[step]
+        elif kind is list or kind is tuple:
+            if type(step) is not int or step >= len(value):
+                return MISSING
+            value = value[step]
+        elif is_unknown(value):
             return value
-        if isinstance(step, int):
-            if not isinstance(value, (list, tuple)) or step >= len(value):
-                return MISSING
-            value = raw(value[step])
         else:
-            if not isinstance(value, dict) or step not in value:
-                return MISSING
-            value = raw(value[step])
+            return MISSING
+        if type(value) in _PROXIES:
+            value = value["__target"]
     return value
 
 
