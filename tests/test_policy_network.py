@@ -444,6 +444,7 @@ def dns_firewall(
     block="*",
     config=True,
     association=True,
+    redirection="INSPECT_REDIRECTION_DOMAIN",
 ):
     """Issue #12's DNS firewall (COORDINATION.md section 3) on the site's VPC, as resources of the stack."""
     vpc = res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.20.0.0/16", "enableDnsSupport": True, "id": "vpc-fw"}, name="vpc-fw")
@@ -469,6 +470,7 @@ def dns_firewall(
                 "firewallDomainListId": "rslvr-fdl-a",
                 "firewallRuleGroupId": "rslvr-frg-1",
                 "name": "allow",
+                "firewallDomainRedirectionAction": redirection,
             },
             name="allow-rule",
         ),
@@ -531,6 +533,7 @@ def test_a_vpc_behind_the_dns_firewall_passes():
         ({"allowed": ("*.us-east-1.amazonaws.com",)}, "allow-rule", "not an AWS name of eu-west-1"),
         ({"allowed": ("exfil.example.com",)}, "allow-rule", "not an AWS name of eu-west-1"),
         ({"allowed": ("*",)}, "allow-rule", "admits every name"),
+        ({"redirection": "TRUST_REDIRECTION_DOMAIN"}, "allow-rule", "trusts redirection domains"),
     ],
 )
 def test_a_dns_firewall_that_lets_names_out_fails(kw, on, expected):

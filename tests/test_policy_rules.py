@@ -11,6 +11,7 @@ import json
 
 import pytest
 from policy_support import (
+    CONFIG,
     DATA,
     DATA_PROVIDER,
     KEY_ARN,
@@ -280,9 +281,9 @@ def test_replication_ignores_non_aws_resources():
 P = region.POLICY
 
 
-def check_provider(**kw) -> list[str]:
+def check_provider(config=None, **kw) -> list[str]:
     name = kw.pop("name", "enclave-dublin-data")
-    return check(P, "pulumi:providers:aws", provider_props(**kw), prov=None, name=name)
+    return check(P, "pulumi:providers:aws", provider_props(**kw), prov=None, name=name, config=config)
 
 
 def test_region_pinned_compliant_provider_and_resource_pass():
@@ -812,6 +813,8 @@ def test_a_sandbox_policy_config_allows_governance_short_retention_and_no_protec
         (protection.ACCOUNT_PAB, {flag: True for flag in protection.PAB_FLAGS}),
         ("aws:ebs/snapshotBlockPublicAccess:SnapshotBlockPublicAccess", {"state": "block-all-sharing"}),
         ("aws:ec2/imageBlockPublicAccess:ImageBlockPublicAccess", {"state": "block-new-sharing"}),
+        (protection.SSM_SETTING, {"settingId": protection.SSM_PUBLIC_SHARING, "settingValue": "Disable"}),
+        (protection.SSM_SETTING, {"settingId": "/ssm/parameter-store/high-throughput-enabled", "settingValue": "true"}),
     ],
 )
 def test_account_blocks_on_public_sharing_pass(type_, props):
@@ -824,8 +827,21 @@ def test_account_blocks_on_public_sharing_pass(type_, props):
         (protection.ACCOUNT_PAB, {"blockPublicPolicy": False}, "blockPublicPolicy = false"),
         ("aws:ebs/snapshotBlockPublicAccess:SnapshotBlockPublicAccess", {"state": "unblocked"}, "block-all-sharing"),
         ("aws:ec2/imageBlockPublicAccess:ImageBlockPublicAccess", {"state": "unblocked"}, "block-new-sharing"),
+        (protection.SSM_SETTING, {"settingId": protection.SSM_PUBLIC_SHARING, "settingValue": "Enable"}, "publicly"),
     ],
 )
 def test_account_blocks_that_are_loosened_fail(type_, props, expected):
     found = check_stack(PUB, [res(type_, props)])
     assert any(expected in m for m, _urn in found), found
+
+
+def test_region_pinned_admits_a_trusted_account_only_on_the_providers_it_names():
+    # Issue #13: the guardrails' provider is pinned to the organization's management account.
+    config = {
+        **CONFIG["region-pinned"],
+        "trustedAccounts": [{"accountId": "999999999999", "reason": "management account", "resources": ["management"]}],
+    }
+    assert check_provider(name="management", account="999999999999", config=config) == []
+    messages = check_provider(name="elsewhere", account="999999999999", config=config)
+    assert any("outside the site" in m for m in messages), messages
+    assert any("outside the site" in m for m in check_provider(name="management", account="999999999999"))

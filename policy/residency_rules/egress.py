@@ -613,6 +613,11 @@ def firewall_rule_findings(rule: Any, index: StackIndex) -> Iterator[str]:
     action = get(rule.props, "action")
     if action not in ("ALLOW", "ALERT"):
         return
+    if get(rule.props, "firewallDomainRedirectionAction") == "TRUST_REDIRECTION_DOMAIN":
+        yield (
+            f"the {action} rule trusts redirection domains, so a CNAME from an admitted name to any other name "
+            "resolves unfiltered: use INSPECT_REDIRECTION_DOMAIN (the default)"
+        )
     for lst in index.of_type(FIREWALL_LIST):
         if _refers_to(rule, "firewallDomainListId", lst):
             for domain in items(get(lst.props, "domains")):

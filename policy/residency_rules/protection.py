@@ -25,6 +25,8 @@ PROTECTED_NAME = names.PROTECTED
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+SSM_SETTING = "aws:ssm/serviceSetting:ServiceSetting"
+SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
 # Account-wide blocks on public sharing, and the state each must keep.
 ACCOUNT_BLOCKS = {
     "aws:ebs/snapshotBlockPublicAccess:SnapshotBlockPublicAccess": "block-all-sharing",
@@ -150,6 +152,9 @@ def public_findings(resource_type: str, props: Any, guarded: bool = False) -> It
         text = json.dumps([g for g in grants if g is not MISSING])
         if any(group in text for group in _PUBLIC_GROUPS):
             yield "a grant to AllUsers or AuthenticatedUsers makes objects public: remove it"
+    if resource_type == SSM_SETTING and str(get(props, "settingId")).endswith(SSM_PUBLIC_SHARING):
+        if get(props, "settingValue") != "Disable":
+            yield f"settingValue = {get(props, 'settingValue')!r} lets SSM documents be shared publicly: set 'Disable'"
     block = ACCOUNT_BLOCKS.get(resource_type)
     if block is not None and get(props, "state") != block:
         yield f"state = {get(props, 'state')!r} loosens the account's block on public sharing: set {block!r}"
@@ -273,7 +278,9 @@ def validate_protected(args: ResourceValidationArgs, report_violation: ReportVio
         report_violation(message)
 
 
-SPECIAL_PUBLIC_TYPES = frozenset({*POLICY_DOCUMENTS, *PUBLIC_TYPES, PAB, ACCOUNT_PAB, *BUCKET_TYPES, *ACCOUNT_BLOCKS})
+SPECIAL_PUBLIC_TYPES = frozenset(
+    {*POLICY_DOCUMENTS, *PUBLIC_TYPES, PAB, ACCOUNT_PAB, *BUCKET_TYPES, *ACCOUNT_BLOCKS, SSM_SETTING}
+)
 SPECIAL_PUBLIC_TYPES |= {"aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2", "aws:rds/instance:Instance"}
 SPECIAL_PROTECTED_TYPES = frozenset({*DATA_TYPES, *OBJECT_LOCK_TYPES})
 

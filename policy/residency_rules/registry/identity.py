@@ -53,6 +53,7 @@ TYPES = {
     "aws:ssm/parameter:Parameter": safe("a configuration value; its value is scanned like every input"),
     "aws:ssm/patchBaseline:PatchBaseline": safe(_SSM),
     "aws:ssm/patchGroup:PatchGroup": safe(_SSM),
+    "aws:ssm/serviceSetting:ServiceSetting": checked("an account setting of Systems Manager: public sharing of documents must stay disabled", PUB),
     "aws:ssm/resourceDataSync:ResourceDataSync": checked("syncs inventory to an S3 bucket whose region must be the site's", REG, ID),
     "aws:ram/resourceShare:ResourceShare": checked("a share: no external principals; its principals must be the site's accounts", ID),
     "aws:ram/principalAssociation:PrincipalAssociation": checked("shares with the principal it names: a site account, never an organization or OU", ID),
