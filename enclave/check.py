@@ -186,10 +186,12 @@ def _lazy_proxy_types() -> None:
             return LazyListProxy(value, [*path, str(key)])
         return value
 
-    class LazyDictProxy(_DictProxy):
-        __slots__ = ("_path", "_raw")
+    class Lazy:
+        """Wraps a nested dict or list when it is read; ``__target`` is the raw container."""
 
-        def __init__(self, target: dict, path: list) -> None:
+        __slots__ = ()
+
+        def __init__(self, target: Any, path: list) -> None:
             super().__init__(target, path)
             self._raw, self._path = target, path
 
@@ -198,17 +200,11 @@ def _lazy_proxy_types() -> None:
                 return self._raw
             return wrap(_raise_if_unknown(key, self._raw[key], self._path), self._path, key)
 
-    class LazyListProxy(_ListProxy):
-        __slots__ = ("_path", "_raw")
+    class LazyDictProxy(Lazy, _DictProxy):
+        pass
 
-        def __init__(self, target: list, path: list) -> None:
-            super().__init__(target, path)
-            self._raw, self._path = target, path
-
-        def __getitem__(self, key: Any) -> Any:
-            if key == "__target":
-                return self._raw
-            return wrap(_raise_if_unknown(key, self._raw[key], self._path), self._path, key)
+    class LazyListProxy(Lazy, _ListProxy):
+        pass
 
     _LAZY.extend((LazyDictProxy, LazyListProxy))
     load_policies()

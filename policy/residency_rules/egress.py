@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +27,7 @@ from . import exceptions, names, scan
 from .aws_names import host_info
 from .registry import forbidden_by
 from .site import site_of
-from .stack import StackIndex, index_of
+from .stack import StackIndex, report_each
 from .values import MISSING, get, is_set, is_unknown, items, missing_config_message, plain
 
 NAME = names.NETWORK_PERIMETER
@@ -143,53 +144,51 @@ def network_findings(resource_type: str, props: Any, region: str) -> Iterator[st
 # --------------------------------------------------------------------------- names in inputs
 
 
+# What each kind of hit outside the site is, as a message (``{prop}``, ``{value}``, ``{token}``,
+# ``{detail}`` from the hit; ``{region}`` the site's).
+HIT_MESSAGES = {
+    scan.URL: (
+        "{prop}: {detail}:// URL {token!r} goes to {value}, outside AWS's {region} endpoints and the site's VPC: "
+        "a way out of the site; remove it (only AWS endpoints of the region or names in the site's private hosted "
+        "zones are reachable)"
+    ),
+    scan.HOST: (
+        "{prop}: host {value!r} is outside AWS's {region} endpoints and the site's VPC: a way out of the site; "
+        "remove it or use a name in a private hosted zone of the site's VPC"
+    ),
+    scan.EMAIL: "{prop}: e-mail address {value!r} sends data out of the site by SMTP: remove it",
+    scan.PUBLIC_IP: "{prop}: {value} is a public internet address, outside the site: remove it",
+    scan.GLOBAL_ENDPOINT: (
+        "{prop}: {token!r} is an AWS endpoint without a region ({value}), served from us-east-1 or worldwide: "
+        "use the {region} endpoint"
+    ),
+    scan.EDGE: "{prop}: {value!r} is an AWS edge-network name, served worldwide: remove it",
+    scan.REGION: "{prop}: {token!r} is an endpoint in {value}, outside the site's region: use the {region} endpoint",
+    scan.HTTP_TASK: (
+        "{prop}: the state machine calls {token!r}, an HTTP task that reaches any HTTPS endpoint on the internet: "
+        "remove it"
+    ),
+    scan.API_DESTINATION: (
+        "{prop}: {token!r} is an EventBridge API destination, which sends events to an HTTP endpoint: remove it"
+    ),
+    scan.PUBLIC_SWITCH: "{prop}: {value} = {token} gives it an internet address: set it false (or DISABLED)",
+    scan.UNREADABLE: (
+        "{value} is not readable text (compressed or binary), so the pack cannot see what it reaches: pass plain text"
+    ),
+}
+
+
 def hit_findings(res: Any, index: StackIndex) -> Iterator[str]:
     """Messages for the endpoints outside the site that one resource's inputs name."""
-    site = index.site
     for hit in index.hits(res):
-        if hit.effect is not None:
+        template = HIT_MESSAGES.get(hit.kind)
+        if template is None or hit.effect is not None:
             continue  # a policy statement names principals and conditions, not destinations
-        kind = hit.kind
-        if kind == scan.URL:
-            if not index.in_private_zone(hit.value):
-                yield (
-                    f"{hit.prop}: {hit.detail}:// URL {hit.token!r} goes to {hit.value}, outside AWS's {site.region} "
-                    "endpoints and the site's VPC: a way out of the site; remove it (only AWS endpoints of the "
-                    "region or names in the site's private hosted zones are reachable)"
-                )
-        elif kind == scan.HOST:
-            if not index.in_private_zone(hit.value):
-                yield (
-                    f"{hit.prop}: host {hit.value!r} is outside AWS's {site.region} endpoints and the site's VPC: "
-                    "a way out of the site; remove it or use a name in a private hosted zone of the site's VPC"
-                )
-        elif kind == scan.EMAIL:
-            yield f"{hit.prop}: e-mail address {hit.value!r} sends data out of the site by SMTP: remove it"
-        elif kind == scan.PUBLIC_IP:
-            yield f"{hit.prop}: {hit.value} is a public internet address, outside the site: remove it"
-        elif kind == scan.GLOBAL_ENDPOINT:
-            yield (
-                f"{hit.prop}: {hit.token!r} is an AWS endpoint without a region ({hit.value}), served from "
-                f"us-east-1 or worldwide: use the {site.region} endpoint"
-            )
-        elif kind == scan.EDGE:
-            yield f"{hit.prop}: {hit.value!r} is an AWS edge-network name, served worldwide: remove it"
-        elif kind == scan.REGION and hit.detail in ("url", "host"):
-            yield (
-                f"{hit.prop}: {hit.token!r} is an endpoint in {hit.value}, outside the site's region: use the "
-                f"{site.region} endpoint"
-            )
-        elif kind == scan.HTTP_TASK:
-            yield (
-                f"{hit.prop}: the state machine calls {hit.token!r}, an HTTP task that reaches any HTTPS endpoint "
-                "on the internet: remove it"
-            )
-        elif kind == scan.API_DESTINATION:
-            yield f"{hit.prop}: {hit.token!r} is an EventBridge API destination, which sends events to an HTTP endpoint: remove it"
-        elif kind == scan.PUBLIC_SWITCH:
-            yield f"{hit.prop}: {hit.value} = {hit.token} gives it an internet address: set it false (or DISABLED)"
-        elif kind == scan.UNREADABLE:
-            yield f"{hit.value} is not readable text (compressed or binary), so the pack cannot see what it reaches: pass plain text"
+        if hit.kind == scan.REGION and hit.detail not in ("url", "host"):
+            continue  # a region named, not an endpoint reached: the region perimeter's
+        if hit.kind in (scan.URL, scan.HOST) and index.in_private_zone(hit.value):
+            continue
+        yield template.format(**hit._asdict(), region=index.site.region)
 
 
 # --------------------------------------------------------------------------- services outside the VPC
@@ -224,22 +223,23 @@ def _lambda(res: Any, index: StackIndex) -> Iterator[str]:
         yield "vpc_config.security_group_ids is empty: give the function the site's workload security group"
 
 
-def _notebook(res: Any, index: StackIndex) -> Iterator[str]:
-    access = get(res.props, "directInternetAccess")
-    if access != "Disabled":
-        yield f"direct_internet_access = {access!r}: AWS's default gives the notebook internet access; set 'Disabled'"
-    problem = _in_site_subnets(res, index, "subnetId", get(res.props, "subnetId"), "subnet_id")
-    if problem:
-        yield problem
+def _snake(key: str) -> str:
+    """An input's Python argument name, as the reader writes it (``directInternetAccess`` -> ``direct_internet_access``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
 
 
-def _studio_domain(res: Any, index: StackIndex) -> Iterator[str]:
-    mode = get(res.props, "appNetworkAccessType")
-    if mode != "VpcOnly":
-        yield f"app_network_access_type = {mode!r}: the default PublicInternetOnly gives apps internet access; set 'VpcOnly'"
-    problem = _in_site_subnets(res, index, "subnetIds", get(res.props, "subnetIds"), "subnet_ids")
-    if problem:
-        yield problem
+def _setting_and_subnets(key: str, wanted: str, why: str, subnets: str) -> Any:
+    """A check that ``key`` is ``wanted`` (AWS's default gives internet access) and ``subnets`` are the site's."""
+
+    def check(res: Any, index: StackIndex) -> Iterator[str]:
+        value = get(res.props, key)
+        if value != wanted:
+            yield f"{_snake(key)} = {value!r}: {why}; set {wanted!r}"
+        problem = _in_site_subnets(res, index, subnets, get(res.props, subnets), _snake(subnets))
+        if problem:
+            yield problem
+
+    return check
 
 
 def _model(res: Any, index: StackIndex) -> Iterator[str]:
@@ -251,14 +251,14 @@ def _model(res: Any, index: StackIndex) -> Iterator[str]:
         yield f"the model's containers get internet access unless isolated: set enable_network_isolation=True or vpc_config ({problem})"
 
 
-def _vpc_config(key: str, subnets: str | None) -> Any:
-    """A check that the subnets at ``key.subnets`` (or ``key`` itself) are the site's."""
+def _vpc_config(key: str, subnets: str | None, why: str = "") -> Any:
+    """A check that the subnets at ``key.subnets`` (or ``key`` itself) are the site's (``why``: what it means if not)."""
 
     def check(res: Any, index: StackIndex) -> Iterator[str]:
         value = get(res.props, key, subnets) if subnets else get(res.props, key)
-        problem = _in_site_subnets(res, index, key, value, f"{key}.{subnets}" if subnets else key)
+        problem = _in_site_subnets(res, index, key, value, _snake(f"{key}.{subnets}" if subnets else key))
         if problem:
-            yield problem
+            yield f"{why} ({problem})" if why else problem
 
     return check
 
@@ -299,13 +299,6 @@ def _emr_cluster(res: Any, index: StackIndex) -> Iterator[str]:
     problem = _in_site_subnets(res, index, "ec2Attributes", subnets, "ec2_attributes.subnet_id")
     if problem:
         yield problem
-
-
-def _search_domain(res: Any, index: StackIndex) -> Iterator[str]:
-    vpc = get(res.props, "vpcOptions")
-    problem = _in_site_subnets(res, index, "vpcOptions", get(vpc, "subnetIds"), "vpc_options.subnet_ids")
-    if problem:
-        yield f"a domain without vpc_options has a public endpoint ({problem})"
 
 
 def _serverless_security_policy(res: Any, index: StackIndex) -> Iterator[str]:
@@ -472,8 +465,15 @@ def _eks(res: Any, index: StackIndex) -> Iterator[str]:
 
 TYPE_CHECKS = {
     "aws:lambda/function:Function": _lambda,
-    "aws:sagemaker/notebookInstance:NotebookInstance": _notebook,
-    "aws:sagemaker/domain:Domain": _studio_domain,
+    "aws:sagemaker/notebookInstance:NotebookInstance": _setting_and_subnets(
+        "directInternetAccess", "Disabled", "AWS's default gives the notebook internet access", "subnetId"
+    ),
+    "aws:sagemaker/domain:Domain": _setting_and_subnets(
+        "appNetworkAccessType",
+        "VpcOnly",
+        "the default PublicInternetOnly gives Studio apps internet access",
+        "subnetIds",
+    ),
     "aws:sagemaker/model:Model": _model,
     "aws:codebuild/project:Project": _vpc_config("vpcConfig", "subnets"),
     "aws:glue/job:Job": _glue_job,
@@ -481,8 +481,12 @@ TYPE_CHECKS = {
     "aws:glue/devEndpoint:DevEndpoint": _vpc_config("subnetId", None),
     "aws:emrserverless/application:Application": _vpc_config("networkConfiguration", "subnetIds"),
     "aws:emr/cluster:Cluster": _emr_cluster,
-    "aws:opensearch/domain:Domain": _search_domain,
-    "aws:elasticsearch/domain:Domain": _search_domain,
+    "aws:opensearch/domain:Domain": _vpc_config(
+        "vpcOptions", "subnetIds", "a domain without vpc_options has a public endpoint"
+    ),
+    "aws:elasticsearch/domain:Domain": _vpc_config(
+        "vpcOptions", "subnetIds", "a domain without vpc_options has a public endpoint"
+    ),
     "aws:opensearch/serverlessSecurityPolicy:ServerlessSecurityPolicy": _serverless_security_policy,
     "aws:apigateway/restApi:RestApi": _rest_api,
     "aws:apigateway/domainName:DomainName": _rest_api,
@@ -664,15 +668,14 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         report_violation(missing_config_message(NAME, "allowedRegion"))
         return
     require_dns_firewall = args.get_config().get("requireDnsFirewall", True) is not False
-    index = index_of(args.resources, site)
-    for res in args.resources:
-        typ = res.resource_type
-        if not typ.startswith("aws:"):
-            continue
-        if not index.hits(res) and typ not in SPECIAL_TYPES:
-            continue
-        for message in dict.fromkeys(findings(res, index, require_dns_firewall)):
-            report_violation(message, res.urn)
+    report_each(
+        args,
+        site,
+        report_violation,
+        lambda res, index: findings(res, index, require_dns_firewall),
+        lambda typ: typ.startswith("aws:"),
+        SPECIAL_TYPES,
+    )
 
 
 POLICY = StackValidationPolicy(

@@ -24,7 +24,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs
 
 from . import exceptions, names, scan
 from .site import Site, site_of
-from .stack import StackIndex, index_of
+from .stack import StackIndex, report_each
 from .values import MISSING, arn_parts, get, is_unknown, items, missing_config_message
 
 NAME = names.IDENTITY_PERIMETER
@@ -263,15 +263,14 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         if value is None:
             report_violation(missing_config_message(NAME, key))
             return
-    index = index_of(args.resources, site)
-    for res in args.resources:
-        typ = res.resource_type
-        if not (typ.startswith("aws:") or typ == "pulumi:providers:aws"):
-            continue
-        if not index.hits(res) and typ not in TYPE_CHECKS:
-            continue
-        for message in dict.fromkeys(findings(res, index)):
-            report_violation(message, res.urn)
+    report_each(
+        args,
+        site,
+        report_violation,
+        findings,
+        lambda typ: typ.startswith("aws:") or typ == "pulumi:providers:aws",
+        TYPE_CHECKS,
+    )
 
 
 POLICY = StackValidationPolicy(

@@ -17,6 +17,7 @@ from pulumi_policy import (
 
 from . import exceptions, names
 from .registry import forbidden_by
+from .scan import is_star_principal
 from .values import MISSING, get, is_unknown, items, plain
 
 PUBLIC_NAME = names.PUBLIC
@@ -91,15 +92,6 @@ KMS_DELETION_WINDOW_DAYS = 30
 DEFAULT_MIN_RETENTION_DAYS = 90
 
 
-def _is_public_principal(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        aws = principal.get("AWS")
-        return aws == "*" or (isinstance(aws, list) and "*" in aws)
-    return False
-
-
 def document_findings(path: str, document: Any, guarded: bool = False) -> Iterator[str]:
     """Allow statements that open a resource to everyone (principal ``*`` without a condition).
 
@@ -124,7 +116,7 @@ def document_findings(path: str, document: Any, guarded: bool = False) -> Iterat
     for i, st in enumerate(statements if isinstance(statements, list) else [statements]):
         if not isinstance(st, dict) or st.get("Effect") != "Allow":
             continue
-        if (_is_public_principal(st.get("Principal")) or "NotPrincipal" in st) and not st.get("Condition"):
+        if (is_star_principal(st.get("Principal")) or "NotPrincipal" in st) and not st.get("Condition"):
             sid = st.get("Sid", i)
             yield f"{path} statement {sid!r} allows everyone (Principal '*', no Condition): name the principals"
 

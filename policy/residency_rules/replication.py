@@ -28,7 +28,7 @@ from . import exceptions, names, scan
 from .encryption import KMS_KEY, key_problem
 from .registry import forbidden_by
 from .site import site_of
-from .stack import StackIndex, index_of
+from .stack import StackIndex, report_each
 from .values import MISSING, arn_parts, get, is_set, is_unknown, items, missing_config_message
 
 NAME = names.REGION_PERIMETER
@@ -309,15 +309,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
     if site.region is None:
         report_violation(missing_config_message(NAME, "allowedRegion"))
         return
-    index = index_of(args.resources, site)
-    for res in args.resources:
-        typ = res.resource_type
-        if not typ.startswith("aws:"):
-            continue
-        if not index.hits(res) and typ not in SPECIAL_TYPES:
-            continue
-        for message in dict.fromkeys(findings(res, index)):
-            report_violation(message, res.urn)
+    report_each(args, site, report_violation, findings, lambda typ: typ.startswith("aws:"), SPECIAL_TYPES)
 
 
 POLICY = StackValidationPolicy(

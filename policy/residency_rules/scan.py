@@ -324,7 +324,8 @@ def _confining_conditions(condition: Any) -> tuple[tuple[str, tuple[str, ...]], 
     return tuple(found)
 
 
-def _is_star(principal: Any) -> bool:
+def is_star_principal(principal: Any) -> bool:
+    """``Principal: "*"`` or ``{"AWS": "*"}`` (alone or in a list): every principal of every account."""
     if principal == "*":
         return True
     if isinstance(principal, dict):
@@ -385,7 +386,7 @@ def _policy_hits(text: str, site: Site, caches: _SiteCaches) -> list | None:
         _statement_leaves(st, site, caches.doc_words, found)
         for kind, value, token, detail in found:
             out.append((kind, value, token, detail, effect))
-        if effect == "Allow" and ("NotPrincipal" in st or _is_star(st.get("Principal"))):
+        if effect == "Allow" and ("NotPrincipal" in st or is_star_principal(st.get("Principal"))):
             sid = st.get("Sid", i)
             conditions = _confining_conditions(st.get("Condition"))
             out.append((STAR, str(sid), "*", (str(sid), conditions, "NotPrincipal" in st), effect))

@@ -196,3 +196,25 @@ def index_of(resources: list, site: Site) -> StackIndex:
         _INDEXES.clear()
     _INDEXES[key] = (resources, index)
     return index
+
+
+def report_each(
+    args: Any,
+    site: Site,
+    report_violation: Any,
+    findings: Any,
+    applies: Any,
+    special: frozenset[str] | set[str] | dict,
+) -> None:
+    """Report ``findings(resource, index)`` on each resource the rule ``applies`` to, once per message.
+
+    A resource the scan found nothing in, of a type the rule has no own check
+    for, is skipped without building its findings (most resources are clean).
+    """
+    index = index_of(args.resources, site)
+    for res in args.resources:
+        typ = res.resource_type
+        if not applies(typ) or (typ not in special and not index.hits(res)):
+            continue
+        for message in dict.fromkeys(findings(res, index)):
+            report_violation(message, res.urn)
