@@ -442,3 +442,63 @@ def test_guardrails_that_do_not_only_restrict_may_not_reach_beyond_the_site():
     assert found and all(u == attachment.urn for _m, u in found) and "OU or root" in found[0][0], found
     stack, attachment = guardrails("SERVICE_CONTROL_POLICY", FOREIGN)
     assert any(FOREIGN in m and u == attachment.urn for m, u in check_stack(ID, stack))
+
+
+# --------------------------------------------------------------------------- Allow-everyone guarded by a Deny
+
+API = "arn:aws:execute-api:eu-west-1:111111111111:abc123/*"
+
+
+def private_api_policy(deny_vpce: str = VPCE_ID, deny_resource: str = API, deny_action: str = "execute-api:Invoke"):
+    # AWS's documented pattern for private APIs: allow every principal, deny all but the site's endpoint.
+    return doc(
+        allow(Principal="*", Action="execute-api:Invoke", Resource=API),
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": deny_action,
+            "Resource": deny_resource,
+            "Condition": {"StringNotEquals": {"aws:SourceVpce": deny_vpce}},
+        },
+    )
+
+
+def test_allow_everyone_denied_unless_through_the_sites_endpoint_passes():
+    assert (
+        on_site("aws:apigateway/restApiPolicy:RestApiPolicy", {"restApiId": "abc123", "policy": private_api_policy()})
+        == []
+    )
+    assert (
+        on_site(
+            "aws:apigateway/restApiPolicy:RestApiPolicy",
+            {"restApiId": "abc123", "policy": private_api_policy(deny_action="*", deny_resource="*")},
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"deny_vpce": "vpce-0000not0mine"},
+        {"deny_resource": "arn:aws:execute-api:eu-west-1:111111111111:other/*"},
+        {"deny_action": "execute-api:ManageConnections"},
+    ],
+)
+def test_a_deny_that_does_not_cover_the_allow_or_is_not_the_sites_does_not_confine_it(kw):
+    messages = on_site(
+        "aws:apigateway/restApiPolicy:RestApiPolicy", {"restApiId": "abc123", "policy": private_api_policy(**kw)}
+    )
+    assert any("without a condition that confines it" in m for m in messages), messages
+
+
+def test_credentials_are_not_read_as_addresses():
+    props = {
+        "instanceClass": "db.t4g.micro",
+        "engine": "postgres",
+        "username": "app",
+        "password": "p@ssw0rd.example",
+        "deletionProtection": True,
+        "publiclyAccessible": False,
+    }
+    assert on_site("aws:rds/instance:Instance", props) == []

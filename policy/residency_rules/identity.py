@@ -18,6 +18,7 @@ account: a bucket name carries no account, so anything else fails closed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
@@ -95,8 +96,26 @@ def confining_condition(conditions: tuple, res: Any, index: StackIndex) -> str |
     return None
 
 
+def _covers(patterns: tuple[str, ...], values: tuple[str, ...]) -> bool:
+    """Every value (an action or resource of the Allow) matches one of a Deny's patterns."""
+    lowered = [p.lower() for p in patterns]
+    return bool(values) and all(any(fnmatchcase(v.lower(), p) for p in lowered) for v in values)
+
+
+def star_confined(star: scan.Star, res: Any, index: StackIndex) -> bool:
+    """An Allow for every principal is confined by its own condition, or by a Deny of the same document that
+    denies every principal its actions on its resources unless a key is the site's."""
+    if confining_condition(star.conditions, res, index) is not None:
+        return True
+    return any(
+        _covers(actions, star.actions) and _covers(resources, star.resources)
+        and confining_condition(conditions, res, index) is not None
+        for actions, resources, conditions in star.guards
+    )  # fmt: skip
+
+
 def _star_message(hit: scan.Hit) -> str:
-    sid, _conditions, not_principal = hit.detail
+    not_principal, sid = hit.detail.not_principal, hit.detail.sid
     who = "NotPrincipal (everyone but the named)" if not_principal else "Principal '*'"
     return (
         f"{hit.prop} statement {sid!r} allows {who} without a condition that confines it to the site: add "
@@ -133,7 +152,7 @@ def hit_findings(res: Any, index: StackIndex) -> Iterator[str]:
             if problem:
                 yield problem
         elif kind == scan.STAR:
-            if confining_condition(hit.detail[1], res, index) is None:
+            if not star_confined(hit.detail, res, index):
                 yield _star_message(hit)
 
 

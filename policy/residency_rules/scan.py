@@ -80,6 +80,8 @@ PLAIN, ENDPOINT, BUCKET_KEY, SKIP, REGION_KEY, PUBLIC_KEY, GLOBAL_KEY = range(7)
 # (residency-tags checks tags on their own).
 COSMETIC_KEYS = frozenset(
     {"description", "tags", "tagsAll", "name", "namePrefix", "displayName", "comment", "alarmDescription", "title"}
+    # Credentials are secrets, not addresses (a password may well look like an e-mail address).
+    | {"password", "masterPassword", "masterUserPassword", "adminUserPassword", "authToken", "secretKey"}
     # A resource's own DNS names (a certificate's, a custom domain's): names it answers to, not destinations.
     | {"domainName", "subjectAlternativeNames"}
 )
@@ -305,7 +307,15 @@ NETWORK_CONDITIONS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
 CONFINING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"})
 
 
-def _confining_conditions(condition: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+# In a Deny, the negated operators confine instead: "deny unless the key is the site's" (IfExists
+# too: an absent key then denies as well).
+GUARDING_OPERATORS = frozenset(
+    {"stringnotequals", "stringnotequalsignorecase", "stringnotlike", "arnnotequals", "arnnotlike"}
+    | {"stringnotequalsifexists", "stringnotlikeifexists", "arnnotequalsifexists", "arnnotlikeifexists"}
+)
+
+
+def _confining_conditions(condition: Any, operators: frozenset[str] = CONFINING_OPERATORS) -> tuple:
     """``(key, values)`` of each condition that could confine a statement to the site, if its values are."""
     if not isinstance(condition, dict):
         return ()
@@ -314,7 +324,7 @@ def _confining_conditions(condition: Any) -> tuple[tuple[str, tuple[str, ...]], 
         op = str(operator).lower()
         if op.startswith("foranyvalue:"):
             op = op[len("foranyvalue:") :]
-        if op not in CONFINING_OPERATORS or not isinstance(block, dict):
+        if op not in operators or not isinstance(block, dict):
             continue
         for key, value in block.items():
             k = str(key).lower()
@@ -377,9 +387,15 @@ def _policy_hits(text: str, site: Site, caches: _SiteCaches) -> list | None:
     if not isinstance(statements, list):
         return None
     out: list = []
+    statements = [st for st in statements if isinstance(st, dict)]
+    guards = tuple(
+        (_strings(st.get("Action")), _strings(st.get("Resource")), conditions)
+        for st in statements
+        if st.get("Effect") == "Deny" and is_star_principal(st.get("Principal"))
+        for conditions in [_confining_conditions(st.get("Condition"), GUARDING_OPERATORS)]
+        if conditions
+    )
     for i, st in enumerate(statements):
-        if not isinstance(st, dict):
-            continue
         effect = st.get("Effect")
         effect = effect if effect in ("Allow", "Deny") else "Allow"  # a malformed effect is not a Deny
         found: list = []
@@ -387,10 +403,39 @@ def _policy_hits(text: str, site: Site, caches: _SiteCaches) -> list | None:
         for kind, value, token, detail in found:
             out.append((kind, value, token, detail, effect))
         if effect == "Allow" and ("NotPrincipal" in st or is_star_principal(st.get("Principal"))):
-            sid = st.get("Sid", i)
-            conditions = _confining_conditions(st.get("Condition"))
-            out.append((STAR, str(sid), "*", (str(sid), conditions, "NotPrincipal" in st), effect))
+            sid = str(st.get("Sid", i))
+            star = Star(
+                sid,
+                _confining_conditions(st.get("Condition")),
+                "NotPrincipal" in st,
+                _strings(st.get("Action")),
+                _strings(st.get("Resource")),
+                guards,
+            )
+            out.append((STAR, sid, "*", star, effect))
     return out
+
+
+class Star(NamedTuple):
+    """An Allow statement for every principal, with what could confine it to the site."""
+
+    sid: str
+    conditions: tuple
+    """Its own conditions that could confine it: ``(key, values)``."""
+    not_principal: bool
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    guards: tuple
+    """The document's Deny statements for every principal that deny unless a key is the site's:
+    ``(actions, resources, conditions)``; one that covers this statement confines it too."""
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
 
 
 # --------------------------------------------------------------------------- strings and resources
