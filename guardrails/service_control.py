@@ -239,6 +239,15 @@ def _unless_deployer(cfg: SiteConfig) -> dict[str, Any]:
     return {"ArnNotEquals": {"aws:PrincipalArn": cfg.deployment_role_arn}}
 
 
+def _present_and_not(key: str, values: str | list[str]) -> dict[str, Any]:
+    """True when ``key`` is in the request and differs from every value (a missing key does not deny).
+
+    In a Deny, ``StringNotEqualsIfExists`` would be true on a missing key, denying exactly
+    the requests that carry none.
+    """
+    return {"StringNotEquals": {key: values}, "Null": {key: "false"}}
+
+
 def site_iam_patterns(cfg: SiteConfig) -> list[str]:
     """ARN patterns of every role and managed policy the site program names (``enclave-<site>-*``)."""
     return [
@@ -325,21 +334,22 @@ def no_way_out_policy(cfg: SiteConfig) -> dict[str, Any]:
             # Stops: a path out of the isolated network, for everyone, deployer included.
             _deny("DenyNetworkPathsOut", NETWORK_EXIT_ACTIONS),
             # Stops: an interface endpoint to another party's PrivateLink service (a private path out).
-            # Keeps: endpoints to AWS's own services (owner "amazon"); IfExists because the key is only
-            # on the endpoint-service part of the request.
+            # Keeps: endpoints to AWS's own services (owner "amazon"). The key is only on the
+            # endpoint-service part of the request, so the deny needs it present (Null false): an
+            # ...IfExists operator would deny every other part (VPC, subnets, security groups).
             _deny(
                 "DenyEndpointsToOtherPartiesServices",
                 ["ec2:CreateVpcEndpoint"],
-                Condition={"StringNotEqualsIfExists": {"ec2:VpceServiceOwner": "amazon"}},
+                Condition=_present_and_not("ec2:VpceServiceOwner", "amazon"),
             ),
             # Stops: replication, exports, log forwarding and shares of snapshots, images and resources.
             _deny("DenyCopiesAndSharesOutOfTheSite", COPY_AND_SHARE_ACTIONS),
             # Stops: writing data into (or reading keys and secrets of) another account's resources.
-            # Keeps: the operator's key; requests whose resource has no account.
+            # Keeps: the operator's key; requests whose resource has no account (ListAllMyBuckets).
             _deny(
                 "DenyResourcesOutsideTheSite",
                 RESOURCE_PERIMETER_ACTIONS,
-                Condition={"StringNotEqualsIfExists": {"aws:ResourceAccount": site_accounts}},
+                Condition=_present_and_not("aws:ResourceAccount", site_accounts),
             ),
             # Stops: the account leaving the organization (and its guardrails) or changing its policies.
             _deny("DenyLeavingOrChangingTheOrganization", ORGANIZATION_CHANGE_ACTIONS),
