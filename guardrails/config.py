@@ -41,7 +41,11 @@ CONFIG_KEYS: tuple[tuple[str, bool, str], ...] = (
         "the 12-digit id of the account that runs this project: the management account (default) "
         "or the delegated administrator for organization policies",
     ),
-    ("targetId", False, "the site's data account id (default) or the id of an OU that holds only it, like ou-ab12-cd34ef56"),
+    (
+        "targetId",
+        False,
+        "the site's data account id (default) or the id of an OU that holds only it, like ou-ab12-cd34ef56",
+    ),
 )
 _FOREIGN_KEYS_ALLOWED = {"pulumi:disable-default-providers"}
 
@@ -132,7 +136,9 @@ def guardrails_config_from_mapping(values: Mapping[str, Any], site_values: Mappi
         if key in known or key in _FOREIGN_KEYS_ALLOWED:
             continue
         if key.startswith(f"{PROJECT}:"):
-            problems.append(f"{key}: unknown key (value {values[key]!r}); the known keys are {', '.join(sorted(known))}")
+            problems.append(
+                f"{key}: unknown key (value {values[key]!r}); the known keys are {', '.join(sorted(known))}"
+            )
         elif key.startswith("aws:"):
             problems.append(
                 f"{key}: must not be set (value {values[key]!r}); the guardrails pin their provider to the "
@@ -189,7 +195,7 @@ def guardrails_config_from_mapping(values: Mapping[str, Any], site_values: Mappi
                 f"{_k('managementAccountId')}: {management!r} is the site's data account; SCPs and RCPs do not "
                 "bind the management account, so the data must live in a member account"
             )
-        if administrator == data:
+        if got["policyAdministratorAccountId"] and administrator == data:
             problems.append(
                 f"{_k('policyAdministratorAccountId')}: {administrator!r} is the site's data account; the data "
                 "account must not administer its own guardrails: use the management account or another delegated administrator"

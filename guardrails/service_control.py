@@ -54,10 +54,13 @@ GLOBAL_ENDPOINT_SERVICES: dict[str, tuple[str, bool, str]] = {
     "organizations": (
         "organizations",
         True,
-        "only Describe*/List*: the auditor reads the organization the guardrails come from; every write "
-        "stays denied",
+        "only Describe*/List*: the auditor reads the organization the guardrails come from; every write stays denied",
     ),
-    "route53": ("route53", False, "public hosted zones publish records worldwide; the site resolves through its DNS firewall"),
+    "route53": (
+        "route53",
+        False,
+        "public hosted zones publish records worldwide; the site resolves through its DNS firewall",
+    ),
     "s3": ("s3", False, "the legacy global endpoint; clients use the site region's S3 endpoint"),
     "savingsplans": ("savingsplans", False, "purchasing is the management account's"),
     "shield": ("shield", False, "protects public endpoints, which the site has none of"),
@@ -84,7 +87,11 @@ REVIEWED_SERVICES: dict[str, str] = {
 }
 """Services the site's program and its roles use, each reviewed for residency; every other service is denied."""
 
-REVIEWED_ACTIONS = (*(f"{service}:*" for service in REVIEWED_SERVICES), "organizations:Describe*", "organizations:List*")
+REVIEWED_ACTIONS = (
+    *(f"{service}:*" for service in REVIEWED_SERVICES),
+    "organizations:Describe*",
+    "organizations:List*",
+)
 
 IAM_CHANGE_ACTIONS = (
     "iam:Attach*",
@@ -304,7 +311,11 @@ def gates_policy(cfg: SiteConfig) -> dict[str, Any]:
         # Stops: lifting every gate at once by becoming the deployer (assuming it from inside the
         # account, passing it to compute, or widening its trust or permissions). The reviewed
         # pipeline reaches it from outside the data account; changing it is an operator-held change.
-        _deny("NobodyInsideChangesOrBecomesDeployer", [*IAM_CHANGE_ACTIONS, "iam:PassRole", "sts:AssumeRole"], cfg.deployment_role_arn),
+        _deny(
+            "NobodyInsideChangesOrBecomesDeployer",
+            [*IAM_CHANGE_ACTIONS, "iam:PassRole", "sts:AssumeRole"],
+            cfg.deployment_role_arn,
+        ),
         # Stops: bucket policies, encryption, versioning, Object Lock, logging, the trail, flow
         # logs, VPC endpoints, the DNS firewall, the account-level blocks and the secret's policy
         # being lifted by hand. Keeps: the deployer's `pulumi up`.

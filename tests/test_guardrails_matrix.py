@@ -151,7 +151,10 @@ SCP_CASES: dict[str, tuple[list[Request], tuple[str, str]]] = {
         (DENIED, ALLOWED),
     ),
     "detach or rewrite the permissions boundary": (
-        [Request("iam:DeleteRolePermissionsBoundary", _role("workload")), Request("iam:CreatePolicyVersion", _BOUNDARY)],
+        [
+            Request("iam:DeleteRolePermissionsBoundary", _role("workload")),
+            Request("iam:CreatePolicyVersion", _BOUNDARY),
+        ],
         (DENIED, ALLOWED),
     ),
     "delete and recreate a site role": (
@@ -254,7 +257,9 @@ SCP_CASES: dict[str, tuple[list[Request], tuple[str, str]]] = {
     ),
     "write into another account's bucket or use its key": (
         [
-            Request("s3:PutObject", lambda cfg: "arn:aws:s3:::exfil/*", lambda cfg: {"aws:ResourceAccount": OTHER_ACCOUNT}),
+            Request(
+                "s3:PutObject", lambda cfg: "arn:aws:s3:::exfil/*", lambda cfg: {"aws:ResourceAccount": OTHER_ACCOUNT}
+            ),
             Request("kms:Encrypt", _any, lambda cfg: {"aws:ResourceAccount": OTHER_ACCOUNT}),
         ],
         (DENIED, DENIED),
@@ -330,7 +335,10 @@ def cfg(request) -> SiteConfig:
 def test_scp_cell(cfg, attempt):
     requests, (admin_expected, deployer_expected) = SCP_CASES[attempt]
     admin = ADMIN.format(data=cfg.data_account_id)
-    for who, principal, expected in (("administrator", admin, admin_expected), ("deployer", cfg.deployment_role_arn, deployer_expected)):
+    for who, principal, expected in (
+        ("administrator", admin, admin_expected),
+        ("deployer", cfg.deployment_role_arn, deployer_expected),
+    ):
         for request in requests:
             sids = scp_outcome(cfg, principal, request)
             if expected.startswith("allowed (VPC)"):
@@ -338,7 +346,9 @@ def test_scp_cell(cfg, attempt):
             else:
                 expected_here = expected
             got = DENIED if sids else ALLOWED
-            assert got == expected_here, f"{cfg.site} {who} {request.action} on {request.resource(cfg)}: {got} by {sids}"
+            assert got == expected_here, (
+                f"{cfg.site} {who} {request.action} on {request.resource(cfg)}: {got} by {sids}"
+            )
 
 
 def test_the_administrator_root_user_is_bound_like_any_principal(cfg):
@@ -436,13 +446,21 @@ RCP_CASES: dict[str, tuple[str, Callable[[SiteConfig], str], Callable[[SiteConfi
     "CloudTrail delivers the site's trail": (
         "s3:PutObject",
         _objects("audit-logs"),
-        lambda cfg: {"aws:PrincipalIsAWSService": "true", "aws:SourceAccount": cfg.data_account_id, "aws:SecureTransport": "true"},
+        lambda cfg: {
+            "aws:PrincipalIsAWSService": "true",
+            "aws:SourceAccount": cfg.data_account_id,
+            "aws:SecureTransport": "true",
+        },
         ALLOWED,
     ),
     "an AWS service acting for another account": (
         "s3:PutObject",
         _objects("audit-logs"),
-        lambda cfg: {"aws:PrincipalIsAWSService": "true", "aws:SourceAccount": OTHER_ACCOUNT, "aws:SecureTransport": "true"},
+        lambda cfg: {
+            "aws:PrincipalIsAWSService": "true",
+            "aws:SourceAccount": OTHER_ACCOUNT,
+            "aws:SecureTransport": "true",
+        },
         DENIED,
     ),
     "a data-account principal over plain HTTP": (

@@ -68,7 +68,9 @@ def test_policies_per_target_leave_room_for_the_aws_managed_one_and_one_more(cfg
     kinds = [kind for kind, _, _ in policy_documents(cfg).values()]
     for kind in (SCP, RCP):
         attached = kinds.count(kind) + 1  # + the AWS-managed FullAWSAccess / RCPFullAWSAccess
-        assert attached <= POLICIES_PER_TARGET - 1, f"{kind}: {attached} attached leaves no slot for the organization's own"
+        assert attached <= POLICIES_PER_TARGET - 1, (
+            f"{kind}: {attached} attached leaves no slot for the organization's own"
+        )
 
 
 def test_names_and_descriptions_are_within_organizations_limits(cfg):
@@ -146,7 +148,11 @@ def _botocore_global_services() -> set[str]:
     path = os.path.join(os.path.dirname(botocore.__file__), "data", "endpoints.json")
     with open(path) as f:
         aws = next(p for p in json.load(f)["partitions"] if p["partition"] == "aws")
-    return {name for name, svc in aws["services"].items() if svc.get("partitionEndpoint") or svc.get("isRegionalized") is False}
+    return {
+        name
+        for name, svc in aws["services"].items()
+        if svc.get("partitionEndpoint") or svc.get("isRegionalized") is False
+    }
 
 
 def test_every_globally_served_service_is_decided_with_a_reason():
@@ -173,7 +179,13 @@ def test_the_region_deny_exempts_exactly_the_decided_global_services(cfg):
 
 def test_reviewed_services_are_the_ones_the_site_program_registers(program_run):
     """Every AWS service the site program creates resources in is reviewed (else its deployer would be denied)."""
-    module_to_prefix = {"cloudwatch": "logs", "route53": "route53resolver", "ebs": "ec2", "vpc": "ec2", "s3control": "s3"}
+    module_to_prefix = {
+        "cloudwatch": "logs",
+        "route53": "route53resolver",
+        "ebs": "ec2",
+        "vpc": "ec2",
+        "s3control": "s3",
+    }
     reviewed = set(service_control.REVIEWED_SERVICES)
     for stack in STACKS:
         for res in program_run(stack).resources:
