@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import botocore
 import pytest
@@ -200,3 +201,22 @@ def test_no_way_out_names_only_reviewed_services_and_the_universal_ways_out(cfg)
     for st in service_control.no_way_out_policy(cfg)["Statement"]:
         for action in listed(st["Action"]):
             assert action.split(":")[0] in allowed, f"{st['Sid']}: {action}"
+
+
+def test_docs_show_the_measured_sizes_and_every_decision():
+    """docs/guardrails.md: the size table is what this test measures; every global service and reviewed service is listed."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "guardrails.md").read_text()
+    sizes = {
+        stack: {
+            name.split("-", 2)[2]: len(compact_json(d))
+            for name, (_k, _d, d) in policy_documents(site_config_from_mapping(read_site_stack_values(stack))).items()
+        }
+        for stack in STACKS
+    }
+    for short in sizes["dublin"]:
+        row = f"| {sizes['dublin'][short]:,} | {sizes['hamar'][short]:,} | {POLICY_SIZE_LIMIT:,} |"
+        assert f"`enclave-<site>-{short}`" in doc and row in doc, f"docs: update the size row of {short} to {row}"
+    for name, (prefix, exempt, why) in service_control.GLOBAL_ENDPOINT_SERVICES.items():
+        assert f"| `{name}` | `{prefix}` | {'**yes**' if exempt else 'no'} | {why} |" in doc, name
+    for service, why in service_control.REVIEWED_SERVICES.items():
+        assert f"| `{service}` | {why} |" in doc, service
