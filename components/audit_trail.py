@@ -113,7 +113,9 @@ def audit_log_bucket_policy(cfg: SiteConfig) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
                 "Action": "s3:PutObject",
-                "Resource": [f"{bucket}/{prefix}AWSLogs/{account}/*" for prefix in (FLOW_LOG_PREFIX, DNS_QUERY_LOG_PREFIX)],
+                "Resource": [
+                    f"{bucket}/{prefix}AWSLogs/{account}/*" for prefix in (FLOW_LOG_PREFIX, DNS_QUERY_LOG_PREFIX)
+                ],
                 "Condition": {
                     "StringEquals": {**_BUCKET_OWNER_FULL_CONTROL, "aws:SourceAccount": account},
                     "ArnLike": delivery_source["ArnLike"],

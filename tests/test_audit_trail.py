@@ -305,7 +305,9 @@ def test_trail_waits_for_object_lock_encryption_and_policy_and_is_protected(site
     def check(args):
         (_, *exposed), records = args
         trail = one(records, TRAIL)
-        ready = [child(records, t) for t in ("bucketObjectLockConfiguration", "bucketServerSideEncryptionConfiguration")]
+        ready = [
+            child(records, t) for t in ("bucketObjectLockConfiguration", "bucketServerSideEncryptionConfiguration")
+        ]
         ready.append(child(records, "bucketPolicy"))
         for rec in ready:
             assert rec.urn in trail.dependencies, f"{trail.urn}: no log file before {rec.urn}"
