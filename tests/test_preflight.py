@@ -177,8 +177,11 @@ def test_without_operator_credentials_the_operator_checks_fail_closed(ready):
     assert all("--operator-profile" in r.found for r in results if r.status == "fail")
 
 
-def test_a_bucket_name_held_by_another_account(ready):
+@pytest.mark.parametrize("cross_account_read", ["false", "true"], ids=["403-as-aws", "200"])
+def test_a_bucket_name_held_by_another_account(ready, monkeypatch, cross_account_read):
     cfg, data, operator = ready
+    # AWS answers HeadBucket on another account's bucket with 403; moto by default with 200.
+    monkeypatch.setenv("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", cross_account_read)
     name = cfg.bucket_name("audit-logs")
     AccountSession(cfg.region, "999999999999").client("s3").create_bucket(
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": cfg.region}
