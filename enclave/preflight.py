@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from enclave.audit.checks import Check
 from enclave.cli import EXIT_FAIL, EXIT_OK, UsageError
 
 HELP = "Check a site's prerequisites before its first pulumi up, with read-only AWS calls; exit 1 if one is missing."
@@ -33,75 +34,65 @@ CLOUDTRAIL_TRAILS_PER_REGION = 5
 """CloudTrail's quota of trails per region."""
 
 
-@dataclass(frozen=True)
-class Prerequisite:
-    """One thing that must exist (or be free) before the first deployment."""
-
-    id: str
-    title: str
-    expected: str
-    fix: str
-
-
-PREREQUISITES: dict[str, Prerequisite] = {
+PREREQUISITES: dict[str, Check] = {
     p.id: p
     for p in (
-        Prerequisite(
+        Check(
             "region-enabled",
             "The site's region is enabled for the data account",
             "region opt-in status opt-in-not-required or opted-in",
             "Enable it from the management or data account: aws account enable-region --region-name REGION "
             "(takes minutes to hours), then run preflight again.",
         ),
-        Prerequisite(
+        Check(
             "no-default-vpc",
             "The region has no default VPC (it has an internet gateway)",
             "no default VPC in the region",
             "Delete the default VPC of the region: its internet gateway, subnets, then the VPC "
             "(aws ec2 delete-vpc --vpc-id ID after detaching and deleting the gateway).",
         ),
-        Prerequisite(
+        Check(
             "deployment-role-exists",
             "The deployment role (deploymentRoleArn) exists in the data account",
             "the role exists",
             "Create the deployment role in the data account (docs/deployment.md lists its permissions), "
             "or correct eu-data-enclave:deploymentRoleArn.",
         ),
-        Prerequisite(
+        Check(
             "staff-principal-exists",
             "Each approved staff principal (staffPrincipals) exists",
             "the role or user exists in the data account",
             "Create the principal, or remove it from eu-data-enclave:staffPrincipals: IAM rejects a trust "
             "policy that names a principal which does not exist.",
         ),
-        Prerequisite(
+        Check(
             "staff-user-has-mfa",
             "Each approved staff user has an MFA device (the gate requires MFA)",
             "at least one MFA device",
             "Assign an MFA device to the user (aws iam enable-mfa-device), or the user can never pass the gate.",
         ),
-        Prerequisite(
+        Check(
             "operator-role-exists",
             "The operator's key-custodian role (operatorRoleArn) exists in the operator account",
             "the role exists",
             "The operator creates the role in its account (docs/deployment.md), or correct "
             "eu-data-enclave:operatorRoleArn; pass --operator-profile with read-only operator credentials.",
         ),
-        Prerequisite(
+        Check(
             "operator-role-trusts-deployer",
             "The key-custodian role trusts the deployment role, with the agreed external id",
             "an Allow of sts:AssumeRole for the deployment role (or the data account) requiring sts:ExternalId",
             "The operator adds the trust statement of docs/deployment.md to the role (aws iam "
             "update-assume-role-policy), with eu-data-enclave:operatorExternalId as the external id.",
         ),
-        Prerequisite(
+        Check(
             "bucket-name-available",
             "Each site bucket name is free, or already the data account's",
             "no bucket of that name in another account",
             "S3 bucket names are global: a name held by another account cannot be created. Check the "
             "account ids in the stack config; the names derive from eu-data-enclave:site and dataAccountId.",
         ),
-        Prerequisite(
+        Check(
             "trail-quota",
             "The region has room for the site's trail",
             f"the site's trail exists, or fewer than {CLOUDTRAIL_TRAILS_PER_REGION} trails in the region",
