@@ -86,6 +86,8 @@ class SiteConfig:
     """Days CloudTrail logs stay locked (Object Lock, compliance mode)."""
     data_classification: str
     """Value of the ``data-classification`` tag on every resource."""
+    sandbox: bool = False
+    """Trial deployment (``eu-data-enclave:sandbox``): teardown possible; see docs/deployment.md."""
 
     @property
     def name_prefix(self) -> str:
@@ -138,7 +140,7 @@ class SiteConfig:
 class _Key:
     name: str
     required: bool
-    kind: str  # "string" | "integer" | "array"
+    kind: str  # "string" | "integer" | "boolean" | "array"
     default: Any = None
 
 
@@ -158,6 +160,7 @@ CONFIG_KEYS: tuple[_Key, ...] = (
     _Key("vpcCidr", True, "string"),
     _Key("auditLogRetentionDays", False, "integer", 365),
     _Key("dataClassification", False, "string", "personal-data"),
+    _Key("sandbox", False, "boolean", False),
 )
 
 # Keys of other namespaces the stack files may set. `aws:*` is refused on
@@ -179,6 +182,12 @@ def _decode(raw: Any, kind: str) -> Any:
         if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
             return int(raw)
         raise ValueError("an integer")
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise ValueError("true or false")
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -349,6 +358,7 @@ def site_config_from_mapping(values: Mapping[str, Any]) -> SiteConfig:
         vpc_cidr=cidr,
         audit_log_retention_days=got["auditLogRetentionDays"],
         data_classification=got["dataClassification"],
+        sandbox=got["sandbox"],
     )
 
 

@@ -1,9 +1,11 @@
 """The access matrix: for each kind of principal and each class of action, allowed or denied, and why.
 
-No IAM evaluator is written here. Each cell is proved by asserting on the exact
-statements and conditions that decide it, in every document AWS would evaluate
-for that request: the caller's trust and identity policies, the permissions
-boundary, the bucket, key, secret and endpoint policies. AWS's own evaluation
+Each cell is proved by asserting on the exact statements and conditions that
+decide it, in every document AWS would evaluate for that request: the caller's
+trust and identity policies, the permissions boundary, the bucket, key, secret
+and endpoint policies. The deployment role's row is also decided by the small
+evaluator in ``tests/iam_eval.py`` (its identity policy is not the program's,
+so only the resource policies can be read for it). AWS's own evaluation
 (explicit deny wins; cross-account KMS needs both the key policy and the
 caller's policy; a boundary caps an identity policy) is what turns these
 statements into the outcome; docs/gates-and-threat-model.md lists which
@@ -25,6 +27,9 @@ from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
 from components.regional_storage import data_bucket_policy
 from tests.conftest import KEY_ARN, stack_config
+from tests.iam_eval import allows as evaluator_allows
+from tests.iam_eval import denies as evaluator_denies
+from tests.iam_eval import role_request
 
 ENDPOINT_ID = "vpce-0123456789abcdef0"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gates-and-threat-model.md"
@@ -38,6 +43,7 @@ PRINCIPALS = (
     "other data-account principal",
     "workload role",
     "auditor",
+    "deployment role",
     "anonymous",
 )
 ACTIONS = ("read data", "write data", "change replication or bucket policy", "decrypt", "read logs")
@@ -53,7 +59,14 @@ MATRIX: dict[str, tuple[str, ...]] = {
         "via S3 / Secrets Manager",
         DENIED,
     ),
-    "auditor": (DENIED, DENIED, DENIED, "audit logs only", "audit logs (trail files, flow logs)"),
+    "auditor": (DENIED, DENIED, DENIED, "audit logs only", "audit logs (trail files, flow logs, DNS query logs)"),
+    "deployment role": (
+        DENIED,
+        DENIED,
+        "bucket settings, never replication",
+        "the pepper only, via Secrets Manager",
+        DENIED,
+    ),
     "anonymous": (DENIED, DENIED, DENIED, DENIED, DENIED),
 }
 """The table the README shows; each cell is proved by the test of the same name below."""
@@ -443,6 +456,68 @@ def test_auditor_read_logs(docs):
             assert s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, s["Sid"]
 
 
+# --------------------------------------------------------------------------- the deployment role
+
+
+def _deployer(docs: Docs, action: str, resource: str, context: dict | None = None):
+    return role_request(docs.cfg.deployment_role_arn, action, resource, context)
+
+
+def _deployer_key_use(docs: Docs, bucket_role: str) -> list[str]:
+    context = {
+        "kms:CallerAccount": docs.cfg.data_account_id,
+        "kms:ViaService": f"s3.{docs.cfg.region}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": docs.cfg.bucket_arn(bucket_role),
+    }
+    return [
+        sid
+        for action in ("kms:Decrypt", "kms:GenerateDataKey")
+        for sid in evaluator_allows(docs.key, _deployer(docs, action, "*", context))
+    ]
+
+
+def test_deployer_read_data(docs):
+    # Outside the endpoint the bucket denies it object reads, and the key would not decrypt them.
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert evaluator_denies(docs.data_bucket, _deployer(docs, action, docs.data_objects))
+    assert _deployer_key_use(docs, "user-data") == []
+
+
+def test_deployer_write_data(docs):
+    assert evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutObject", docs.data_objects))
+    assert _deployer_key_use(docs, "user-data") == []
+
+
+def test_deployer_change_replication_or_bucket_policy(docs):
+    bucket = docs.cfg.bucket_arn("user-data")
+    # It is the one principal that may change bucket settings (that is what deploying is)...
+    assert not evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutBucketPolicy", bucket))
+    governance = stmt(docs.data_bucket, "OnlyDeployerChangesBucketSettings")
+    assert governance["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": docs.cfg.deployment_role_arn}}
+    # ...and, like everyone, never replication.
+    assert evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutReplicationConfiguration", bucket))
+    assert evaluator_denies(
+        docs.audit_bucket, _deployer(docs, "s3:PutReplicationConfiguration", docs.cfg.bucket_arn("audit-logs"))
+    )
+
+
+def test_deployer_decrypt(docs):
+    s = stmt(docs.key, "DeployerUsesKeyForThePepperOnly")
+    assert s["Condition"]["StringEquals"]["kms:ViaService"] == [f"secretsmanager.{docs.cfg.region}.amazonaws.com"]
+    assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"].endswith("-pseudonym-pepper-??????")
+    for role in ("user-data", "access-logs", "audit-logs"):
+        assert _deployer_key_use(docs, role) == [], role
+    # The pepper's own resource policy lets it read back the value it wrote.
+    read = stmt(docs.secret, "DenyReadExceptWorkloadAndDeployer")
+    assert docs.cfg.deployment_role_arn in read["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+
+
+def test_deployer_read_logs(docs):
+    # Log files are SSE-KMS objects under the operator key, which the deployer cannot use through S3.
+    assert _deployer_key_use(docs, "audit-logs") == []
+    assert _deployer_key_use(docs, "access-logs") == []
+
+
 # --------------------------------------------------------------------------- anonymous
 
 
@@ -503,6 +578,7 @@ def test_every_cell_has_its_proof():
         "other data-account principal": "other_principal",
         "workload role": "workload",
         "auditor": "auditor",
+        "deployment role": "deployer",
         "anonymous": "anonymous",
     }
     assert set(MATRIX) == set(PRINCIPALS) and all(len(row) == len(ACTIONS) for row in MATRIX.values())

@@ -187,7 +187,7 @@ def test_all_problems_are_reported_at_once():
 def test_pulumi_yaml_documents_exactly_the_known_keys():
     doc = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
     assert set(doc) == {key.name for key in CONFIG_KEYS}
-    kinds = {"string": "string", "integer": "integer", "array": "array"}
+    kinds = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array"}
     for key in CONFIG_KEYS:
         assert doc[key.name]["type"] == kinds[key.kind], key.name
         assert len(doc[key.name]["description"]) > 20, key.name

@@ -19,6 +19,7 @@ from components.isolated_network import (
     subnet_cidrs,
 )
 from tests.conftest import KEY_ARN, STACKS, settled, stack_config, use_mocks
+from tests.records import audit_log_prerequisite_urns
 
 LOG_BUCKET_ARN = "arn:aws:s3:::enclave-dublin-audit-logs-111111111111"
 
@@ -493,3 +494,12 @@ def test_flow_log_waits_for_the_audit_bucket_policy(site_providers, monitor, dub
         assert flow.inputs["logDestination"] == f"{dublin_config.bucket_arn('audit-logs')}/{FLOW_LOG_PREFIX}"
 
     return settled(monitor, network.vpc_id).apply(check)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_flow_log_waits_explicitly_for_the_audit_buckets_lock_encryption_and_policy(program_run, stack):
+    run = program_run(stack)
+    cfg = site_config_from_mapping(stack_config(stack))
+    (flow,) = run.of_type(FLOW_LOG)
+    ready = audit_log_prerequisite_urns(run, cfg)
+    assert ready <= set(flow.dependencies), f"{flow.urn}: does not wait for {ready - set(flow.dependencies)}"

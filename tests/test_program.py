@@ -17,6 +17,8 @@ COMPONENTS = {
     "enclave:gates:SecurityGates",
     "enclave:storage:RegionalStorage",
     "enclave:secrets:PseudonymSecret",
+    "enclave:network:DnsFirewall",
+    "enclave:account:AccountGuardrails",
 }
 
 # Resources that hold data, keys or evidence: deleting one loses data or the audit record.
@@ -118,6 +120,8 @@ def test_stack_outputs(program_run, stack):
     cfg = site_config_from_mapping(stack_config(stack))
     out = run.stack_outputs
     assert out["site"] == stack and out["region"] == cfg.region
+    assert out["sandbox"] is False, "a shipped stack is a site, never a sandbox"
+    assert out["dns_firewall_rule_group_id"]
     assert out["data_bucket_name"] == cfg.bucket_name("user-data")
     assert out["audit_log_bucket_name"] == cfg.bucket_name("audit-logs")
     assert out["operator_key_arn"].startswith(f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:key/")
