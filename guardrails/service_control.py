@@ -84,6 +84,8 @@ REVIEWED_SERVICES: dict[str, str] = {
     "cloudtrail": "the site's trail",
     "logs": "the CloudWatch Logs endpoint the workloads write to",
     "route53resolver": "the DNS firewall and DNS query logging",
+    "ssm": "the account-level block on public sharing of SSM documents (a service setting)",
+    "elasticmapreduce": "the account-level EMR block public access configuration",
 }
 """Services the site's program and its roles use, each reviewed for residency; every other service is denied."""
 

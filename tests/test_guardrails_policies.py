@@ -186,6 +186,7 @@ def test_reviewed_services_are_the_ones_the_site_program_registers(program_run):
         "ebs": "ec2",
         "vpc": "ec2",
         "s3control": "s3",
+        "emr": "elasticmapreduce",
     }
     reviewed = set(service_control.REVIEWED_SERVICES)
     for stack in STACKS:
