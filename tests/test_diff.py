@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from enclave import diff
-from enclave.cli import EXIT_OK, UsageError
+from enclave.cli import EXIT_FAIL, EXIT_OK, UsageError
 from enclave.harness import PROJECT_DIR, run_program
 from enclave.snapshot import build_snapshot, dumps
 from tests.test_plan import write_program
@@ -89,7 +89,7 @@ def test_text_output_puts_flagged_first(before, after):
 def test_markdown_is_a_pr_comment(before, after):
     md = diff.render_markdown("enclave diff: stack dublin", diff.diff_snapshots(before, after))
     assert md.startswith("### enclave diff: stack dublin\n")
-    assert "| 1 | ⚠️ access policy | changed | `user-data-policy` |" in md
+    assert "| 1 | ⚠️ access policy  weakens | changed | `user-data-policy` |" in md
     assert "| 3 | other | changed | `user-data` |" in md
     assert '+ {"AWS": ["arn:aws:iam::111111111111:role/reader", "arn:aws:iam::999999999999:root"]}' in md
 
@@ -101,16 +101,23 @@ def test_protection_region_and_replacement(before):
     by_name["user-data"]["inputs"]["bucket"] = "renamed-bucket"
     by_name["user-data"]["region"] = "us-east-1"
     changes = diff.diff_snapshots(before, after)
+    # Replacing the bucket loses its data: ranked first whatever else changed. Its configurations
+    # read its name, so they change too; whether they are replaced only the provider knows.
     assert [(rc.kind, rc.name, rc.risk) for rc in changes] == [
-        ("replaced", "user-data", "residency"),
+        ("replaced", "user-data", "data-loss"),
+        ("replaced", "user-data-policy", "access"),
+        ("may-replace", "user-data-sse", "encryption"),
         ("changed", "key", "protection"),
     ]
+    assert changes[0].flagged and "DATA LOSS: replaces a data-bearing Bucket" in changes[0].note
+    assert changes[1].note.startswith("bucket: input from replaced user-data will change; forces replacement")
+    assert changes[3].weakens and changes[3].changes[0].direction == "weakens", "protect turned off"
     bucket = changes[0]
     assert bucket.changes[0].path == "region" and bucket.changes[0].new == "us-east-1"
-    assert bucket.note == "replaced because bucket, region changed"
+    assert bucket.note.endswith("; replaced because bucket, region changed")
     by_name["user-data"]["inputs"]["region"] = "us-east-1"  # the per-resource region input as well
     [bucket] = [rc for rc in diff.diff_snapshots(before, after) if rc.name == "user-data"]
-    assert bucket.note == "replaced because bucket, region changed", "each reason once"
+    assert bucket.note.endswith("; replaced because bucket, region changed"), "each reason once"
 
 
 def test_moved_resource_is_a_replacement(before):
@@ -118,18 +125,25 @@ def test_moved_resource_is_a_replacement(before):
     vpc = next(r for r in after["resources"] if r["name"] == "vpc")
     vpc["urn"] = vpc["urn"].replace("::aws:ec2/vpc:Vpc::", "::enclave:net:Net$aws:ec2/vpc:Vpc::")
     vpc["parent"] = "urn:pulumi:dublin::eu-data-enclave::enclave:net:Net::net"
-    [rc] = diff.diff_snapshots(before, after)
-    assert (rc.kind, rc.name, rc.risk) == ("replaced", "vpc", "network")
+    changes = {rc.name: rc for rc in diff.diff_snapshots(before, after)}
+    rc = changes.pop("vpc")
+    assert (rc.kind, rc.risk) == ("replaced", "network")
     assert rc.note == "parent changed: (stack) -> net", rc.note
+    # A new VPC id reaches the security group (vpcId forces a new group) and, through it, its rule.
+    assert {n: d.kind for n, d in changes.items()} == {"workload": "replaced", "workload-https": "may-replace"}
 
 
 def test_rename_is_a_replacement(before):
     after = json.loads(dumps(before))
     sg = next(r for r in after["resources"] if r["name"] == "workload")
     sg["urn"], sg["name"] = sg["urn"].replace("::workload", "::workload-v2"), "workload-v2"
-    [rc] = diff.diff_snapshots(before, after)
+    rc, rule = diff.diff_snapshots(before, after)
     assert (rc.kind, rc.name, rc.risk) == ("replaced", "workload-v2", "network")
     assert rc.note == "renamed: workload -> workload-v2 (without an alias the engine replaces it)"
+    assert [c.path for c in rc.changes] == [], "the options follow the rename: no dependency noise"
+    # The rule reads the group's id, which a replacement changes; the table cannot say if it replaces.
+    assert (rule.kind, rule.name) == ("may-replace", "workload-https")
+    assert "securityGroupId: input from replaced workload-v2 will change" in rule.note
 
 
 def test_real_program_replication_outranks_protection(tmp_path, program_run):
@@ -162,8 +176,9 @@ def test_real_program_replication_outranks_protection(tmp_path, program_run):
     assert summary[:3] == [
         ("added", "leak", "replication"),
         ("added", "workload-anywhere", "network"),
-        ("changed", "stack config", "protection"),
+        ("may-replace", "enclave-dublin-audit-object-lock", "protection"),
     ], summary
+    assert ("changed", "stack config", "protection") in summary
     # The retention also reaches the audit bucket's object lock: a protection change as well.
     assert {risk for _, _, risk in summary[3:]} == {"protection"}, summary
     risks = [rc.rank for rc in changes]
@@ -177,9 +192,12 @@ def test_cli_compares_two_files(before, after, tmp_path, capsys):
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(dumps(before))
     new.write_text(dumps(after))
-    assert diff.run(diff_args(str(old), str(new), "--format", "markdown")) == EXIT_OK
+    # The fixture program breaks the pack, and the change adds violations: the verdict fails.
+    assert diff.run(diff_args(str(old), str(new), "--format", "markdown")) == EXIT_FAIL
     out = capsys.readouterr().out
-    assert out.startswith(f"### enclave diff: stack dublin ({old} -> {new})")
+    assert out.startswith(f"## enclave diff: ❌ FAIL ({old} -> {new})")
+    assert f"### enclave diff: stack dublin ({old} -> {new})" in out
+    assert diff.run(diff_args(str(old), str(new), "--soft-fail")) == EXIT_OK
 
 
 def _git(repo: Path, *argv: str) -> None:
@@ -198,9 +216,10 @@ def test_cli_compares_two_git_revisions(before, after, tmp_path, capsys):
     _git(repo, "commit", "-qm", "before")
     (repo / "previews" / "dublin.json").write_text(dumps(after))
     _git(repo, "commit", "-qam", "after")
-    assert diff.run(diff_args("HEAD~1", "HEAD", "--program", str(repo))) == EXIT_OK
+    assert diff.run(diff_args("HEAD~1", "HEAD", "--program", str(repo))) == EXIT_FAIL
     out = capsys.readouterr().out
-    assert out.startswith("enclave diff: stack dublin (HEAD~1 -> HEAD)")
+    assert out.startswith("enclave diff: FAIL (HEAD~1 -> HEAD)\nVERDICT dublin: FAIL")
+    assert "enclave diff: stack dublin (HEAD~1 -> HEAD)" in out
     assert "!! 1. [access policy] CHANGED user-data-policy" in out
     with pytest.raises(UsageError, match="neither a snapshot file nor a git revision"):
         diff.run(diff_args("no-such-branch", "HEAD", "--program", str(repo)))
@@ -273,7 +292,7 @@ def test_two_sites_line_up_by_role(before, tmp_path):
     hamar = snapshot_of(write_program(tmp_path / "program"), "hamar")
     changes = diff.diff_snapshots(diff.neutralise_stack(before), diff.neutralise_stack(hamar))
     kinds = {rc.kind for rc in changes if rc.urn != "(stack config)"}
-    assert kinds == {"replaced"}, kinds
+    assert "replaced" in kinds and kinds <= {"replaced", "may-replace", "changed"}, kinds
     key = next(rc for rc in changes if rc.name == "key")
     region = next(c for c in key.changes if c.path == "region")
     assert (region.old, region.new, region.risk) == ("eu-west-1", "eu-north-1", "residency")

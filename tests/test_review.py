@@ -88,13 +88,17 @@ def test_sample_tags_and_sets():
     preview = review.parse_preview((SAMPLES / "drift-adopter-aws-tags-and-sets.json").read_text(), "sample")
     assert preview.change_summary == {"replace": 1, "same": 2, "update": 3}
     changes = review.review(preview)
-    assert [(rc.kind, rc.name, rc.risk) for rc in changes] == [
-        ("changed", "test-role", "access"),
-        ("replaced", "test-sg", "network"),
-        ("changed", "test-bucket-versioning", "protection"),
-        ("changed", "test-bucket", "other"),
+    # Dropping two actions narrows the role and enabling versioning protects more: both harden, so
+    # they rank after the replaced security group and raise no alarm.
+    assert [(rc.kind, rc.name, rc.risk, rc.flagged) for rc in changes] == [
+        ("replaced", "test-sg", "network", True),
+        ("changed", "test-role", "access", False),
+        ("changed", "test-bucket-versioning", "protection", False),
+        ("changed", "test-bucket", "other", False),
     ]
+    changes = [changes[1], changes[0], changes[2], changes[3]]
     [action] = changes[0].changes
+    assert action.direction == "hardens" and action.note == "narrowed"
     # The inline policy is a JSON string: compared statement by statement, two log actions dropped.
     assert action.path == "inlinePolicies[0].policy.Statement[0].Action"
     assert set(action.old) - set(action.new) == {"logs:DescribeLogGroups", "logs:DescribeLogStreams"}
@@ -117,9 +121,10 @@ def test_sample_tags_and_sets():
 def test_sample_cascading_deps_keeps_secrets_redacted(tmp_path):
     text = run_review(tmp_path, (SAMPLES / "drift-adopter-aws-cascading-deps.json").read_text())
     lines = text.splitlines()
-    assert lines[1] == "  1 flagged (residency or access), 0 added, 0 removed, 0 replaced, 4 changed"
-    assert lines[5].startswith("!! 1. [encryption] CHANGED app-key  (aws:kms/key:Key)")
-    assert "    ! enableKeyRotation  [encryption]" in lines
+    # Turning key rotation on hardens: listed first (the only non-"other" change), without an alarm.
+    assert lines[1] == "  0 flagged (residency or access), 0 added, 0 removed, 0 replaced, 4 changed"
+    assert lines[5].startswith("   1. [encryption] CHANGED app-key  (aws:kms/key:Key)  hardens")
+    assert "      enableKeyRotation  [encryption]  hardens" in lines
     assert "digest carries no policy results" in text
     assert "engine change summary: 4 same, 4 update" in text
     values = [
@@ -407,7 +412,7 @@ def test_markdown_format(tmp_path):
     )
     md = run_review(tmp_path, data, "--format", "markdown")
     assert md.startswith("### enclave review: preview.json")
-    assert "| 1 | ⚠️ egress / routes | changed | `r` |" in md
+    assert "| 1 | ⚠️ egress / routes  weakens | changed | `r` |" in md
 
 
 @pytest.mark.parametrize(
