@@ -61,7 +61,7 @@ def digest(*steps: dict, **top) -> dict:
     return {"steps": [root, *steps], "duration": 1200000000, **top}
 
 
-def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json") -> str:
+def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json", code: int = EXIT_OK) -> str:
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data, indent=4))
     parser = argparse.ArgumentParser()
@@ -72,7 +72,7 @@ def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json") ->
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert review.run(args) == EXIT_OK
+        assert review.run(args) == code
     return out.getvalue()
 
 
@@ -121,6 +121,9 @@ def test_sample_tags_and_sets():
 def test_sample_cascading_deps_keeps_secrets_redacted(tmp_path):
     text = run_review(tmp_path, (SAMPLES / "drift-adopter-aws-cascading-deps.json").read_text())
     lines = text.splitlines()
+    assert lines[0].startswith("VERDICT test-d67e0b53: UNKNOWN"), lines[0]
+    assert "offline policy verdict skipped: the preview does not list every resource (3 same not shown" in text
+    lines = lines[lines.index("enclave review: preview.json") :]
     # Turning key rotation on hardens: listed first (the only non-"other" change), without an alarm.
     assert lines[1] == "  0 flagged (residency or access), 0 added, 0 removed, 0 replaced, 4 changed"
     assert lines[5].startswith("   1. [encryption] CHANGED app-key  (aws:kms/key:Key)  hardens")
@@ -188,8 +191,10 @@ def test_replacement_halves_are_one_entry():
         changeSummary={"replace": 1},
     )
     [rc] = changes_of(data)
-    assert (rc.kind, rc.name, rc.risk) == ("replaced", "key", "replication")
-    assert rc.note == "op: create-replacement, replace, delete-replaced; replaced because multiRegion changed"
+    # Replacing a KMS key loses what it encrypts: data loss outranks the replication it adds.
+    assert (rc.kind, rc.name, rc.risk) == ("replaced", "key", "data-loss")
+    assert rc.note.startswith("DATA LOSS: replaces a data-bearing Key")
+    assert rc.note.endswith("op: create-replacement, replace, delete-replaced; replaced because multiRegion changed")
     [change] = rc.changes
     assert (change.path, change.old, change.new, change.note) == ("multiRegion", False, True, "forces replacement")
 
@@ -313,7 +318,7 @@ def test_failed_digest_says_policy_data_is_missing(tmp_path):
         ],
         maybeCorrupt=True,
     )
-    text = run_review(tmp_path, data)
+    text = run_review(tmp_path, data, code=2)  # a failed preview cannot be judged
     assert "maybeCorrupt: the engine says this preview may be corrupt" in text
     assert "the preview FAILED" in text
     assert "a mandatory policy violation is one possible cause of the failure, but the digest does not say" in text
@@ -356,7 +361,8 @@ def test_event_log_adds_policy_results(tmp_path):
             },
         )
     )
-    text = run_review(tmp_path, data, "--event-log", str(log))
+    text = run_review(tmp_path, data, "--event-log", str(log), code=1)  # a mandatory violation fails
+    assert text.startswith("VERDICT prod: FAIL: 1 mandatory violation(s)")
     assert "digest carries no policy results" not in text
     assert (
         "[mandatory] eu-data-residency/no-foreign-principals on data-policy: Bucket policy grants another account."
@@ -390,7 +396,7 @@ def test_streaming_json_lines_as_the_preview(tmp_path):
             }
         },
     )
-    text = run_review(tmp_path, stream, name="preview.jsonl")
+    text = run_review(tmp_path, stream, name="preview.jsonl", code=1)
     assert "!! 1. [egress / routes] CHANGED r" in text
     assert "        + 0.0.0.0/0" in text
     assert "engine change summary: 1 update" in text
@@ -411,7 +417,8 @@ def test_markdown_format(tmp_path):
         }
     )
     md = run_review(tmp_path, data, "--format", "markdown")
-    assert md.startswith("### enclave review: preview.json")
+    assert md.startswith("## enclave review: preview.json: ✅ PASS\n\n**❔ UNKNOWN** `prod`")
+    assert "\n### enclave review: preview.json\n" in md
     assert "| 1 | ⚠️ egress / routes  weakens | changed | `r` |" in md
 
 
@@ -434,7 +441,7 @@ def test_bad_previews_are_usage_errors(tmp_path, text, message):
 def test_missing_file_is_a_usage_error(tmp_path):
     parser = argparse.ArgumentParser()
     review.add_arguments(parser)
-    with pytest.raises(UsageError, match="cannot read it"):
+    with pytest.raises(UsageError, match="nope.json: no such file"):
         review.run(parser.parse_args([str(tmp_path / "nope.json")]))
 
 
