@@ -296,3 +296,175 @@ def test_two_sites_line_up_by_role(before, tmp_path):
     key = next(rc for rc in changes if rc.name == "key")
     region = next(c for c in key.changes if c.path == "region")
     assert (region.old, region.new, region.risk) == ("eu-west-1", "eu-north-1", "residency")
+
+
+# --------------------------------------------------------------------------- a reviewer's pull request, end to end
+
+REVIEWER_PR = """
+aws.vpc.SecurityGroupEgressRule("open-egress", security_group_id=network.workload_security_group_id,
+                                ip_protocol="-1", cidr_ipv4="0.0.0.0/0", opts=pulumi.ResourceOptions(provider=data))
+aws.s3.Bucket("scratch", bucket="enclave-dublin-scratch", opts=pulumi.ResourceOptions(provider=data))
+"""
+
+
+@pytest.fixture(scope="module")
+def reviewer_pr(tmp_path_factory):
+    """The real program, changed as in a risky pull request: open egress, an unencrypted bucket, and the
+    protected user-data bucket renamed (a new URN: the engine deletes it and creates another)."""
+    from tests.test_check import make_variant
+
+    program = make_variant(tmp_path_factory.mktemp("pr"), REVIEWER_PR)
+    storage = program / "components" / "regional_storage.py"
+    text = storage.read_text()
+    old = 'data = self._create_bucket(f"{name}-user-data", '
+    assert old in text
+    storage.write_text(text.replace(old, 'data = self._create_bucket(f"{name}-userdata", '))
+    return program
+
+
+def test_reviewer_pr_fails_with_the_verdict_first_and_data_loss_ranked_first(reviewer_pr, capsys):
+    from enclave.cli import main
+
+    code = main(
+        ["diff", str(PROJECT_DIR / "previews" / "dublin.json"), ".", "--stack", "dublin", "--program", str(reviewer_pr)]
+    )
+    out = capsys.readouterr().out
+    assert code == EXIT_FAIL
+    lines = out.splitlines()
+    assert lines[0].startswith("enclave diff: FAIL")
+    assert lines[1].startswith("VERDICT dublin: FAIL: 4 mandatory violation(s) (4 brought by this change)"), lines[1]
+    verdict = out.split("\n\n", 1)[0]
+    for policy in ("no-egress", "operator-held-encryption", "data-protected", "no-public-data"):
+        assert f"  {policy} (1):" in verdict, verdict
+    ranked = [line for line in lines if line[:2] in ("!!", "  ") and ". [" in line]
+    assert ranked[0].startswith("!! 1. [data loss] REPLACED enclave-dublin-storage-userdata  (aws:s3/bucket:Bucket)")
+    assert "DATA LOSS: replaces a data-bearing Bucket" in out and "it is protected" in out
+    flagged = {line.split("] ", 1)[1].split("  ")[0] for line in ranked if line.startswith("!!")}
+    assert {"ADDED open-egress", "ADDED scratch"} <= flagged, flagged
+
+
+def test_reviewer_pr_github_comment_and_json(reviewer_pr, capsys):
+    from enclave import comment
+    from enclave.cli import main
+
+    base = [
+        "diff",
+        str(PROJECT_DIR / "previews" / "dublin.json"),
+        ".",
+        "--stack",
+        "dublin",
+        "--program",
+        str(reviewer_pr),
+    ]
+    assert main([*base, "--format", "github"]) == EXIT_FAIL
+    body = capsys.readouterr().out
+    assert body.startswith("<!-- eu-data-enclave:diff -->\n## enclave diff: ❌ FAIL")
+    assert comment.size(body) <= comment.CAP
+    assert body.index("**❌ FAIL** `dublin`") < body.index("| 1 | 🛑 data loss |")
+    assert main([*base, "--format", "json"]) == EXIT_FAIL
+    doc = json.loads(capsys.readouterr().out)
+    [stack] = doc["stacks"]
+    assert doc["failed"] and stack["verdict"]["broughtByChange"] == 4
+    assert stack["changes"][0]["risk"] == "data-loss" and stack["changes"][0]["kind"] == "replaced"
+
+
+def test_reviewer_pr_sarif_has_a_result_on_the_right_file_and_line(reviewer_pr, capsys):
+    from enclave.cli import main
+    from tests.test_formats import sarif_errors
+
+    assert main(["check", "--stack", "dublin", "--program", str(reviewer_pr), "--format", "sarif"]) == EXIT_FAIL
+    doc = json.loads(capsys.readouterr().out)
+    assert sarif_errors(doc) == []
+    results = {r["properties"]["urn"].rsplit("::", 1)[-1]: r for r in doc["runs"][0]["results"]}
+    egress = results["open-egress"]
+    location = egress["locations"][0]["physicalLocation"]
+    assert egress["ruleId"] == "no-egress" and egress["level"] == "error"
+    # With source positions (the harness records each registration's) the result is on the line that
+    # registers the rule; without them, on the entry point's first line.
+    main_py = (reviewer_pr / "__main__.py").read_text().splitlines()
+    line = next(i for i, text in enumerate(main_py, 1) if "open-egress" in text)
+    assert location["artifactLocation"]["uri"].endswith("__main__.py")
+    assert location["region"]["startLine"] in (line, 1)
+    if "source position unknown" not in egress["message"]["text"]:
+        assert location["region"]["startLine"] == line
+
+
+# --------------------------------------------------------------------------- the risk model
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "note", "direction"),
+    [
+        ("cidrIpv4", "10.20.0.0/16", "0.0.0.0/0", "", "weakens"),
+        ("cidrIpv4", "10.20.0.0/16", "10.20.1.0/24", "", "hardens"),
+        ("ingress[0].cidrBlocks", ["10.0.0.0/8"], ["10.0.0.0/8", "::/0"], "", "weakens"),
+        ("options.protect", True, False, "", "weakens"),
+        ("enableKeyRotation", False, True, "", "hardens"),
+        ("forceDestroy", False, True, "", "weakens"),
+        ("versioningConfiguration.status", "Enabled", "Suspended", "", "weakens"),
+        ("rule.defaultRetention.mode", "COMPLIANCE", "GOVERNANCE", "", "weakens"),
+        ("deletionWindowInDays", 30, 7, "", "weakens"),
+        ("eu-data-enclave:auditLogRetentionDays", "2555", "400", "", "weakens"),
+        ("policy.Statement[Sid=X]", None, {"Effect": "Deny"}, "deny statement added", "hardens"),
+        ("policy.Statement[0]", {"Effect": "Deny"}, None, "deny statement removed: may allow more", "weakens"),
+        ("policy.Statement[0].Principal", "a", ["a", "b"], "widened", "weakens"),
+        ("firewallFailOpen", "DISABLED", "ENABLED", "", "weakens"),
+        ("tags.team", "a", "b", "", ""),
+        ("description", "x", "y", "", ""),
+    ],
+)
+def test_direction_of_a_change(path, old, new, note, direction):
+    from enclave.snapshot import direction_of
+
+    assert direction_of(path, old, new, note) == direction
+
+
+def test_weakening_ranks_above_hardening_and_cosmetic_is_never_flagged():
+    from enclave.snapshot import Change, ResourceChange, order
+
+    harden = ResourceChange("changed", "urn:a", "aws:s3/bucketPolicy:BucketPolicy", "a", "access")
+    harden.changes = [
+        Change("policy.Statement[Sid=D]", None, {"Effect": "Deny"}, "access", note="deny statement added")
+    ]
+    weaken = ResourceChange("changed", "urn:z", "aws:kms/key:Key", "z", "protection")
+    weaken.changes = [Change("deletionWindowInDays", 30, 7, "protection")]
+    tags = ResourceChange(
+        "changed", "urn:t", "aws:s3/bucket:Bucket", "t", "other", [Change("tags.x", "a", "b", "other")]
+    )
+    ranked = order([tags, harden, weaken])
+    assert [rc.name for rc in ranked] == ["z", "a", "t"]
+    assert [rc.flagged for rc in ranked] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("type_", "props", "expected"),
+    [
+        ("aws:s3/bucket:Bucket", {"bucket"}, ("replaced", ["bucket"])),
+        ("aws:s3/bucket:Bucket", {"forceDestroy", "tags"}, ("changed", [])),
+        ("aws:s3/bucket:Bucket", {"objectLockEnabled"}, ("may-replace", ["objectLockEnabled"])),
+        ("aws:kms/key:Key", {"policy", "enableKeyRotation"}, ("changed", [])),
+        ("aws:kms/key:Key", {"multiRegion"}, ("replaced", ["multiRegion"])),
+        ("aws:ec2/securityGroup:SecurityGroup", {"description"}, ("replaced", ["description"])),
+        ("aws:iam/role:Role", {"assumeRolePolicy"}, ("changed", [])),
+        ("aws:sqs/queue:Queue", {"visibilityTimeoutSeconds"}, ("may-replace", ["visibilityTimeoutSeconds"])),
+        ("aws:sqs/queue:Queue", {"tags", "tagsAll"}, ("changed", [])),
+    ],
+)
+def test_replacement_follows_the_providers_schema_or_says_may_replace(type_, props, expected):
+    assert diff.replacement(type_, props) == expected
+    assert diff.replacement("enclave:storage:RegionalStorage", props, custom=False) == ("changed", [])
+    assert diff.replacement(type_, {"anything"}, ["*"]) == ("replaced", ["anything"])
+
+
+def test_deleting_a_protected_or_data_bearing_resource_is_data_loss(before):
+    after = json.loads(dumps(before))
+    after["resources"] = [r for r in after["resources"] if r["name"] not in ("key", "user-data")]
+    changes = diff.diff_snapshots(before, after)
+    lost = [(rc.kind, rc.name) for rc in changes if rc.risk == "data-loss"]
+    assert lost == [("removed", "user-data"), ("removed", "key")] or lost == [
+        ("removed", "key"),
+        ("removed", "user-data"),
+    ]
+    assert changes[0].risk == changes[1].risk == "data-loss" and all(rc.flagged for rc in changes[:2])
+    key = next(rc for rc in changes if rc.name == "key")
+    assert "deletes a data-bearing Key" in key.note and "it is protected" in key.note

@@ -462,3 +462,91 @@ def test_cli_entry_point_exit_codes(tmp_path, capsys):
     fixture.write_text(json.dumps(digest(changeSummary={"same": 1})))
     assert main(["review", str(fixture)]) == 0
     assert "0 flagged (residency or access)" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the offline verdict on a complete preview
+
+DATA_PROVIDER = "urn:pulumi:dublin::eu-data-enclave::pulumi:providers:aws::enclave-dublin-data"
+DUBLIN_STACK = "urn:pulumi:dublin::eu-data-enclave::pulumi:pulumi:Stack::eu-data-enclave-dublin"
+TAGS = {"enclave:site": "dublin", "enclave:region": "eu-west-1", "data-classification": "personal-data"}
+
+
+def complete_preview() -> dict:
+    """A `pulumi preview --json --show-sames` of a small dublin program: its provider, a bucket created without
+    protection, encryption or public access block, and a same step, with source positions."""
+    provider = {
+        "urn": DATA_PROVIDER,
+        "custom": True,
+        "type": "pulumi:providers:aws",
+        "inputs": {
+            "region": "eu-west-1",
+            "allowedAccountIds": '["111111111111"]',
+            "defaultTags": json.dumps({"tags": TAGS}),
+            "version": "7.51.1",
+        },
+        "parent": DUBLIN_STACK,
+    }
+    bucket_urn = "urn:pulumi:dublin::eu-data-enclave::aws:s3/bucket:Bucket::scratch"
+    bucket = {
+        "urn": bucket_urn,
+        "custom": True,
+        "type": "aws:s3/bucket:Bucket",
+        "inputs": {"__defaults": [], "bucket": "enclave-dublin-scratch", "tags": TAGS},
+        "parent": DUBLIN_STACK,
+        "provider": f"{DATA_PROVIDER}::0d3c",
+        "sourcePosition": "project:///components/scratch.py#17,5",
+    }
+    root = {"urn": DUBLIN_STACK, "custom": False, "type": "pulumi:pulumi:Stack"}
+    return {
+        "config": {"eu-data-enclave:region": "eu-west-1"},
+        "steps": [
+            {"op": "same", "urn": DUBLIN_STACK, "oldState": root, "newState": root},
+            {"op": "same", "urn": DATA_PROVIDER, "oldState": {**provider, "id": "0d3c"}, "newState": provider},
+            {
+                "op": "create",
+                "urn": bucket_urn,
+                "provider": f"{DATA_PROVIDER}::0d3c",
+                "newState": bucket,
+                "detailedDiff": None,
+            },
+        ],
+        "changeSummary": {"same": 2, "create": 1},
+    }
+
+
+def test_complete_preview_gets_the_packs_verdict_with_source_positions(tmp_path):
+    config = str(Path(__file__).resolve().parent.parent / "policy" / "config" / "dublin.json")
+    text = run_review(tmp_path, complete_preview(), "--policy-config", config, code=1)
+    assert text.startswith("VERDICT dublin: FAIL:"), text.splitlines()[0]
+    assert "  data-protected (1):" in text and "  no-public-data (1):" in text
+    assert "scratch (aws:s3/bucket:Bucket) at components/scratch.py:17:" in text
+    sarif = json.loads(run_review(tmp_path, complete_preview(), "--policy-config", config, "--format", "sarif", code=1))
+    from tests.test_formats import sarif_errors
+
+    assert sarif_errors(sarif) == []
+    on_bucket = [r for r in sarif["runs"][0]["results"] if r["properties"]["urn"].endswith("::scratch")]
+    assert {r["ruleId"] for r in on_bucket} >= {"data-protected", "operator-held-encryption"}
+    for result in on_bucket:
+        where = result["locations"][0]["physicalLocation"]
+        assert where["artifactLocation"]["uri"].endswith("components/scratch.py") and where["region"]["startLine"] == 17
+
+
+def test_a_partial_preview_is_not_judged_offline_and_says_why(tmp_path):
+    data = complete_preview()
+    data["steps"] = [s for s in data["steps"] if s["urn"] != DATA_PROVIDER]  # the default digest hides sames
+    text = run_review(tmp_path, data, "--format", "json")
+    doc = json.loads(text)
+    assert doc["verdict"]["status"] == "UNKNOWN" and not doc["failed"]
+    assert "1 same not shown; run `pulumi preview --json --show-sames`" in doc["verdict"]["notes"][0]
+
+
+def test_review_github_comment_starts_with_its_marker_and_verdict(tmp_path):
+    config = str(Path(__file__).resolve().parent.parent / "policy" / "config" / "dublin.json")
+    body = run_review(tmp_path, complete_preview(), "--policy-config", config, "--format", "github", code=1)
+    assert body.startswith("<!-- eu-data-enclave:review -->\n## enclave review: preview.json: ❌ FAIL")
+    assert body.index("**❌ FAIL** `dublin`") < body.index("### enclave review: preview.json")
+    out = tmp_path / "comment.md"
+    run_review(
+        tmp_path, complete_preview(), "--policy-config", config, "--format", "github", "--output", str(out), code=1
+    )
+    assert out.read_text(encoding="utf-8") == body
