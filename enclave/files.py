@@ -49,6 +49,9 @@ def write_files(files: Mapping[Path, str]) -> None:
     Raises ``UsageError`` naming the path that could not be written; nothing
     has been replaced then.
     """
+    for target in files:
+        if target.is_dir():
+            raise UsageError(f"cannot write {target}: it is a directory")
     temps: dict[Path, Path] = {}
     try:
         for target, text in files.items():
