@@ -260,3 +260,22 @@ def test_pip_install_gives_an_enclave_command_that_works_from_any_directory(tmp_
     assert checked.returncode == 0 and checked.stdout.startswith("PASS hamar"), checked.stdout + checked.stderr
     lost = subprocess.run([str(enclave), "check", "--all"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert lost.returncode == 2 and "no Pulumi project in" in lost.stderr and "--program" in lost.stderr
+
+
+def test_ci_examples_are_valid_and_use_the_documented_inputs():
+    import yaml
+
+    workflow = yaml.safe_load((PROJECT_DIR / ".github/workflows/residency.yml").read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    uses = {s.get("uses", "").split("@")[0]: s for s in steps}
+    assert uses["github/codeql-action/upload-sarif"]["with"]["sarif_file"] == "reports/residency.sarif"
+    pulumi = uses["pulumi/actions"]["with"]
+    assert pulumi["policyPacks"] == "policy" and pulumi["policyPackConfigs"].startswith("policy/config/")
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "enclave check --all --format sarif" in runs and "enclave review" in runs
+    assert "<!-- eu-data-enclave:diff -->" in runs, "the comment is found by its marker and edited in place"
+    hooks = yaml.safe_load((PROJECT_DIR / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    entries = {h["id"]: h["entry"] for h in hooks}
+    assert entries["residency-check"].endswith("enclave check --all")
+    assert entries["previews-current"].endswith("enclave plan --check --all")
+    assert entries["ruff"].endswith("ruff check")
