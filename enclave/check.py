@@ -474,21 +474,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--program", type=Path, help="Pulumi program directory (default: the Pulumi project here or above)"
     )
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="text, json, sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML); default text",
-    )
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)")
-    parser.add_argument(
-        "--soft-fail", action="store_true", help="exit 0 even when a mandatory policy is violated (as Checkov)"
-    )
-    parser.add_argument(
-        "--policy-config",
-        type=Path,
-        help="--policy-pack-config JSON (default: <program>/policy/config/<stack>.json, else derived from the stack config)",
-    )
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(parser, FORMATS, "text, json, sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML)")
 
 
 def _report(run: ProgramRun, violations: list[Violation], exceptions: list | None = None) -> dict[str, Any]:

@@ -87,6 +87,21 @@ def resolve_program(arg: Path | None) -> Path:
     return found
 
 
+def add_report_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...], format_help: str) -> None:
+    """The options every reporting command shares: --format, --output, --policy-config, --soft-fail."""
+    parser.add_argument("--format", choices=formats, default="text", help=f"{format_help} (default: text)")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="FILE",
+        help="--policy-pack-config JSON (default: <program>/policy/config/<stack>.json, else derived from the stack config)",
+    )
+    parser.add_argument(
+        "--soft-fail", action="store_true", help="exit 0 even when a mandatory policy is violated (as Checkov)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enclave",

@@ -151,23 +151,17 @@ FORMATS = ("text", "markdown", "json", "github")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="OLD", help="snapshot file, git revision, or . (the working tree)")
     parser.add_argument("new", metavar="NEW", help="snapshot file, git revision, or . (the working tree)")
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="markdown; json; github: a PR comment with a marker and a size cap (default: text)",
-    )
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(parser, FORMATS, "markdown; json; github: a PR comment with a marker and a size cap")
     parser.add_argument("--stack", metavar="NAME", help="only this stack (default: every stack on either side)")
     parser.add_argument("--program", type=Path, metavar="DIR", help="the Pulumi program (default: the project here)")
-    parser.add_argument("--policy-config", type=Path, metavar="FILE", help="--policy-pack-config for the verdict")
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)")
     parser.add_argument(
         "--fail-on",
         choices=("new", "any"),
         default="new",
         help="exit 1 on mandatory violations NEW brings (default) or on any NEW has",
     )
-    parser.add_argument("--soft-fail", action="store_true", help="exit 0 even when the verdict fails (as Checkov)")
 
 
 # --------------------------------------------------------------------------- comparing

@@ -54,23 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the same preview's `--event-log FILE` (JSON Lines): adds the policy results the digest lacks",
     )
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="markdown; json; sarif (code scanning); github: a PR comment with a marker and a size cap",
-    )
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (atomically)")
-    parser.add_argument(
-        "--policy-config",
-        type=Path,
-        metavar="FILE",
-        help="--policy-pack-config for the offline verdict (default: <program>/policy/config/<stack>.json)",
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(
+        parser, FORMATS, "markdown; json; sarif (code scanning); github: a PR comment with a marker and a size cap"
     )
     parser.add_argument(
         "--program", type=Path, metavar="DIR", help="the Pulumi program the preview is of (default: the project here)"
     )
-    parser.add_argument("--soft-fail", action="store_true", help="exit 0 even when the verdict fails (as Checkov)")
 
 
 @dataclass

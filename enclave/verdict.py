@@ -158,26 +158,44 @@ def _position(v: Violation) -> str:
     return f" at {v.file}:{v.line}" if v.file and v.line else ""
 
 
+def findings(verdict: Verdict):
+    """(kind, policy, violation or None, how many more) in report order: mandatory by rule, advisory, excepted.
+
+    A ``None`` violation stands for the ``MAX_LISTED`` cut of a rule's list.
+    """
+    for policy, found in verdict.by_rule():
+        yield from (("mandatory", policy, v, 0) for v in found[:MAX_LISTED])
+        if len(found) > MAX_LISTED:
+            yield "mandatory", policy, None, len(found) - MAX_LISTED
+    yield from (("advisory", v.policy, v, 0) for v in verdict.advisory[:MAX_LISTED])
+    yield from (("excepted", v.policy, v, 0) for v in verdict.excepted)
+
+
+def _waiver(v: Violation) -> tuple[str, str, str]:
+    why = v.exception or {}
+    return why.get("reason", "?"), why.get("approver", "?"), why.get("expires", "?")
+
+
 def render_text(verdict: Verdict) -> list[str]:
     """The verdict as text lines (the first line is the headline)."""
     lines = [f"VERDICT {verdict.stack}: {verdict.status}: {verdict.headline()}"]
     lines += [f"  note: {n}" for n in verdict.notes]
-    for policy, found in verdict.by_rule():
-        lines.append(f"  {policy} ({len(found)}):")
-        for v in found[:MAX_LISTED]:
-            mark = "!!" if verdict.is_new(v) else "  "
-            base = "" if verdict.is_new(v) else "  [already on the base]"
+    counts = {policy: len(found) for policy, found in verdict.by_rule()}
+    current = None
+    for kind, policy, v, more in findings(verdict):
+        if kind == "mandatory" and policy != current:
+            current = policy
+            lines.append(f"  {policy} ({counts[policy]}):")
+        if v is None:
+            lines.append(f"       ... and {more} more")
+        elif kind == "mandatory":
+            mark, base = ("!!", "") if verdict.is_new(v) else ("  ", "  [already on the base]")
             lines.append(f"    {mark} {_where(v)} ({v.type}){_position(v)}: {v.message}{base}")
-        if len(found) > MAX_LISTED:
-            lines.append(f"       ... and {len(found) - MAX_LISTED} more")
-    for v in verdict.advisory[:MAX_LISTED]:
-        lines.append(f"  advisory {v.policy}: {_where(v)}: {v.message}")
-    for v in verdict.excepted:
-        why = v.exception or {}
-        lines.append(
-            f"  excepted {v.policy}: {_where(v)}: {why.get('reason', '?')} "
-            f"(approved by {why.get('approver', '?')}, expires {why.get('expires', '?')})"
-        )
+        elif kind == "advisory":
+            lines.append(f"  advisory {policy}: {_where(v)}: {v.message}")
+        else:
+            reason, approver, expires = _waiver(v)
+            lines.append(f"  excepted {policy}: {_where(v)}: {reason} (approved by {approver}, expires {expires})")
     if verdict.exceptions:
         lines.append("  exceptions in force:" if any(not x.expired for x in verdict.exceptions) else "  exceptions:")
         lines += [f"    - {x.describe()}" for x in verdict.exceptions]
@@ -194,20 +212,19 @@ def render_markdown(verdict: Verdict) -> list[str]:
     lines = [f"**{icon} {verdict.status}** `{verdict.stack}`: {verdict.headline()}", ""]
     lines += [f"> {n}" for n in verdict.notes] + ([""] if verdict.notes else [])
     rows = []
-    for policy, found in verdict.by_rule():
-        for v in found[:MAX_LISTED]:
-            new = "new" if verdict.is_new(v) else "already on base"
-            rows.append(f"| ❌ mandatory | {policy} | `{_cell(_where(v))}` | {_cell(v.message)} | {new} |")
-        if len(found) > MAX_LISTED:
-            rows.append(f"| | {policy} | ... | {len(found) - MAX_LISTED} more | |")
-    for v in verdict.advisory[:MAX_LISTED]:
-        rows.append(f"| ⚠️ advisory | {v.policy} | `{_cell(_where(v))}` | {_cell(v.message)} | |")
-    for v in verdict.excepted:
-        why = v.exception or {}
-        rows.append(
-            f"| 🟦 excepted | {v.policy} | `{_cell(_where(v))}` | {_cell(why.get('reason', ''))} "
-            f"(approved by {_cell(why.get('approver', '?'))}, expires {why.get('expires', '?')}) | |"
-        )
+    for kind, policy, v, more in findings(verdict):
+        if v is None:
+            rows.append(f"| | {policy} | ... | {more} more | |")
+        elif kind == "excepted":
+            reason, approver, expires = _waiver(v)
+            rows.append(
+                f"| 🟦 excepted | {policy} | `{_cell(_where(v))}` | {_cell(reason)} "
+                f"(approved by {_cell(approver)}, expires {expires}) | |"
+            )
+        else:
+            mark = "❌ mandatory" if kind == "mandatory" else "⚠️ advisory"
+            new = ("new" if verdict.is_new(v) else "already on base") if kind == "mandatory" else ""
+            rows.append(f"| {mark} | {policy} | `{_cell(_where(v))}` | {_cell(v.message)} | {new} |")
     if rows:
         lines += ["| | policy | resource | message | |", "| --- | --- | --- | --- | --- |", *rows, ""]
     if verdict.exceptions:
