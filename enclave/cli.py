@@ -78,13 +78,22 @@ def resolve_program(arg: Path | None) -> Path:
             raise UsageError(f"--program {arg}: no such directory")
         if not (program / "Pulumi.yaml").is_file():
             raise UsageError(f"--program {arg}: no Pulumi.yaml there (is it a Pulumi project?)")
-        return program
+        return _readable(program)
     found = find_project(Path.cwd()) or find_project(SOURCE_ROOT)
     if found is None:
         raise UsageError(
             f"no Pulumi project in {Path.cwd()} or above (no Pulumi.yaml): run it inside one or pass --program DIR"
         )
-    return found
+    return _readable(found)
+
+
+def _readable(program: Path) -> Path:
+    """``program``, once its project and stack files are known to be UTF-8 text (else a one-line error)."""
+    from enclave.files import read_text
+
+    for path in sorted([program / "Pulumi.yaml", *program.glob("Pulumi.*.yaml")]):
+        read_text(path, "Pulumi project file" if path.name == "Pulumi.yaml" else "stack file")
+    return program
 
 
 def add_report_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...], format_help: str) -> None:

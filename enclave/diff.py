@@ -743,6 +743,7 @@ def run(args: argparse.Namespace) -> int:
         body = "\n".join(lines) + "\n\n" + "\n".join(render_text(t, c, n) for t, _l, _v, c, n in reports)
     if args.output is not None:
         write_file(args.output, body)
+        print(f"{'FAIL' if failed else 'PASS'}: wrote {args.format} report {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(body)
     return EXIT_FAIL if failed and not args.soft_fail else EXIT_OK

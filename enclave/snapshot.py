@@ -155,7 +155,44 @@ def parse_snapshot(text: str, source: str) -> dict[str, Any]:
         raise SnapshotError(
             f"{source}: snapshot format {data.get('format')!r}, this tool reads {SNAPSHOT_FORMAT}: regenerate it"
         )
+    problem = _malformed(data)
+    if problem:
+        raise SnapshotError(
+            f"{source}: not a valid plan snapshot ({problem}); regenerate it with: python -m enclave plan"
+        )
     return data
+
+
+_ENTRY_FIELDS = {
+    "urn": str,
+    "type": str,
+    "name": str,
+    "custom": bool,
+    "parent": str,
+    "provider": str,
+    "inputs": dict,
+    "options": dict,
+}
+
+
+def _malformed(data: dict[str, Any]) -> str:
+    """What is wrong with a parsed snapshot's structure ("" when nothing): the fields diff and the pack read."""
+    if not isinstance(data.get("stack"), str) or not isinstance(data.get("config", {}), dict):
+        return "'stack' must be a string and 'config' an object"
+    if not isinstance(data["resources"], list):
+        return "'resources' must be a list"
+    for i, entry in enumerate(data["resources"]):
+        if not isinstance(entry, dict):
+            return f"resources[{i}] is not an object"
+        for key, kind in _ENTRY_FIELDS.items():
+            if not isinstance(entry.get(key), kind):
+                return f"resources[{i}].{key} must be {kind.__name__}"
+        opts = entry["options"]
+        if not isinstance(opts.get("propertyDependencies", {}), dict) or not isinstance(
+            opts.get("dependencies", []), list
+        ):
+            return f"resources[{i}].options: dependencies must be a list and propertyDependencies an object"
+    return ""
 
 
 def load_snapshot(path: Path) -> dict[str, Any]:

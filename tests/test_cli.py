@@ -279,3 +279,59 @@ def test_ci_examples_are_valid_and_use_the_documented_inputs():
     assert entries["residency-check"].endswith("enclave check --all")
     assert entries["previews-current"].endswith("enclave plan --check --all")
     assert entries["ruff"].endswith("ruff check")
+
+
+def test_a_non_utf8_stack_file_is_named(tmp_path, capsys):
+    program = tmp_path / "p"
+    program.mkdir()
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", program / "Pulumi.yaml")
+    (program / "Pulumi.dublin.yaml").write_bytes(b"config:\n  eu-data-enclave:site: caf\xe9\n")
+    code, out, err = run_main(capsys, "check", "--stack", "dublin", "--program", str(program))
+    assert code == 2 and out == ""
+    assert (
+        err
+        == f"error: stack file {program / 'Pulumi.dublin.yaml'}: not UTF-8 text (byte 0xe9 at line 2); save it as UTF-8\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "problem"),
+    [
+        ({"resources": {}}, "'resources' must be a list"),
+        ({"resources": [{"urn": 1}]}, "resources[0].urn must be str"),
+        ({"resources": [7]}, "resources[0] is not an object"),
+    ],
+)
+def test_a_malformed_snapshot_is_refused_with_what_is_wrong(tmp_path, capsys, snapshot, problem):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": 1, "stack": "dublin", "config": {}, **snapshot}))
+    code, out, err = run_main(capsys, "diff", str(bad), str(PROJECT_DIR / "previews/dublin.json"))
+    assert code == 2 and out == "" and f"not a valid plan snapshot ({problem})" in err, err
+
+
+def test_reports_list_the_exceptions_in_the_policy_config(tmp_path, capsys):
+    doc = json.loads(json.dumps(DUBLIN_CONFIG))
+    waiver = {
+        "resource": "enclave-dublin-*",
+        "reason": "migration window",
+        "approver": "dpo@example.eu",
+        "expires": "2099-12-31",
+    }
+    old = {**waiver, "resource": "legacy", "expires": "2001-01-01"}
+    doc["no-egress"]["exceptions"] = [waiver, old]
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(doc))
+    code, out, _err = run_main(capsys, "check", "--stack", "dublin", "--policy-config", str(config), "--format", "json")
+    listed = json.loads(out)["exceptions"]
+    assert [(x["policy"], x["resource"], x["expired"]) for x in listed] == [
+        ("no-egress", "enclave-dublin-*", False),
+        ("no-egress", "legacy", True),
+    ]
+    code, out, _err = run_main(capsys, "check", "--stack", "dublin", "--policy-config", str(config))
+    assert (
+        "exception: no-egress on enclave-dublin-*: migration window (approved by dpo@example.eu, expires 2099-12-31)"
+        in out
+    )
+    assert "exception: no-egress on legacy: migration window (approved by dpo@example.eu, EXPIRED on 2001-01-01)" in out
+    code, out, _err = run_main(capsys, "diff", "HEAD", ".", "--stack", "dublin", "--policy-config", str(config))
+    assert "exceptions in force:" in out and "EXPIRED on 2001-01-01" in out
