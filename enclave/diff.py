@@ -507,7 +507,7 @@ def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple
         block = [f"<details{' open' if rc.flagged else ''}><summary>{summary}</summary>", ""]
         if rc.note:
             block += [_md(rc.note), ""]
-        block.append("```diff")
+        block.append("```diff" if rc.changes else "(no property changes)")
         for c in rc.changes:
             extra = "; ".join(x for x in (c.note, c.direction) if x)
             block.append(f"@ {c.path or '(whole value)'} [{RISK[c.risk].title}]" + (f" {extra}" if extra else ""))
@@ -515,7 +515,7 @@ def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple
                 block.append(f"- {shorten(c.old, 400)}")
             if c.new is not None:
                 block.append(f"+ {shorten(c.new, 400)}")
-        block += ["```", "", "</details>", ""]
+        block += ["```" if rc.changes else "", "", "</details>", ""]
         details.append("\n".join(block))
     legend = [f"{i}. **{c.title}**: {c.why}" for i, c in enumerate(RISK_CLASSES, 1)]
     tail = ["<details><summary>Risk classes, riskiest first</summary>", "", *legend, "", "</details>", ""]
