@@ -640,22 +640,31 @@ def blame(changes, violations) -> None:
 
 
 def stack_verdict(program_dir: Path, stack: str, new_snap, new_run, old_snap, policy_config_file: Path | None):
-    """The pack's verdict on NEW, with OLD's violations (same policy config) as the baseline."""
+    """The pack's verdict on NEW, with OLD's violations (same policy config) as the baseline.
+
+    Both sides are evaluated the same way, from their snapshots (as a first preview would see them:
+    secret values and outputs unknown), so a violation OLD already had compares equal. When NEW is
+    the working tree, its violations take their source positions from the real run.
+    """
+    import dataclasses
+
     from enclave.check import evaluate, resolve_policy_config
     from enclave.snapshot import run_from_snapshot
     from enclave.verdict import Verdict, exceptions_of, key
 
     if new_snap is None:
         return Verdict(stack, [], notes=["the stack is gone in NEW: nothing to evaluate"], baseline=set())
-    run = new_run or run_from_snapshot(new_snap)
-    config = resolve_policy_config(program_dir, new_snap["stack"], run, policy_config_file)
+    run = run_from_snapshot(new_snap)
+    config = resolve_policy_config(program_dir, new_snap["stack"], new_run or run, policy_config_file)
     violations = evaluate(run, config)
-    baseline: set = set()
-    if old_snap is not None:
-        old_run = run_from_snapshot(old_snap)
-        baseline = {key(v) for v in evaluate(old_run, config)}
-    notes = [] if new_run is not None else ["evaluated on NEW's committed snapshot (secret values and outputs unknown)"]
-    return Verdict(stack, violations, exceptions_of(config), baseline=baseline, notes=notes)
+    if new_run is not None:
+        where = {r.urn: (getattr(r, "source_file", ""), getattr(r, "source_line", 0)) for r in new_run.resources}
+        violations = [
+            dataclasses.replace(v, file=where[v.urn][0], line=where[v.urn][1]) if not v.file and v.urn in where else v
+            for v in violations
+        ]
+    baseline = {key(v) for v in evaluate(run_from_snapshot(old_snap), config)} if old_snap is not None else set()
+    return Verdict(stack, violations, exceptions_of(config), baseline=baseline)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -468,3 +468,15 @@ def test_deleting_a_protected_or_data_bearing_resource_is_data_loss(before):
     assert changes[0].risk == changes[1].risk == "data-loss" and all(rc.flagged for rc in changes[:2])
     key = next(rc for rc in changes if rc.name == "key")
     assert "deletes a data-bearing Key" in key.note and "it is protected" in key.note
+
+
+def test_violations_already_on_the_base_are_shown_but_do_not_fail(before, tmp_path, capsys):
+    """The fixture program breaks the pack on both sides: the change brings nothing new."""
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(dumps(before))
+    new.write_text(dumps(before))
+    assert diff.run(diff_args(str(old), str(new))) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "VERDICT dublin: PASS (violations already on the base)" in out
+    assert "[already on the base]" in out and "brought by this change" in out
+    assert diff.run(diff_args(str(old), str(new), "--fail-on", "any")) == EXIT_FAIL
