@@ -39,7 +39,7 @@ class Violation:
 
     policy: str
     enforcement: str
-    """``mandatory``, ``advisory`` or ``excepted`` (suppressed by an unexpired policy-config exception)."""
+    """``mandatory`` or ``advisory``."""
     urn: str
     """The resource's URN, or ``""`` for the stack as a whole."""
     type: str
