@@ -526,7 +526,7 @@ def levels_of(policy_config: dict) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from enclave.cli import resolve_program
-    from enclave.files import write_file
+    from enclave.files import emit
     from enclave.harness import HarnessError, list_stacks, run_program
     from enclave.verdict import exceptions_of
 
@@ -577,9 +577,5 @@ def run(args: argparse.Namespace) -> int:
             body = to_junit(pairs, load_policies(), levels)
     else:
         body = "\n".join(_text(r, v, exceptions_of(c)) for r, v, c in results) + "\n"
-    if args.output is not None:
-        write_file(args.output, body)
-        print(f"{'FAIL' if failed else 'PASS'}: wrote {args.format} report {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(body)
+    emit(body, args.output, f"{'FAIL' if failed else 'PASS'}, {args.format} report")
     return EXIT_FAIL if failed and not args.soft_fail else EXIT_OK

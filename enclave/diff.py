@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -672,7 +671,7 @@ def run(args: argparse.Namespace) -> int:
 
     from enclave import comment, verdict
     from enclave.cli import EXIT_FAIL, resolve_program
-    from enclave.files import write_file
+    from enclave.files import emit
 
     program_dir = resolve_program(args.program)
     old_name, olds, _ = _side(args.old, "OLD", program_dir, args.stack)
@@ -750,9 +749,5 @@ def run(args: argparse.Namespace) -> int:
         for _t, _l, v, _c, _n in reports:
             lines += verdict.render_text(v)
         body = "\n".join(lines) + "\n\n" + "\n".join(render_text(t, c, n) for t, _l, _v, c, n in reports)
-    if args.output is not None:
-        write_file(args.output, body)
-        print(f"{'FAIL' if failed else 'PASS'}: wrote {args.format} report {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(body)
+    emit(body, args.output, f"{'FAIL' if failed else 'PASS'}, {args.format} report")
     return EXIT_FAIL if failed and not args.soft_fail else EXIT_OK

@@ -96,3 +96,14 @@ def repo_root(start: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return start
+
+
+def emit(body: str, output: Path | None, label: str) -> None:
+    """A report to ``output`` (atomically, with a one-line status on stderr) or to stdout."""
+    import sys
+
+    if output is None:
+        sys.stdout.write(body)
+        return
+    write_file(output, body)
+    print(f"{label}: wrote {output}", file=sys.stderr)

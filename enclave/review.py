@@ -626,7 +626,7 @@ def run(args: argparse.Namespace) -> int:
     from enclave import verdict as verdicts
     from enclave.cli import EXIT_FAIL, EXIT_USAGE, resolve_program
     from enclave.diff import blame, change_json, markdown_parts, render_text
-    from enclave.files import write_file
+    from enclave.files import emit
     from enclave.snapshot import order
 
     preview = parse_preview(_read(args.preview, "PREVIEW"), str(args.preview))
@@ -695,10 +695,11 @@ def run(args: argparse.Namespace) -> int:
         body = "\n".join(verdicts.render_text(verdict)) + "\n\n" + render_text(title, changes, notes)
         if extra:
             body += "\n" + "\n".join(extra) + "\n"
-    if args.output is not None:
-        write_file(args.output, body)
-    else:
-        sys.stdout.write(body)
+    emit(
+        body,
+        args.output,
+        f"{'FAIL' if failed else 'PREVIEW FAILED' if failed_preview else 'PASS'}, {args.format} report",
+    )
     if failed and not args.soft_fail:
         return EXIT_FAIL
     if failed_preview:

@@ -181,7 +181,7 @@ def test_output_is_written_atomically_and_soft_fail_exits_0(tmp_path, capsys):
     code, stdout, err = run_main(
         capsys, "check", "--stack", "dublin", "--program", str(program), "--format", "sarif", "--output", str(out)
     )
-    assert code == 1 and stdout == "" and "wrote sarif report" in err
+    assert code == 1 and stdout == "" and "FAIL, sarif report: wrote " in err
     assert json.loads(out.read_text())["version"] == "2.1.0"
     assert not [p for p in out.parent.iterdir() if p.name != "check.sarif"], "no temporary file left behind"
     code, _o, _e = run_main(capsys, "check", "--stack", "dublin", "--program", str(program), "--soft-fail")
