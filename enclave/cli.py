@@ -21,6 +21,7 @@ COMMANDS = {
     "review": "enclave.review",
     "bootstrap": "enclave.bootstrap",
     "audit": "enclave.audit",
+    "pseudonymise": "enclave.pseudonymise",
 }
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
