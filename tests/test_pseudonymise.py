@@ -20,10 +20,10 @@ from enclave.cli import main
 from enclave.harness import PROJECT_DIR
 from enclave.pseudonymise import (
     InputError,
-    Pseudonymiser,
     export_files,
     pseudonymise_csv,
     pseudonymise_jsonl,
+    pseudonymiser,
 )
 from tests.estate import aws_environment
 from tests.grants_fixture import AT, DOMAIN, RECIPIENT, config_with, transfer_grant
@@ -52,7 +52,7 @@ def p(value: str) -> str:
 
 def csv_out(text: str, columns=("user_id", "email"), **kwargs) -> str:
     out = io.StringIO()
-    pseudonymise_csv(io.StringIO(text), out, columns, Pseudonymiser(PEPPER.encode(), **kwargs))
+    pseudonymise_csv(io.StringIO(text), out, columns, pseudonymiser(PEPPER.encode(), **kwargs))
     return out.getvalue()
 
 
@@ -61,10 +61,10 @@ def csv_out(text: str, columns=("user_id", "email"), **kwargs) -> str:
 
 def test_the_pseudonymiser_is_the_sites_keyed_hash_and_stays_so_past_its_cache():
     values = ["user-42", "zoë@example.eu", "", "x" * 1000, *(f"u{i}" for i in range(50))]
-    fast = Pseudonymiser(PEPPER.encode(), cache_entries=8)  # small cache: cleared several times
+    fast = pseudonymiser(PEPPER.encode(), cache_entries=8)  # small cache: cleared several times
     assert [fast(v) for v in values * 2] == [p(v) for v in values * 2]
     with pytest.raises(ValueError, match="pepper is 5 bytes; expected at least 32"):
-        Pseudonymiser(b"short")
+        pseudonymiser(b"short")
 
 
 def test_csv_identifier_columns_are_replaced_and_nothing_else():
@@ -95,7 +95,7 @@ def test_csv_problems_name_the_file_and_line_never_a_value(text, columns, messag
 
 def test_jsonl_fields_are_replaced_integers_as_their_text():
     out = io.StringIO()
-    rows = pseudonymise_jsonl(io.StringIO(JSONL), out, ["user_id", "email"], Pseudonymiser(PEPPER.encode()))
+    rows = pseudonymise_jsonl(io.StringIO(JSONL), out, ["user_id", "email"], pseudonymiser(PEPPER.encode()))
     assert rows == 2
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first == {"user_id": p("42"), "email": p("ola@example.no"), "country": "NO"}
@@ -114,7 +114,7 @@ def test_jsonl_fields_are_replaced_integers_as_their_text():
 )
 def test_jsonl_problems_name_the_line_never_a_value(line, message):
     with pytest.raises(InputError) as err:
-        pseudonymise_jsonl(io.StringIO(line), io.StringIO(), ["user_id"], Pseudonymiser(PEPPER.encode()))
+        pseudonymise_jsonl(io.StringIO(line), io.StringIO(), ["user_id"], pseudonymiser(PEPPER.encode()))
     assert str(err.value).startswith(message) and "secret-value" not in str(err.value)
 
 
@@ -124,7 +124,7 @@ def test_streaming_memory_does_not_grow_with_the_input():
         tracemalloc.start()
         try:
             pseudonymise_csv(
-                iter(lines), Sink(), ["user_id", "email"], Pseudonymiser(PEPPER.encode(), cache_entries=256)
+                iter(lines), Sink(), ["user_id", "email"], pseudonymiser(PEPPER.encode(), cache_entries=256)
             )
             return tracemalloc.get_traced_memory()[1]
         finally:
@@ -356,3 +356,13 @@ def test_unknown_formats_and_clashing_names_are_refused(aws, program, tmp_path, 
         capsys, program, "--grant", "XFER-77", "--columns", "user_id", str(inputs(tmp_path)[0]), str(twin)
     )
     assert code == 2 and "another input has the name 'views.csv'" in err
+
+
+def test_benchmark_compares_equal_work():
+    from bench.pseudonymise import measure, same_output, synthetic_csv
+
+    assert same_output(synthetic_csv(3000, 300, together=True)), "the library and the plain hmac loop must agree"
+    results, rows = measure(1, True, rows=300)
+    assert len(results["inputs"]) == 3 and len(rows) == 6
+    for figures in results["inputs"].values():
+        assert figures["baseline"]["rows_per_second"] > 0 and figures["speedup"] > 0
