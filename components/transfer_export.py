@@ -305,30 +305,29 @@ class TransferExport(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=cfg.bucket_name(EXPORTS), opts=on_data(protect=True))
         settings = harden_bucket(f"{name}-bucket", bucket, key.key_arn, on_data, bucket_key=False)
         s3 = aws.s3
-        every = s3.BucketLifecycleConfigurationRuleFilterArgs()
+
+        def rule(rule_id: str, **action: Any) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+            return s3.BucketLifecycleConfigurationRuleArgs(
+                id=rule_id, status="Enabled", filter=s3.BucketLifecycleConfigurationRuleFilterArgs(), **action
+            )
+
         s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
             rules=[
-                s3.BucketLifecycleConfigurationRuleArgs(
-                    # An export outlives the longest grant window by a day, then it is gone.
-                    id="expire-exports",
-                    status="Enabled",
-                    filter=every,
+                # An export outlives the longest grant window by a day, then it is gone.
+                rule(
+                    "expire-exports",
                     expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=cfg.transfer_max_days + 1),
                 ),
-                s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-noncurrent-versions",
-                    status="Enabled",
-                    filter=every,
+                rule(
+                    "expire-noncurrent-versions",
                     noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                         noncurrent_days=NONCURRENT_DAYS
                     ),
                 ),
-                s3.BucketLifecycleConfigurationRuleArgs(
-                    id="abort-incomplete-uploads",
-                    status="Enabled",
-                    filter=every,
+                rule(
+                    "abort-incomplete-uploads",
                     abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=INCOMPLETE_UPLOAD_DAYS
                     ),

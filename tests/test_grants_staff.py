@@ -338,3 +338,19 @@ def test_a_trust_no_grant_explains_is_flagged():
     widened["Statement"][0]["Condition"]["DateLessThanEquals"]["aws:CurrentTime"] = "2026-12-31T00:00:00Z"
     live["Statement"] += [standing, widened["Statement"][0]]
     assert unexplained_allows(live, expected) == [standing, widened["Statement"][0]]
+
+
+def test_unquoted_timestamps_in_a_stack_file_are_read_as_the_cli_reads_them(tmp_path):
+    """YAML reads ``notAfter: 2026-05-04T16:00:00Z`` as a date; Pulumi's CLI passes the text, so must the harness."""
+    from enclave.harness import PROJECT_DIR, load_stack_config
+
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    grant = "\n".join(f"      {key}: {value}" for key, value in staff_grant().items()).replace(
+        "      principal", "    - principal"
+    )
+    stack = (PROJECT_DIR / "Pulumi.dublin.yaml").read_text()
+    stack += f"  eu-data-enclave:platformApproverDomains: [platform.example]\n  eu-data-enclave:staffAccessGrants:\n{grant}\n"
+    (tmp_path / "Pulumi.dublin.yaml").write_text(stack)
+    assert "notAfter: 2026-05-04T16:00:00Z" in stack, "the timestamps are unquoted"
+    (read,) = site_config_from_mapping(load_stack_config(tmp_path, "dublin"), now=AT).staff_access_grants
+    assert clock.format_utc(read.not_after) == "2026-05-04T16:00:00Z"
