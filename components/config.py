@@ -472,7 +472,7 @@ def _grants(
     quota = got.get("trustPolicyQuota")
     region = got.get("region") or ""
     trust = grants.staff_trust_policy(grants.in_force(staff, at), region)
-    if isinstance(quota, int) and grants.policy_chars(trust) > quota:
+    if isinstance(quota, int) and 2048 <= quota <= 8192 and grants.policy_chars(trust) > quota:
         problems.append(
             f"{_k('staffAccessGrants')}: the {len(trust['Statement'])} grants in force make a trust policy of "
             f"{grants.policy_chars(trust)} characters; expected at most {_k('trustPolicyQuota')} ({quota}): "

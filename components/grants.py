@@ -636,6 +636,26 @@ def unexplained_allows(document: Any, expected: Iterable[dict[str, Any]]) -> lis
     return [s for s in _statements(document) if s.get("Effect") == "Allow" and _canonical(s) not in known]
 
 
+def declared_allows(cfg: SiteConfig) -> dict[str, list[dict[str, Any]]]:
+    """Every Allow statement the site's config explains, per document: what a live document may carry.
+
+    Built from all declared grants (an expired grant's statements stay in a live
+    document until the next deploy, inert by their window; ``staff_grants_in_trust_policy``
+    and ``transfer_grants_in_policy`` tell which), plus the export key's own
+    administration and encryption statements. Keys: ``staff-trust``,
+    ``export-bucket-policy``, ``export-key-policy``.
+    """
+    from components.transfer_export import EXPORTS, export_key_policy
+
+    bucket = cfg.bucket_arn(EXPORTS)
+    base_key = [s for s in export_key_policy(cfg, ())["Statement"] if s["Effect"] == "Allow"]
+    return {
+        "staff-trust": [staff_trust_statement(g, cfg.region) for g in cfg.staff_access_grants],
+        "export-bucket-policy": [s for g in cfg.transfer_grants for s in transfer_bucket_statements(g, bucket)],
+        "export-key-policy": [*base_key, *(transfer_key_statement(g, bucket, cfg.region) for g in cfg.transfer_grants)],
+    }
+
+
 # --------------------------------------------------------------------------- the policy pack's trusted accounts
 
 

@@ -192,6 +192,12 @@ def test_the_trust_policy_must_fit_the_accounts_quota():
     assert policy_chars(gates.staff_access_trust_policy(cfg)) <= 4096
 
 
+@pytest.mark.parametrize("quota", ["100", "9000"])
+def test_the_quota_is_within_what_aws_offers(quota):
+    msg = one_problem([staff_grant()], trustPolicyQuota=quota)
+    assert msg.startswith(f"{k('trustPolicyQuota')}: {int(quota)} is invalid; expected the account's IAM quota")
+
+
 def test_at_most_ten_grants_at_once():
     eleven = [staff_grant(ticket=f"PRIV-{i}") for i in range(1, 12)]
     found = problems(eleven, trustPolicyQuota="8192")
