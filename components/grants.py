@@ -37,7 +37,9 @@ GRANT_TAG = "enclave:grant"
 TICKET_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}-[1-9][0-9]{0,9}$")
 TICKET_FORM = "a ticket id like PRIV-1234 (an upper-case project key, a dash, a number)"
 
-EMAIL_RE = re.compile(r"^([a-z0-9][a-z0-9._%+-]{0,63})@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+)$")
+EMAIL_RE = re.compile(
+    r"^([a-z0-9][a-z0-9._%+-]{0,63})@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+)$", re.IGNORECASE
+)
 PREFIX_RE = re.compile(r"^exports/[a-z0-9][a-z0-9-]{0,62}/$")
 PREFIX_FORM = "a prefix like exports/acme-research/ (exports/, a lower-case name, a trailing slash)"
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -298,7 +300,7 @@ def same_person(approver: str, principal: str) -> bool:
 
 def _approver_domain_problem(where: str, approver: str, domains: Sequence[str], domains_key: str) -> str | None:
     m = _email(approver)
-    if m and domains and m.group(2) not in domains:
+    if m and domains and m.group(2).lower() not in domains:
         return (
             f"{where}.approver: {approver!r} is not a person of the platform; expected an email in "
             f"{domains_key} ({', '.join(domains)}): the approver works for the platform, never for the recipient"

@@ -115,6 +115,11 @@ def test_the_approver_is_a_person_of_the_platform():
     assert "eu-data-enclave:platformApproverDomains (platform.example)" in msg
 
 
+def test_email_case_does_not_matter():
+    grant = staff_grant(approver="Dana.Lead@Platform.Example")
+    assert config_with(staff=[grant]).staff_access_grants[0].approver == "Dana.Lead@Platform.Example"
+
+
 def test_grants_need_the_platform_domains():
     values = values_with(staff=[staff_grant()])
     del values[k("platformApproverDomains")]
