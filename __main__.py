@@ -6,15 +6,18 @@ from components.account_guardrails import AccountGuardrails, AccountGuardrailsAr
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.config import load_site_config
 from components.dns_firewall import DnsFirewall, DnsFirewallArgs
+from components.grants import grants_summary, report_grants
 from components.isolated_network import IsolatedNetwork, IsolatedNetworkArgs
 from components.operator_key import OperatorKey, OperatorKeyArgs
 from components.pseudonym_secret import PseudonymSecret, PseudonymSecretArgs
 from components.regional_storage import RegionalStorage, RegionalStorageArgs
 from components.security_gates import SecurityGates, SecurityGatesArgs
 from components.site_providers import SiteProviders, SiteProvidersArgs
+from components.transfer_export import TransferExport, TransferExportArgs
 
 cfg = load_site_config()
 prefix = cfg.name_prefix
+report_grants(cfg)
 
 providers = SiteProviders(prefix, SiteProvidersArgs(config=cfg))
 data = providers.data
@@ -48,6 +51,12 @@ storage = RegionalStorage(
     f"{prefix}-storage",
     RegionalStorageArgs(config=cfg, provider=data, key_arn=key.key_arn, read_vpc_endpoint_id=network.s3_endpoint_id),
 )
+exports = TransferExport(
+    f"{prefix}-exports",
+    TransferExportArgs(
+        config=cfg, data_provider=data, operator_provider=providers.operator, s3_endpoint_id=network.s3_endpoint_id
+    ),
+)
 pepper = PseudonymSecret(
     f"{prefix}-pseudonym",
     PseudonymSecretArgs(config=cfg, provider=data, key_arn=key.key_arn, workload_role_arn=gates.workload_role_arn),
@@ -74,3 +83,8 @@ pulumi.export("staff_access_role_arn", gates.staff_access_role_arn)
 pulumi.export("auditor_role_arn", gates.auditor_role_arn)
 pulumi.export("permissions_boundary_arn", gates.permissions_boundary_arn)
 pulumi.export("pseudonym_secret_arn", pepper.secret_arn)
+pulumi.export("export_bucket_name", exports.bucket_name)
+pulumi.export("export_key_arn", exports.key_arn)
+pulumi.export("export_key_alias", exports.key_alias)
+for output, grants in grants_summary(cfg).items():
+    pulumi.export(output, grants)

@@ -269,7 +269,8 @@ class AuditTrail(pulumi.ComponentResource):
                     data_resources=[
                         aws.cloudtrail.TrailEventSelectorDataResourceArgs(
                             type="AWS::S3::Object",
-                            values=[f"{cfg.bucket_arn('user-data')}/"],
+                            # The exports too: every write and every recipient's read is evidence.
+                            values=[f"{cfg.bucket_arn('user-data')}/", f"{cfg.bucket_arn('exports')}/"],
                         )
                     ],
                 )

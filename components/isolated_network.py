@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from components.audit_trail import FLOW_LOG_PREFIX
 from components.config import SiteConfig
+from components.transfer_export import WRITE_ACTIONS as EXPORT_WRITE_ACTIONS
 
 HTTPS = 443
 
@@ -106,6 +107,10 @@ def s3_endpoint_policy(cfg: SiteConfig) -> dict[str, Any]:
                 S3_LOG_READ_ACTIONS,
                 [arn for bucket in logs for arn in (bucket, f"{bucket}/*")],
                 condition,
+            ),
+            # The pseudonymiser's exports (components/transfer_export.py): write-only from inside.
+            _statement(
+                "PseudonymisedExportWrites", EXPORT_WRITE_ACTIONS, [f"{cfg.bucket_arn('exports')}/exports/*"], condition
             ),
         ],
     }

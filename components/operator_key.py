@@ -255,6 +255,12 @@ class OperatorKeyArgs:
     """The validated site configuration; every principal in the key policy derives from it."""
     provider: aws.Provider
     """The operator-account provider (``SiteProviders.operator``); its region is the key's region."""
+    policy: dict[str, Any] | None = None
+    """Key policy; default ``operator_key_policy(config)`` (the data key). The export key passes its own."""
+    alias: str | None = None
+    """Alias; default ``config.key_alias``."""
+    description: str | None = None
+    """Description; default the data key's."""
 
 
 class OperatorKey(pulumi.ComponentResource):
@@ -277,18 +283,19 @@ class OperatorKey(pulumi.ComponentResource):
         cfg = args.config
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"enclave {cfg.site}: operator-held key for the site's user data and logs ({cfg.region})",
+            description=args.description
+            or f"enclave {cfg.site}: operator-held key for the site's user data and logs ({cfg.region})",
             key_usage="ENCRYPT_DECRYPT",
             customer_master_key_spec="SYMMETRIC_DEFAULT",
             multi_region=False,
             enable_key_rotation=True,
             deletion_window_in_days=SANDBOX_DELETION_WINDOW_DAYS if cfg.sandbox else DELETION_WINDOW_DAYS,
-            policy=json.dumps(operator_key_policy(cfg)),
+            policy=json.dumps(args.policy if args.policy is not None else operator_key_policy(cfg)),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, protect=not cfg.sandbox),
         )
         alias = aws.kms.Alias(
             f"{name}-alias",
-            name=cfg.key_alias,
+            name=args.alias or cfg.key_alias,
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )

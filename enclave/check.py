@@ -95,13 +95,22 @@ def policy_config_from_stack(config: dict[str, Any], project: str) -> dict[str, 
         "data-classification": value("dataClassification") or "personal-data",
     }
     accounts = {"dataAccountId": data, "operatorAccountId": operator}
-    return {
+    derived = {
         "no-cross-region-replication": {"allowedRegion": region},
         "region-pinned": {"allowedRegion": region, **accounts},
         "operator-held-encryption": {"allowedRegion": region, **accounts},
         "no-egress": {"allowedRegion": region},
         "residency-tags": {"requiredTags": tags},
     }
+    # Declared transfer recipients (components/grants.py), trusted only on the export
+    # bucket's policy and the export key, by every policy that checks accounts.
+    from components.grants import transfer_trusted_accounts
+
+    trusted = transfer_trusted_accounts(config, project)
+    for block in derived.values():
+        if trusted and "dataAccountId" in block:
+            block["trustedAccounts"] = trusted
+    return derived
 
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")

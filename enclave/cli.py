@@ -32,6 +32,7 @@ COMMANDS = {
     "bootstrap": "enclave.bootstrap",
     "audit": "enclave.audit",
     "preflight": "enclave.preflight",
+    "pseudonymise": "enclave.pseudonymise",
 }
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

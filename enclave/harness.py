@@ -390,10 +390,12 @@ def list_stacks(program_dir: Path) -> list[str]:
 
 
 def _encode(value: Any) -> Any:
-    # The CLI hands structured config to the program as JSON strings.
+    # The CLI hands structured config to the program as JSON strings. PyYAML reads an
+    # unquoted timestamp (a grant's notAfter) as a datetime, where the CLI's YAML keeps
+    # the text: give it back as ISO 8601 text rather than fail to encode it.
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    return json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
 
 
 def load_stack_config(program_dir: Path, stack: str) -> dict[str, Any]:

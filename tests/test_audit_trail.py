@@ -292,7 +292,13 @@ def test_trail_records_management_and_user_data_object_events(site_providers, mo
         assert selector["includeManagementEvents"] is True, trail.urn
         assert not selector.get("excludeManagementEventSources"), trail.urn
         assert selector["dataResources"] == [
-            {"type": "AWS::S3::Object", "values": ["arn:aws:s3:::enclave-dublin-user-data-111111111111/"]}
+            {
+                "type": "AWS::S3::Object",
+                "values": [
+                    "arn:aws:s3:::enclave-dublin-user-data-111111111111/",
+                    "arn:aws:s3:::enclave-dublin-exports-111111111111/",
+                ],
+            }
         ], trail.urn
 
     return settled(monitor, audit.trail_arn).apply(check)

@@ -66,6 +66,9 @@ SANDBOX_TEARDOWN = {
 
 OBJECT_DATA = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
 
+BUCKET_ROLES = ("user-data", "access-logs", "audit-logs", "exports")
+"""Every bucket the program makes: each one's policy must leave the deployer its reads and updates."""
+
 
 def bucket_policies(run) -> list[tuple[str, dict]]:
     return [
@@ -84,15 +87,13 @@ def test_no_bucket_policy_denies_the_deployer_a_read_or_an_update_of_the_setting
     checked = 0
     for label, run, cfg in runs(program_run):
         policies = bucket_policies(run)
-        assert {bucket for bucket, _ in policies} == {
-            cfg.bucket_name(r) for r in ("user-data", "access-logs", "audit-logs")
-        }
+        assert {bucket for bucket, _ in policies} == {cfg.bucket_name(r) for r in BUCKET_ROLES}
         for bucket, policy in policies:
             for action in (*PROVIDER_READS, *PROVIDER_UPDATES):
                 request = role_request(cfg.deployment_role_arn, action, f"arn:aws:s3:::{bucket}")
                 assert denies(policy, request) == [], f"{label} {bucket}: {action} denied to the deployer"
                 checked += 1
-    assert checked == 3 * 3 * (len(PROVIDER_READS) + len(PROVIDER_UPDATES))
+    assert checked == 3 * len(BUCKET_ROLES) * (len(PROVIDER_READS) + len(PROVIDER_UPDATES))
 
 
 def test_the_deployer_never_reads_or_writes_user_data_objects(program_run):
@@ -107,7 +108,7 @@ def test_only_a_sandbox_deployer_may_empty_the_buckets(program_run):
     for label, run, cfg in runs(program_run):
         other = f"arn:aws:iam::{cfg.data_account_id}:role/some-administrator"
         for bucket, policy in bucket_policies(run):
-            role = next(r for r in ("user-data", "access-logs", "audit-logs") if bucket == cfg.bucket_name(r))
+            role = next(r for r in BUCKET_ROLES if bucket == cfg.bucket_name(r))
             # The access-log bucket denies no object call at all: the logs' key guards them.
             for action, suffix in SANDBOX_TEARDOWN.get(role, ()):
                 resource = f"arn:aws:s3:::{bucket}{suffix}"
@@ -118,8 +119,15 @@ def test_only_a_sandbox_deployer_may_empty_the_buckets(program_run):
 
 def test_the_deployer_uses_the_key_for_the_pepper_only(program_run):
     for label, run, cfg in runs(program_run):
-        (key,) = run.of_type("aws:kms/key:Key")
-        policy = json.loads(key.inputs["policy"])
+        keys = {r.name: json.loads(r.inputs["policy"]) for r in run.of_type("aws:kms/key:Key")}
+        policy = keys[f"{cfg.name_prefix}-key-key"]
+        # The export key is no way around it: the deployer uses it for nothing at all.
+        export_key = keys[f"{cfg.name_prefix}-exports-key-key"]
+        for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"):
+            for via in ("s3", "secretsmanager"):
+                ctx = {"kms:CallerAccount": cfg.data_account_id, "kms:ViaService": f"{via}.{cfg.region}.amazonaws.com"}
+                request = role_request(cfg.deployment_role_arn, action, "*", ctx)
+                assert not allows(export_key, request), f"{label}: export key {action} via {via}"
         pepper = f"arn:aws:secretsmanager:{cfg.region}:{cfg.data_account_id}:secret:{pepper_secret_name(cfg)}-Ab12Cd"
         context = {
             "kms:CallerAccount": cfg.data_account_id,

@@ -391,8 +391,9 @@ def test_endpoint_policies_allow_only_named_actions_for_data_account_principals(
 def test_s3_endpoint_reaches_only_the_site_buckets_of_the_data_account(dublin_config):
     doc = ENDPOINT_POLICIES["s3"](dublin_config)
     buckets = [dublin_config.bucket_arn(role) for role in ("user-data", "access-logs", "audit-logs")]
+    exports = f"{dublin_config.bucket_arn('exports')}/exports/*"
     for resource in _all_values(doc, "Resource"):
-        assert resource in buckets or resource in [f"{b}/*" for b in buckets], resource
+        assert resource in buckets or resource in [f"{b}/*" for b in buckets] or resource == exports, resource
     for stmt in doc["Statement"]:
         assert stmt["Condition"]["StringEquals"]["aws:ResourceAccount"] == "111111111111", stmt["Sid"]
     statements = {s["Sid"]: s for s in doc["Statement"]}

@@ -30,7 +30,7 @@ def test_nothing_is_protected_and_buckets_empty_themselves(sandbox_run):
     assert sandbox_run.stack_outputs["sandbox"] is True
     assert [r.urn for r in sandbox_run.resources if r.protect] == []
     buckets = sandbox_run.of_type("aws:s3/bucket:Bucket")
-    assert len(buckets) == 3 and all(b.inputs["forceDestroy"] is True for b in buckets)
+    assert len(buckets) == 4 and all(b.inputs["forceDestroy"] is True for b in buckets)
 
 
 def test_audit_log_is_locked_in_governance_mode_for_one_day(sandbox_run):
@@ -39,8 +39,9 @@ def test_audit_log_is_locked_in_governance_mode_for_one_day(sandbox_run):
 
 
 def test_key_secret_and_dns_association_can_be_deleted(sandbox_run):
-    (key,) = sandbox_run.of_type("aws:kms/key:Key")
-    assert key.inputs["deletionWindowInDays"] == SANDBOX_DELETION_WINDOW_DAYS == 7
+    keys = sandbox_run.of_type("aws:kms/key:Key")
+    assert len(keys) == 2, "the data key and the export key"
+    assert all(key.inputs["deletionWindowInDays"] == SANDBOX_DELETION_WINDOW_DAYS == 7 for key in keys)
     (secret,) = sandbox_run.of_type("aws:secretsmanager/secret:Secret")
     assert secret.inputs["recoveryWindowInDays"] == 0
     (association,) = sandbox_run.of_type(
