@@ -45,6 +45,12 @@ class Violation:
     type: str
     name: str
     message: str
+    file: str = ""
+    """Program-relative path of the source file that registered the resource ("" for the stack)."""
+    line: int = 0
+    """1-based line of that registration (0 when unknown)."""
+    exception: dict[str, str] | None = None
+    """For enforcement "excepted": the policy-config exception that suppressed it."""
 
     @property
     def mandatory(self) -> bool:
@@ -252,6 +258,8 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
                     message=message or policy.description,
+                    file=rec.source_file if rec else "",
+                    line=rec.source_line if rec else 0,
                 )
             )
 
@@ -325,17 +333,18 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
 
 def check_stack(
-    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None
+    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None, timeout: float | None = None
 ) -> tuple[ProgramRun, list[Violation]]:
     """Run ``program_dir``'s program for ``stack`` under mocks and evaluate the pack on it.
 
-    Raises ``UsageError`` for a missing stack, a broken program or a bad policy config.
+    ``timeout`` bounds the program's run (seconds; default ``ENCLAVE_TIMEOUT``, else the harness default).
+    Raises ``UsageError`` for a missing stack, a broken or hanging program or a bad policy config.
     """
     from enclave.harness import PROJECT_DIR, HarnessError, run_program
 
     program_dir = (program_dir or PROJECT_DIR).resolve()
     try:
-        run = run_program(stack, program_dir)
+        run = run_program(stack, program_dir, timeout=timeout)
     except HarnessError as exc:
         raise UsageError(str(exc)) from None
     return run, evaluate(run, resolve_policy_config(program_dir, stack, run, policy_config_file))
@@ -354,6 +363,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--policy-config",
         type=Path,
         help="--policy-pack-config JSON (default: <program>/policy/config/<stack>.json, else derived from the stack config)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a program that has not finished after this long, exit 2 (default: $ENCLAVE_TIMEOUT, else 30)",
     )
 
 
@@ -376,6 +391,8 @@ def _text(run: ProgramRun, violations: list[Violation]) -> str:
         lines.append(f"  [{v.enforcement}] {v.policy}: {v.type} {v.name}")
         if v.urn:
             lines.append(f"      urn: {v.urn}")
+        if v.file:
+            lines.append(f"      at: {v.file}:{v.line}")
         lines.append(f"      {v.message}")
     return "\n".join(lines)
 
@@ -406,7 +423,10 @@ def run(args: argparse.Namespace) -> int:
 
     # Evaluate every stack before printing anything: a config error in one stack
     # must not leave a half-printed report.
-    results = [check_stack(stack, program_dir, args.policy_config) for stack in stacks]
+    results = [check_stack(stack, program_dir, args.policy_config, args.timeout) for stack in stacks]
+    for r, _violations in results:
+        for note in r.notes:
+            print(f"note: {r.stack}: {note}", file=sys.stderr)
     failed = any(v.mandatory for _run, violations in results for v in violations)
     if args.format == "json":
         reports = [_report(r, v) for r, v in results]

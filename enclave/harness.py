@@ -42,6 +42,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import provider_pb2, resource_pb2
+from pulumi.runtime.stack import massage
 from pulumi.runtime.sync_await import _sync_await
 
 from enclave.project import (
@@ -87,6 +88,8 @@ UNKNOWN = rpc.UNKNOWN
 _SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker of a secret
 _SIG_KEY = rpc._special_sig_key  # noqa: SLF001
 _Unknown = pulumi.output.Unknown
+_ASSET_SIG = rpc._special_asset_sig  # noqa: SLF001
+_ARCHIVE_SIG = rpc._special_archive_sig  # noqa: SLF001
 
 
 @dataclass
@@ -169,6 +172,16 @@ class ProgramRun:
 # --------------------------------------------------------------------------- secrets and unknowns
 
 
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """An asset or archive as it travels to the engine (a plain mapping with its signature)."""
+    sig = _ASSET_SIG if isinstance(value, pulumi.Asset) else _ARCHIVE_SIG
+    for attr in ("path", "text", "uri"):
+        if hasattr(value, attr):
+            return {_SIG_KEY: sig, attr: getattr(value, attr)}
+    assets = getattr(value, "assets", {}) or {}
+    return {_SIG_KEY: sig, "assets": {k: _asset(v) for k, v in assets.items()}}
+
+
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(_SIG_KEY) == _SECRET_SIG
 
@@ -183,6 +196,8 @@ def unwrap_secrets(value: Any) -> Any:
         return [unwrap_secrets(v) for v in value]
     if isinstance(value, _Unknown):
         return UNKNOWN
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _asset(value)
     return value
 
 
@@ -196,6 +211,8 @@ def redact_secrets(value: Any) -> Any:
         return [redact_secrets(v) for v in value]
     if isinstance(value, _Unknown):
         return UNKNOWN
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _asset(value)
     return value
 
 
@@ -207,6 +224,8 @@ def _wire(value: Any) -> Any:
         return [_wire(v) for v in value]
     if isinstance(value, _Unknown):
         return UNKNOWN
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _wire(_asset(value))
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
@@ -268,6 +287,46 @@ def _account_of(provider_inputs: dict[str, Any], default: str) -> str:
     return default
 
 
+def _random_state(typ: str, inputs: dict[str, Any], seed: str) -> dict[str, Any]:
+    """What pulumi-random would generate, deterministically per resource (values, not secrets of note)."""
+    digest = hashlib.sha256(seed.encode()).hexdigest() * 4
+    kind = typ.split(":")[-1]
+    if kind in ("RandomPassword", "RandomString"):
+        length = int(inputs.get("length", 32))
+        out = {"result": digest[:length]}
+        if kind == "RandomPassword":
+            out["bcryptHash"] = f"$2a$10${seed}"
+        return out
+    if kind == "RandomPet":
+        length = max(int(inputs.get("length", 2)), 1)
+        separator = inputs.get("separator", "-")
+        words = [*(["brave", "calm", "quick", "gentle"] * length)[: length - 1], "otter"]
+        prefix = inputs.get("prefix")
+        return {"id": separator.join([prefix, *words] if prefix else words)}
+    if kind == "RandomInteger":
+        low, high = int(inputs.get("min", 0)), int(inputs.get("max", 0))
+        return {"result": low + int(digest[:8], 16) % max(high - low + 1, 1)}
+    if kind == "RandomShuffle":
+        items = list(inputs.get("inputs") or [])
+        count = int(inputs.get("resultCount") or len(items))
+        return {"results": items[:count]}
+    if kind in ("RandomId", "RandomBytes"):
+        size = int(inputs.get("byteLength") or inputs.get("length") or 8)
+        raw = bytes.fromhex(digest[: 2 * size])
+        import base64
+
+        return {
+            "hex": raw.hex(),
+            "b64Std": base64.b64encode(raw).decode(),
+            "b64Url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            "dec": str(int.from_bytes(raw, "big")),
+            "base64": base64.b64encode(raw).decode(),
+        }
+    if kind.startswith("RandomUuid"):
+        return {"result": f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"}
+    return {}
+
+
 class EnclaveMocks(pulumi.runtime.Mocks):
     """Mocks that answer like AWS would: ARNs in the right account and region.
 
@@ -321,6 +380,10 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         if not args.custom and not args.resource_id:
             return "", {}
         region, account = self._placement(args)
+        from enclave.invokes import partition_of
+
+        part = partition_of(region)
+        partition, suffix = part["name"], part["dnsSuffix"]
         name_input = _NAME_INPUTS.get(typ)
         if name_input and not state.get(name_input):
             if args.resource_id:  # Resource.get(name, id): the id is the physical name
@@ -331,35 +394,35 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         physical = state.get(name_input) if name_input else None
         rid = args.resource_id or physical or f"{args.name}-{seed}"
         service = typ.split(":")[1].split("/")[0]
-        arn = f"arn:aws:{service}:{region}:{account}:{typ.split(':')[-1].lower()}/{rid}"
+        arn = f"arn:{partition}:{service}:{region}:{account}:{typ.split(':')[-1].lower()}/{rid}"
 
         if typ == "aws:s3/bucket:Bucket":
-            arn = f"arn:aws:s3:::{rid}"
+            arn = f"arn:{partition}:s3:::{rid}"
             state.update(
-                bucketDomainName=f"{rid}.s3.amazonaws.com",
-                bucketRegionalDomainName=f"{rid}.s3.{region}.amazonaws.com",
+                bucketDomainName=f"{rid}.s3.{suffix}",
+                bucketRegionalDomainName=f"{rid}.s3.{region}.{suffix}",
                 region=region,
             )
         elif typ == "aws:kms/key:Key":
             rid = args.resource_id or f"{seed}-0000-4000-8000-{_short_hash(seed, length=12)}"
-            arn = f"arn:aws:kms:{region}:{account}:key/{rid}"
+            arn = f"arn:{partition}:kms:{region}:{account}:key/{rid}"
             state["keyId"] = rid
         elif typ == "aws:kms/alias:Alias":
             rid = inputs.get("name", f"alias/{args.name}")
-            arn = f"arn:aws:kms:{region}:{account}:{rid}"
+            arn = f"arn:{partition}:kms:{region}:{account}:{rid}"
         elif typ in ("aws:iam/role:Role", "aws:iam/policy:Policy"):
             kind = "role" if typ.endswith("Role") else "policy"
-            arn = f"arn:aws:iam::{account}:{kind}{inputs.get('path', '/')}{rid}"
+            arn = f"arn:{partition}:iam::{account}:{kind}{inputs.get('path', '/')}{rid}"
             state["uniqueId"] = f"AROA{seed.upper()}"
         elif typ == "aws:secretsmanager/secret:Secret":
-            arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{rid}-{seed[:6]}"
+            arn = f"arn:{partition}:secretsmanager:{region}:{account}:secret:{rid}-{seed[:6]}"
             rid = arn
         elif typ == "aws:cloudtrail/trail:Trail":
-            arn = f"arn:aws:cloudtrail:{region}:{account}:trail/{rid}"
+            arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{rid}"
             state["homeRegion"] = region
         elif typ == "aws:ec2/vpc:Vpc":
             rid = args.resource_id or f"vpc-{seed}"
-            arn = f"arn:aws:ec2:{region}:{account}:vpc/{rid}"
+            arn = f"arn:{partition}:ec2:{region}:{account}:vpc/{rid}"
             state.update(
                 defaultSecurityGroupId=f"sg-{_short_hash(seed, 'sg')}",
                 defaultNetworkAclId=f"acl-{_short_hash(seed, 'acl')}",
@@ -378,14 +441,12 @@ class EnclaveMocks(pulumi.runtime.Mocks):
             kind = typ.split("/")[1].split(":")[0]
             if kind in prefixes:
                 rid = args.resource_id or f"{prefixes[kind]}-{seed}"
-                arn = f"arn:aws:ec2:{region}:{account}:{kind.lower()}/{rid}"
+                arn = f"arn:{partition}:ec2:{region}:{account}:{kind.lower()}/{rid}"
             if kind == "vpcEndpoint":
                 state["prefixListId"] = f"pl-{_short_hash(seed, 'pl')}"
-                state["dnsEntries"] = [{"dnsName": f"{rid}.{region}.vpce.amazonaws.com", "hostedZoneId": "Z0"}]
-        elif typ == "random:index/randomPassword:RandomPassword":
-            length = int(inputs.get("length", 32))
-            state["result"] = (hashlib.sha256(seed.encode()).hexdigest() * 4)[:length]
-            state["bcryptHash"] = f"$2a$10${seed}"
+                state["dnsEntries"] = [{"dnsName": f"{rid}.{region}.vpce.{suffix}", "hostedZoneId": "Z0"}]
+        elif typ.startswith("random:"):
+            state.update(_random_state(typ, inputs, seed))
         state.setdefault("arn", arn)
         state["id"] = rid
         if "tagsAll" not in state and "tags" in state:
@@ -644,8 +705,8 @@ def _virtualenv_paths(project: Project, notes: list[str]) -> list[str]:
         return []
     if site.is_dir():
         notes.append(
-            f"the project's virtualenv {venv} is used for packages this tooling lacks; the pinned SDKs "
-            f"(pulumi {pulumi.__version__}) take precedence over its own"
+            f"the project's virtualenv {venv} is used for packages this tooling lacks; this tooling's pinned "
+            "Pulumi SDKs take precedence over its own"
         )
         return [str(site)]
     notes.append(
@@ -758,7 +819,8 @@ class _Run:
                 if isinstance(exc, _Abandoned) or exc.code not in (None, 0):
                     raise
             outputs = getattr(self.root, "outputs", {}) or {}
-            self.outputs = {key: _resolve(value) for key, value in outputs.items()}
+            # As the stack registers them: output types and resources become plain mappings.
+            self.outputs = {key: _resolve(massage(value, [])) for key, value in outputs.items()}
         except BaseException as exc:  # noqa: BLE001 - reported by run_program
             self.error = exc
         finally:
@@ -794,7 +856,7 @@ class _Run:
             parts.append(f"stack outputs not yet resolved: {', '.join(sorted(outputs))}")
         where = self._waiting_at(thread)
         if where:
-            parts.append(f"the program is waiting at {where}")
+            parts.append(f"the program was at {where}")
         return "; ".join(parts) or "nothing was registered (the program never returned)"
 
     def _waiting_at(self, thread: threading.Thread) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import keyword
 import os
@@ -69,10 +70,10 @@ class Placement:
 
 @functools.cache
 def _partitions() -> list[dict]:
-    import botocore
-
-    path = os.path.join(os.path.dirname(botocore.__file__), "data", "partitions.json")
-    with open(path, encoding="utf-8") as f:
+    # Found without importing botocore: only its data file is needed.
+    spec = importlib.util.find_spec("botocore")
+    directory = next(iter(spec.submodule_search_locations or [])) if spec else ""
+    with open(os.path.join(directory, "data", "partitions.json"), encoding="utf-8") as f:
         return json.load(f)["partitions"]
 
 
@@ -334,6 +335,8 @@ def _string(wire: str, ctx: _Context, index: int = 0) -> str:
         return ctx.arn(_lower_first(wire[:-3]))
     if wire == "availabilityZone":
         return ctx.region + "a"
+    if wire == "zoneId" and ctx.service == "route53":
+        return ctx.resource_id("hostedZone")
     if wire in ("availabilityZoneId", "zoneId"):
         return zone_id(ctx.region, 1)
     if wire.endswith("Id"):
