@@ -447,6 +447,7 @@ class EnclaveMocks(pulumi.runtime.Mocks):
                 state["dnsEntries"] = [{"dnsName": f"{rid}.{region}.vpce.{suffix}", "hostedZoneId": "Z0"}]
         elif typ.startswith("random:"):
             state.update(_random_state(typ, inputs, seed))
+            rid = state.get("id") or rid  # a RandomPet's id is the pet name
         state.setdefault("arn", arn)
         state["id"] = rid
         if "tagsAll" not in state and "tags" in state:
@@ -614,7 +615,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         registered = self._register(request, request.properties, request.id, True)
-        urn, state = registered[0], registered[2]
+        urn, rid, state = registered[:3]
         self.reads.append(
             self._record(
                 request,
@@ -630,7 +631,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 additional_secret_outputs=list(request.additionalSecretOutputs),
             )
         )
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state))
+        return resource_pb2.ReadResourceResponse(urn=urn, id=rid, properties=_struct(state))
 
     def Invoke(self, request):  # noqa: N802 - gRPC method name
         if request.tok == "pulumi:pulumi:getResource":
