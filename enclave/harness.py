@@ -495,6 +495,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.reads: list[RecordedResource] = []
         self.root = Path(os.path.realpath(root)) if root else None
         self._positions: dict[str, str | None] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The program's event loop, where transforms run (as the engine calls back into the program)."""
+        self._transforms: dict[str, list] = {}  # urn -> its own transform callbacks (children inherit them)
+        self._parents: dict[str, str] = {}
+        self._stack_callbacks: list = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the root stack out of its children's qualified
@@ -589,28 +594,91 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             **options,
         )
 
+    # ---------------------------------------------------------------- transforms
+
+    def _transform_chain(self, request) -> list:
+        """The resource's own transforms, then each ancestor's, then the stack's: the engine's order."""
+        chain = list(request.transforms)
+        parent = request.parent
+        while parent:
+            chain.extend(self._transforms.get(parent, []))
+            parent = self._parents.get(parent, "")
+        return chain + self._stack_callbacks
+
+    def _apply_transforms(self, request) -> tuple[struct_pb2.Struct, resource_pb2.TransformResourceOptions | None]:
+        """Run the transforms on the registration, in the program's loop, via the SDK's own callback code."""
+        chain = self._transform_chain(request)
+        if not chain or self.loop is None:
+            return request.object, None
+        from pulumi.runtime._callbacks import _CallbackServicer
+
+        callbacks = {}
+        for servicer in _CallbackServicer._servicers:  # noqa: SLF001 - where the program's callbacks live
+            if servicer._loop is self.loop:  # noqa: SLF001
+                callbacks.update(servicer._callbacks)  # noqa: SLF001
+        options = resource_pb2.TransformResourceOptions(
+            depends_on=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            provider=request.provider,
+            providers=dict(request.providers),
+        )
+        options.protect = bool(request.protect)
+        options.retain_on_delete = bool(request.retainOnDelete)
+        if request.deleteBeforeReplaceDefined:
+            options.delete_before_replace = bool(request.deleteBeforeReplace)
+        properties = request.object
+        for callback in chain:
+            fn = callbacks.get(callback.token)
+            if fn is None:
+                continue
+            transform = resource_pb2.TransformRequest(
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                properties=properties,
+                options=options,
+            )
+            raw = asyncio.run_coroutine_threadsafe(fn(transform.SerializeToString()), self.loop).result()
+            response = resource_pb2.TransformResponse()
+            response.CopyFrom(raw)
+            properties = response.properties
+            if response.HasField("options"):
+                options = response.options
+        return properties, options
+
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
             urn = self.make_urn(request.parent, request.type, request.name)
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        registered = self._register(request, request.object, request.importId, bool(request.custom))
+        properties, transformed = self._apply_transforms(request)
+        registered = self._register(request, properties, request.importId, bool(request.custom))
         urn, rid, state = registered[:3]
-        self.records.append(
-            self._record(
-                request,
-                registered,
-                custom=bool(request.custom),
-                protect=bool(request.protect),
-                retain_on_delete=bool(request.retainOnDelete),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-                dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                ignore_changes=list(request.ignoreChanges),
-                replace_on_changes=list(request.replaceOnChanges),
-                additional_secret_outputs=list(request.additionalSecretOutputs),
-            )
+        if request.transforms:
+            self._transforms[urn] = list(request.transforms)
+        self._parents[urn] = request.parent
+        opts = transformed
+        record = self._record(
+            request,
+            registered,
+            custom=bool(request.custom),
+            protect=bool(opts.protect if opts is not None else request.protect),
+            retain_on_delete=bool(opts.retain_on_delete if opts is not None else request.retainOnDelete),
+            delete_before_replace=bool(opts.delete_before_replace if opts is not None else request.deleteBeforeReplace),
+            dependencies=list(opts.depends_on if opts is not None else request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            ignore_changes=list(opts.ignore_changes if opts is not None else request.ignoreChanges),
+            replace_on_changes=list(opts.replace_on_changes if opts is not None else request.replaceOnChanges),
+            additional_secret_outputs=list(
+                opts.additional_secret_outputs if opts is not None else request.additionalSecretOutputs
+            ),
         )
+        if opts is not None and opts.provider != request.provider:
+            record.provider = opts.provider
+        self.records.append(record)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=_struct(state))
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
@@ -652,11 +720,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
 
     def RegisterStackTransform(self, request):  # noqa: N802
-        self.mocks.note(
-            "the program registers stack transforms; the engine would apply them to every resource, "
-            "this evaluation does not"
-        )
+        self._stack_callbacks.append(request)
         return super().RegisterStackTransform(request)
+
+    def RegisterStackInvokeTransform(self, request):  # noqa: N802
+        self.mocks.note("the program registers invoke transforms; data sources here answer without applying them")
+        return super().RegisterStackInvokeTransform(request)
 
 
 # --------------------------------------------------------------------------- running the program
@@ -802,7 +871,7 @@ class _Run:
         )
 
     def _main(self) -> None:
-        loop = self.loop = asyncio.new_event_loop()
+        loop = self.loop = self.monitor.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # as the language host does
         try:

@@ -360,3 +360,18 @@ def test_policy_document_answers_match_the_renderer():
         ]
     }
     assert role.inputs["assumeRolePolicy"] == render(args)["json"]
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def test_stack_and_inherited_resource_transforms_apply_as_in_the_engine():
+    run = corpus("transforms", "dev")
+    bucket = one(run, "aws:s3/bucket:Bucket", "archive-objects")
+    table = one(run, "aws:dynamodb/table:Table")
+    scratch = one(run, "aws:s3/bucket:Bucket", "scratch")
+    # The stack transform tags every AWS resource; the component's transform reaches its children.
+    assert scratch.inputs["tags"] == {"purpose": "tmp", "cost-centre": "eu-4711"}
+    assert bucket.inputs["tags"] == table.inputs["tags"] == {"cost-centre": "eu-4711"}
+    assert bucket.protect and table.protect and not scratch.protect
+    assert one(run, "example:storage:Archive").inputs == {}
