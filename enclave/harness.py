@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import gc
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -274,6 +276,26 @@ _NAME_INPUTS = {
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
+@functools.cache
+def _autonamed(typ: str) -> bool:
+    """Whether the provider names this AWS resource itself when ``name`` is unset (its class takes ``name``).
+
+    The Terraform bridge auto-names such resources ``<logical name>-<7 hex>`` during
+    the provider's Check, so a real preview already knows the name.
+    """
+    pkg, mod, _cls = (typ.split(":") + ["", "", ""])[:3]
+    if pkg != "aws" or typ in _NAME_INPUTS:
+        return False
+    for module in rpc._RESOURCE_MODULES.get(f"{pkg}:{mod}") or []:  # noqa: SLF001 - the SDK's registry
+        info = getattr(module, "mod_info", None) or {}
+        cls_name = info.get("classes", {}).get(typ)
+        if cls_name:
+            cls = getattr(sys.modules.get(info.get("fqn", "")), cls_name, None)
+            init = getattr(cls, "_internal_init", None)
+            return init is not None and "name" in inspect.signature(init).parameters
+    return False
+
+
 def _account_of(provider_inputs: dict[str, Any], default: str) -> str:
     """The account a provider works in: its first ``allowed_account_ids``, else its assumed role's."""
     allowed = provider_inputs.get("allowedAccountIds") or []
@@ -392,6 +414,8 @@ class EnclaveMocks(pulumi.runtime.Mocks):
                 prefix = state.get(f"{name_input}Prefix") or f"{args.name}-"
                 state[name_input] = f"{prefix}{seed[:7]}"
         physical = state.get(name_input) if name_input else None
+        if not name_input and not state.get("name") and not args.resource_id and _autonamed(typ):
+            physical = state["name"] = f"{args.name}-{seed[:7]}"
         rid = args.resource_id or physical or f"{args.name}-{seed}"
         service = typ.split(":")[1].split("/")[0]
         arn = f"arn:{partition}:{service}:{region}:{account}:{typ.split(':')[-1].lower()}/{rid}"
