@@ -236,3 +236,29 @@ def test_the_projects_virtualenv_supplies_packages_this_tooling_lacks(tmp_path):
     assert run.stack_outputs == {"prefix": "team"}
     assert any("virtualenv venv is used" in n for n in run.notes)
     assert not any("site-packages" in p and str(tmp_path) in p for p in sys.path)
+
+
+def test_a_resource_made_by_library_code_is_placed_at_the_programs_call(tmp_path):
+    library = tmp_path / "shared-lib"
+    library.mkdir()
+    (library / "teambuckets.py").write_text(
+        "import pulumi_aws as aws\n\n\ndef logs_bucket(name):\n    return aws.s3.Bucket(name)\n"
+    )
+    root = program(
+        tmp_path,
+        "name: p\nruntime: python\n",
+        {
+            "__main__.py": f"""\
+            import sys
+
+            sys.path.append({str(library)!r})
+            import teambuckets
+
+            teambuckets.logs_bucket("logs")
+            """
+        },
+        "config:\n  aws:region: eu-west-1\n",
+    )
+    (bucket,) = run_program("dev", root).resources
+    # The SDK reports the library's line; the first frame inside the program is the line a reviewer changes.
+    assert (bucket.source_file, bucket.source_line) == ("__main__.py", 6)
