@@ -902,10 +902,11 @@ class _Run:
             self._configure()
             main = str(self.project.main)
 
-            def program() -> None:
+            def program():
                 # The root stack lives in the run's task context: take it from there.
                 self.root = settings.get_root_resource()
                 runpy.run_path(main, run_name="__main__")
+                return _settle()  # run_in_stack awaits what the program function returns
 
             try:
                 loop.run_until_complete(pulumi.runtime.stack.run_in_stack(program))
@@ -983,6 +984,25 @@ class _Run:
                 self.loop.call_soon_threadsafe(lambda: None)  # wakes its selector
             except RuntimeError:
                 pass
+
+
+async def _settle() -> None:
+    """Wait for every output the program made, all at once, before the SDK's own final wait.
+
+    ``wait_for_rpcs`` re-waits on every pending output after each single
+    completion: quadratic in the outputs still pending once the registrations are
+    done (a thousand for the enclave program, a quarter of a run). Waiting on all
+    of them first leaves it only finished ones, so it reports exactly what it
+    would have; the first failure stops this wait and is left to it.
+    """
+    while True:
+        with settings.SETTINGS.lock:
+            pending = [task for task in settings.SETTINGS.outputs if not task.done()]
+        if not pending:
+            return
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not t.cancelled() and t.exception() is not None for t in done):
+            return
 
 
 def _resolve(value: Any) -> Any:
