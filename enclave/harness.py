@@ -28,6 +28,7 @@ import io
 import json
 import logging
 import os
+import re
 import runpy
 import sys
 import threading
@@ -1088,6 +1089,20 @@ def _distribution(module: str) -> str:
     return top
 
 
+_GENERATED_DATA_SOURCE = re.compile(r"[/\\]pulumi_\w+[/\\](?:\w+[/\\])*(get_\w+)\.py$")
+
+
+def _failed_data_source(exc: BaseException) -> str | None:
+    """The SDK function of a plain data-source call that died on its own empty result (unknown inputs)."""
+    if not isinstance(exc, (AssertionError, AttributeError, TypeError)):
+        return None
+    for frame, _line in traceback.walk_tb(exc.__traceback__):
+        match = _GENERATED_DATA_SOURCE.search(frame.f_code.co_filename)
+        if match and frame.f_code.co_name == match.group(1):
+            return frame.f_code.co_name
+    return None
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -1111,6 +1126,18 @@ def _describe(exc: BaseException, project: Project, stack: str, config: dict, se
         return (
             f"config {exc.key!r} is encrypted in {stack_file}; offline its value is unknown, but the program reads "
             f"it as {exc.expect_type}{at}: keep such values unencrypted or read them with get_secret/require_secret"
+        )
+    data_source = _failed_data_source(exc)
+    if data_source and secret_keys:
+        return (
+            f"the data source {data_source}{at} got a value that is unknown offline (encrypted config "
+            f"{', '.join(repr(k) for k in secret_keys)}, or a stack reference output), so it returned nothing: "
+            f"pass it a plain value, or call {data_source}_output"
+        )
+    if data_source:
+        return (
+            f"the data source {data_source}{at} got a value that is unknown at preview (a stack reference "
+            f"output, or an output of a resource not yet created), so it returned nothing: call {data_source}_output"
         )
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return (

@@ -157,3 +157,21 @@ def test_a_failing_invoke_is_reported_with_the_providers_reason(tmp_path):
     )
     with pytest.raises(HarnessError, match=r"duplicate Sid \(a\).*\(__main__.py:3\)"):
         run_program("dev", program)
+
+
+def test_a_data_source_given_an_encrypted_value_is_explained(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        bucket = aws.s3.get_bucket(bucket=pulumi.Config().require("bucket"))
+        """,
+    )
+    (program / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  p:bucket:\n    secure: v1:abc\n")
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", program)
+    message = str(err.value)
+    assert "the data source get_bucket (__main__.py:4) got a value that is unknown offline" in message
+    assert "'p:bucket'" in message and "get_bucket_output" in message
