@@ -826,7 +826,9 @@ def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[N
     """
     pwd = project.pwd
     names = {p.stem if p.suffix == ".py" else p.name for p in pwd.iterdir() if not p.name.startswith(".")}
-    names -= {"enclave", "tests", "__main__"}  # this tooling (it is running)
+    names.discard("__main__")
+    if pwd == PROJECT_DIR:
+        names -= {"enclave", "tests", "bench"}  # this tooling, which is running
 
     def ours(module_name: str) -> bool:
         return module_name.split(".", 1)[0] in names
