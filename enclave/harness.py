@@ -575,7 +575,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     # ---------------------------------------------------------------- registrations
 
-    def _register(self, request, inputs_struct, resource_id: str, custom: bool) -> tuple[str, str, dict, dict, dict]:
+    def _register(
+        self, request, inputs_struct, resource_id: str, custom: bool, provider: str | None = None
+    ) -> tuple[str, str, dict, dict, dict]:
         urn = self.make_urn(request.parent, request.type, request.name)
         raw = rpc.deserialize_properties(inputs_struct, keep_unknowns=True)
         inputs = unwrap_secrets(raw)
@@ -584,7 +586,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             typ=request.type,
             name=request.name,
             inputs=inputs,
-            provider=request.provider,
+            provider=request.provider if provider is None else provider,
             resource_id=resource_id,
             custom=custom,
             transforms=pulumi_mocks._resolve_callbacks(getattr(request, "transforms", [])),  # noqa: SLF001
@@ -630,17 +632,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent = self._parents.get(parent, "")
         return chain + self._stack_callbacks
 
-    def _apply_transforms(self, request) -> tuple[struct_pb2.Struct, resource_pb2.TransformResourceOptions | None]:
-        """Run the transforms on the registration, in the program's loop, via the SDK's own callback code."""
-        chain = self._transform_chain(request)
-        if not chain or self.loop is None:
-            return request.object, None
-        from pulumi.runtime._callbacks import _CallbackServicer
-
-        callbacks = {}
-        for servicer in _CallbackServicer._servicers:  # noqa: SLF001 - where the program's callbacks live
-            if servicer._loop is self.loop:  # noqa: SLF001
-                callbacks.update(servicer._callbacks)  # noqa: SLF001
+    @staticmethod
+    def _options(request) -> resource_pb2.TransformResourceOptions:
+        """A registration's options in the form transforms receive and return them."""
         options = resource_pb2.TransformResourceOptions(
             depends_on=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
@@ -651,9 +645,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         options.protect = bool(request.protect)
         options.retain_on_delete = bool(request.retainOnDelete)
-        if request.deleteBeforeReplaceDefined:
-            options.delete_before_replace = bool(request.deleteBeforeReplace)
-        properties = request.object
+        options.delete_before_replace = bool(request.deleteBeforeReplace)
+        return options
+
+    def _apply_transforms(self, request) -> tuple[struct_pb2.Struct, resource_pb2.TransformResourceOptions]:
+        """Run the transforms on the registration, in the program's loop, via the SDK's own callback code."""
+        properties, options = request.object, self._options(request)
+        chain = self._transform_chain(request)
+        if not chain or self.loop is None:
+            return properties, options
+        from pulumi.runtime._callbacks import _CallbackServicer
+
+        callbacks = {}
+        for servicer in _CallbackServicer._servicers:  # noqa: SLF001 - where the program's callbacks live
+            if servicer._loop is self.loop:  # noqa: SLF001
+                callbacks.update(servicer._callbacks)  # noqa: SLF001
         for callback in chain:
             fn = callbacks.get(callback.token)
             if fn is None:
@@ -679,30 +685,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn = self.make_urn(request.parent, request.type, request.name)
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        properties, transformed = self._apply_transforms(request)
-        registered = self._register(request, properties, request.importId, bool(request.custom))
+        properties, opts = self._apply_transforms(request)
+        registered = self._register(request, properties, request.importId, bool(request.custom), opts.provider)
         urn, rid, state = registered[:3]
         if request.transforms:
             self._transforms[urn] = list(request.transforms)
         self._parents[urn] = request.parent
-        opts = transformed
         record = self._record(
             request,
             registered,
             custom=bool(request.custom),
-            protect=bool(opts.protect if opts is not None else request.protect),
-            retain_on_delete=bool(opts.retain_on_delete if opts is not None else request.retainOnDelete),
-            delete_before_replace=bool(opts.delete_before_replace if opts is not None else request.deleteBeforeReplace),
-            dependencies=list(opts.depends_on if opts is not None else request.dependencies),
+            protect=opts.protect,
+            retain_on_delete=opts.retain_on_delete,
+            delete_before_replace=opts.delete_before_replace,
+            dependencies=list(opts.depends_on),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            ignore_changes=list(opts.ignore_changes if opts is not None else request.ignoreChanges),
-            replace_on_changes=list(opts.replace_on_changes if opts is not None else request.replaceOnChanges),
-            additional_secret_outputs=list(
-                opts.additional_secret_outputs if opts is not None else request.additionalSecretOutputs
-            ),
+            ignore_changes=list(opts.ignore_changes),
+            replace_on_changes=list(opts.replace_on_changes),
+            additional_secret_outputs=list(opts.additional_secret_outputs),
         )
-        if opts is not None and opts.provider != request.provider:
-            record.provider = opts.provider
+        record.provider = opts.provider
         self.records.append(record)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=_struct(state))
 
