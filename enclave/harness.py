@@ -872,6 +872,7 @@ class _Run:
         self.error: BaseException | None = None
         self.outputs: dict[str, Any] = {}
         self.root: Any = None
+        self.program_traceback: Any = None
 
     def thread(self) -> threading.Thread:
         return threading.Thread(target=self._main, name=f"pulumi-program-{self.stack}", daemon=True)
@@ -910,7 +911,13 @@ class _Run:
             def program():
                 # The root stack lives in the run's task context: take it from there.
                 self.root = settings.get_root_resource()
-                runpy.run_path(main, run_name="__main__")
+                try:
+                    runpy.run_path(main, run_name="__main__")
+                except BaseException as exc:
+                    # The SDK may re-raise this later from its own frames (an invoke's RPC): keep
+                    # the traceback through the program, which names the line.
+                    self.program_traceback = exc.__traceback__
+                    raise
                 return _settle()  # run_in_stack awaits what the program function returns
 
             try:
@@ -1039,24 +1046,30 @@ def _program_place(filename: str, line: int, root: Path) -> str | None:
     return f"{path.relative_to(root).as_posix()}:{line}"
 
 
-def _where(exc: BaseException, root: Path) -> str:
+def _deepest_place(tb: Any, root: Path) -> str:
+    place = ""
+    for frame, line in traceback.walk_tb(tb):
+        here = _program_place(frame.f_code.co_filename, line, root)
+        if here:
+            place = here
+    return place
+
+
+def _where(exc: BaseException, root: Path, program_traceback: Any = None) -> str:
     """The deepest frame of the traceback in the program: where a reviewer fixes it."""
     if isinstance(exc, SyntaxError) and exc.filename:
         place = _program_place(exc.filename, exc.lineno or 0, root)
         if place:
             return place
-    place = ""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        for frame, line in traceback.walk_tb(exc.__traceback__):
-            here = _program_place(frame.f_code.co_filename, line, root)
-            if here:
-                place = here
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        place = _deepest_place(current.__traceback__, root)
         if place:
             return place
-        exc = exc.__cause__ or exc.__context__
-    return place
+        current = current.__cause__ or current.__context__
+    return _deepest_place(program_traceback, root) if program_traceback is not None else ""
 
 
 _DISTRIBUTIONS = {
@@ -1111,8 +1124,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _describe(exc: BaseException, project: Project, stack: str, config: dict, secret_keys: list[str]) -> str:
-    where = _where(exc, project.root)
+def _describe(
+    exc: BaseException, project: Project, stack: str, secret_keys: list[str], program_traceback: Any = None
+) -> str:
+    where = _where(exc, project.root, program_traceback)
     at = f" ({where})" if where else ""
     stack_file = project.stack_config_dir / f"Pulumi.{stack}.yaml"
     if isinstance(exc, SystemExit):
@@ -1220,7 +1235,7 @@ def run_program(
                 monitor.records,
             )
     if run.error is not None:
-        message = _describe(run.error, project, stack, config, secret_keys)
+        message = _describe(run.error, project, stack, secret_keys, run.program_traceback)
         raise HarnessError(f"stack {stack!r}: {message}", monitor.records) from run.error
     return ProgramRun(
         project=project.name,

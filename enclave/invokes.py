@@ -420,9 +420,25 @@ def _list(item: Any, wire: str, ctx: _Context, depth: int) -> list:
     return [] if value is None else [value]
 
 
+def _scalar(value: Any, tp: Any) -> Any:
+    """A scalar argument as the provider returns it: converted to the attribute's type ("true" -> True)."""
+    if tp is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if tp in (int, float) and isinstance(value, str):
+        try:
+            return tp(value)
+        except ValueError:
+            return value
+    if tp is str and isinstance(value, (bool, int, float)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return value
+
+
 def _echo(value: Any, tp: Any) -> Any:
     """An argument returned as the result's type has it (nested keys in wire names)."""
     _opt, tp = _optional(tp)
+    if tp in (bool, int, float, str):
+        return _scalar(value, tp)
     if _is_output_type(tp) and isinstance(value, Mapping):
         out = {}
         for py, wire, hint in _properties(tp):

@@ -175,3 +175,35 @@ def test_a_data_source_given_an_encrypted_value_is_explained(tmp_path):
     message = str(err.value)
     assert "the data source get_bucket (__main__.py:4) got a value that is unknown offline" in message
     assert "'p:bucket'" in message and "get_bucket_output" in message
+
+
+def test_an_error_the_sdk_reraises_from_its_own_frames_keeps_the_programs_line(tmp_path):
+    from enclave.harness import _where
+
+    main_py = tmp_path / "__main__.py"
+    main_py.write_text("def lookup():\n    raise TypeError('bad answer')\n")
+    namespace: dict = {}
+    exec(compile(main_py.read_text(), str(main_py), "exec"), namespace)
+    try:
+        namespace["lookup"]()
+    except TypeError as exc:
+        program_traceback = exc.__traceback__
+    try:
+        raise TypeError("bad answer")  # as wait_for_rpcs re-raises an invoke's failure
+    except TypeError as again:
+        assert _where(again, tmp_path.resolve()) == ""
+        assert _where(again, tmp_path.resolve(), program_traceback) == "__main__.py:2"
+
+
+def test_data_source_arguments_come_back_in_the_attributes_type(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        ami = aws.ec2.get_ami(most_recent="true", owners=["amazon"])
+        pulumi.export("most_recent", ami.most_recent)
+        """,
+    )
+    assert run_program("dev", program).stack_outputs == {"most_recent": True}
