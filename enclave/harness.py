@@ -403,7 +403,7 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         if not args.custom and not args.resource_id:
             return "", {}
         region, account = self._placement(args)
-        from enclave.invokes import partition_of
+        from enclave.partitions import partition_of
 
         part = partition_of(region)
         partition, suffix = part["name"], part["dnsSuffix"]
