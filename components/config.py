@@ -361,7 +361,8 @@ def site_config_from_mapping(values: Mapping[str, Any], now: datetime | None = N
 
     region = got.get("region")
     azs = got.get("availabilityZones")
-    if azs is None and region in EEA_REGIONS:
+    # Unset or empty (Pulumi.yaml's default): the region's first three zones.
+    if not azs and region in EEA_REGIONS:
         azs = [f"{region}{letter}" for letter in "abc"]
     if azs is not None and region in EEA_REGIONS:
         if not 1 <= len(azs) <= 4:

@@ -381,6 +381,8 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
                     message=message or policy.description,
+                    file=rec.source_file if rec else "",
+                    line=rec.source_line if rec else 0,
                 )
             )
 
@@ -454,17 +456,18 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
 
 def check_stack(
-    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None
+    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None, timeout: float | None = None
 ) -> tuple[ProgramRun, list[Violation]]:
     """Run ``program_dir``'s program for ``stack`` under mocks and evaluate the pack on it.
 
-    Raises ``UsageError`` for a missing stack, a broken program or a bad policy config.
+    ``timeout`` bounds the program's run (seconds; default ``ENCLAVE_TIMEOUT``, else the harness default).
+    Raises ``UsageError`` for a missing stack, a broken or hanging program or a bad policy config.
     """
     from enclave.harness import PROJECT_DIR, HarnessError, run_program
 
     program_dir = (program_dir or PROJECT_DIR).resolve()
     try:
-        run = run_program(stack, program_dir)
+        run = run_program(stack, program_dir, timeout=timeout)
     except HarnessError as exc:
         raise UsageError(str(exc)) from None
     return run, evaluate(run, resolve_policy_config(program_dir, stack, run, policy_config_file))
@@ -486,6 +489,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from enclave.cli import add_report_arguments
 
     add_report_arguments(parser, FORMATS, "text, json, sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a program that has not finished after this long, exit 2 (default: $ENCLAVE_TIMEOUT, else 30)",
+    )
 
 
 def _report(run: ProgramRun, violations: list[Violation], exceptions: list | None = None) -> dict[str, Any]:
@@ -561,9 +570,11 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for stack in stacks:
         try:
-            recorded = run_program(stack, program_dir)
+            recorded = run_program(stack, program_dir, timeout=args.timeout)
         except HarnessError as exc:
             raise UsageError(str(exc)) from None
+        for note in recorded.notes:
+            print(f"note: {recorded.stack}: {note}", file=sys.stderr)
         config = resolve_policy_config(program_dir, stack, recorded, args.policy_config)
         results.append((recorded, evaluate(recorded, config), config))
     failed = any(v.mandatory for _run, violations, _c in results for v in violations)
