@@ -268,7 +268,11 @@ def _glue_job(res: Any, index: StackIndex) -> Iterator[str]:
     if not connections:
         yield "a Glue job without a connection runs in AWS's network with internet access: add a NETWORK connection in the site's subnets"
         return
-    by_name = {get(r.props, "name"): r for r in index.of_type("aws:glue/connection:Connection")}
+    by_name = index.memo.get("glue-connections")
+    if by_name is None:
+        by_name = index.memo["glue-connections"] = {
+            get(r.props, "name"): r for r in index.of_type("aws:glue/connection:Connection")
+        }
     for name in connections:
         if is_unknown(name):
             continue  # a connection of this program (by dependency); its own check places it
@@ -546,41 +550,29 @@ def allowed_domain_problem(domain: Any, index: StackIndex) -> str | None:
     )
 
 
-def _refers_to(res: Any, prop: str, target: Any) -> bool:
-    value = get(res.props, prop)
-    if any(d.urn == target.urn for d in res.property_dependencies.get(prop, [])):
-        return True
-    return (
-        isinstance(value, str)
-        and not is_unknown(value)
-        and value in (get(target.props, "id"), get(target.props, "arn"))
-    )
-
-
-def _group_problems(group: Any, index: StackIndex) -> tuple[bool, list[str]]:
-    """Whether a rule group blocks ``*``, and the problems of its admitting rules."""
+def _group_verdict(group: Any, index: StackIndex) -> tuple[bool, tuple[str, ...]]:
+    """Whether a rule group blocks ``*``, and the problems of its admitting rules (once per group and stack)."""
+    key = ("dns-group", group.urn)
+    if key in index.memo:
+        return index.memo[key]
     blocks_all = False
     problems: list[str] = []
-    lists = {r.urn: r for r in index.of_type(FIREWALL_LIST)}
-    for rule in index.of_type(FIREWALL_RULE):
-        if not _refers_to(rule, "firewallRuleGroupId", group):
-            continue
+    for rule in index.referrers(group, FIREWALL_RULE, "firewallRuleGroupId"):
         action = get(rule.props, "action")
-        targets = [lst for lst in lists.values() if _refers_to(rule, "firewallDomainListId", lst)]
-        domains = [d for lst in targets for d in items(get(lst.props, "domains"))]
+        targets = index.refs(rule, "firewallDomainListId", FIREWALL_LIST)
         if action == "BLOCK":
-            if "*" in domains:
-                blocks_all = True
+            blocks_all = blocks_all or any("*" in items(get(lst.props, "domains")) for lst in targets)
         elif action in ("ALLOW", "ALERT") and not targets and is_set(get(rule.props, "firewallDomainListId")):
             problems.append(f"rule {rule.name} ({action}) admits a domain list that is not in this program")
-    return blocks_all, problems
+    verdict = index.memo[key] = (blocks_all, tuple(problems))
+    return verdict
 
 
 def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
     """Why one VPC that resolves DNS is not behind a DNS firewall that blocks every name but the region's AWS names."""
     if get(vpc.props, "enableDnsSupport") is False:
         return
-    associations = [r for r in index.of_type(FIREWALL_ASSOCIATION) if _refers_to(r, "vpcId", vpc)]
+    associations = index.referrers(vpc, FIREWALL_ASSOCIATION, "vpcId")
     fix = (
         "associate a Route 53 Resolver DNS Firewall rule group that BLOCKs a domain list containing '*' and ALLOWs "
         f"only AWS names of {index.site.region}, with a ResolverFirewallConfig (firewall_fail_open 'DISABLED'), or "
@@ -591,17 +583,17 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
         return
     blocks_all = False
     for assoc in associations:
-        groups = [r for r in index.of_type(FIREWALL_GROUP) if _refers_to(assoc, "firewallRuleGroupId", r)]
+        groups = index.refs(assoc, "firewallRuleGroupId", FIREWALL_GROUP)
         if not groups:
             yield f"DNS firewall association {assoc.name} names a rule group that is not in this program, so the pack cannot prove what it allows: {fix}"
             continue
         for group in groups:
-            blocks, problems = _group_problems(group, index)
+            blocks, problems = _group_verdict(group, index)
             blocks_all = blocks_all or blocks
             yield from problems
     if not blocks_all:
         yield f"no DNS firewall rule group on the VPC BLOCKs a domain list containing '*', so names outside AWS resolve: {fix}"
-    configs = [r for r in index.of_type(FIREWALL_CONFIG) if _refers_to(r, "resourceId", vpc)]
+    configs = index.referrers(vpc, FIREWALL_CONFIG, "resourceId")
     if not configs:
         yield f"the VPC has no ResolverFirewallConfig, so whether DNS fails open is not stated: {fix}"
     for config in configs:
@@ -622,12 +614,11 @@ def firewall_rule_findings(rule: Any, index: StackIndex) -> Iterator[str]:
             f"the {action} rule trusts redirection domains, so a CNAME from an admitted name to any other name "
             "resolves unfiltered: use INSPECT_REDIRECTION_DOMAIN (the default)"
         )
-    for lst in index.of_type(FIREWALL_LIST):
-        if _refers_to(rule, "firewallDomainListId", lst):
-            for domain in items(get(lst.props, "domains")):
-                problem = allowed_domain_problem(domain, index)
-                if problem:
-                    yield f"the {action} rule admits {problem}: DNS queries for it leave the site; allow only AWS names of {index.site.region}"
+    for lst in index.refs(rule, "firewallDomainListId", FIREWALL_LIST):
+        for domain in items(get(lst.props, "domains")):
+            problem = allowed_domain_problem(domain, index)
+            if problem:
+                yield f"the {action} rule admits {problem}: DNS queries for it leave the site; allow only AWS names of {index.site.region}"
 
 
 SPECIAL_TYPES = frozenset({*TYPE_CHECKS, VPC, FIREWALL_RULE, *FORBIDDEN_TYPES}) | {

@@ -17,8 +17,11 @@ from .values import _PROXIES, _UNKNOWN_SENTINELS, MISSING, decode_json, get, is_
 
 # Inputs that are patterns to match, not names the resource reaches: a DNS firewall domain list's
 # domains are judged by how rules use them (no-egress), so the scan leaves them alone.
+# A provider's account pinning is region-pinned's to decide (with the accounts it trusts for
+# that provider); the other perimeters would only repeat it.
 SCAN_EXEMPT = {
     "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList": frozenset({"domains"}),
+    "pulumi:providers:aws": frozenset({"allowedAccountIds", "forbiddenAccountIds"}),
 }
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 ZONE = "aws:route53/zone:Zone"
@@ -56,6 +59,9 @@ class StackIndex:
         self.private_zones: tuple[str, ...] = ()
         self._hits: dict[str, list[Hit]] = {}
         self._of_type: dict[str, list] = {}
+        self._referrers: dict[tuple[str, str, str], dict[str, list]] = {}
+        self.memo: dict[Any, Any] = {}
+        """Results a rule computes once per stack (a rule group's verdict, say), keyed as the rule likes."""
         self._placement: dict[str, tuple[str | None, str | None]] = {}
         zones = []
         of_type = self._of_type
@@ -164,6 +170,28 @@ class StackIndex:
         if _known(value) and value in self.by_ref:
             return [self.by_ref[value]]
         return list(res.property_dependencies.get(prop, []))
+
+    def refs(self, res: Any, prop: str, wanted: str) -> list:
+        """The resources of type ``wanted`` that input ``prop`` refers to: by property dependency, or by a known id/ARN."""
+        found = [d for d in res.property_dependencies.get(prop, []) if d.resource_type == wanted]
+        value = get(res.props, prop)
+        if _known(value):
+            target = self.by_ref.get(value)
+            if target is not None and target.resource_type == wanted and target not in found:
+                found.append(target)
+        return found
+
+    def referrers(self, target: Any, via: str, prop: str) -> list:
+        """The resources of type ``via`` whose input ``prop`` refers to ``target`` (indexed once per stack)."""
+        key = (via, prop, target.resource_type)
+        table = self._referrers.get(key)
+        if table is None:
+            table = {}
+            for res in self.of_type(via):
+                for ref in self.refs(res, prop, target.resource_type):
+                    table.setdefault(ref.urn, []).append(res)
+            self._referrers[key] = table
+        return table.get(target.urn, [])
 
     def in_private_zone(self, host: str) -> bool:
         """True for a name under one of the program's private hosted zones (a name inside the site's VPC)."""
