@@ -39,7 +39,7 @@ class Violation:
 
     policy: str
     enforcement: str
-    """``mandatory`` or ``advisory``."""
+    """``mandatory``, ``advisory``, or ``excepted`` (suppressed by an unexpired policy-config exception)."""
     urn: str
     """The resource's URN, or ``""`` for the stack as a whole."""
     type: str
@@ -94,12 +94,18 @@ def policy_config_from_stack(config: dict[str, Any], project: str) -> dict[str, 
         "enclave:region": region,
         "data-classification": value("dataClassification") or "personal-data",
     }
-    accounts = {"dataAccountId": data, "operatorAccountId": operator}
+    perimeter = {"allowedRegion": region, "dataAccountId": data, "operatorAccountId": operator}
+    if value("auditorAccountId"):
+        perimeter["auditorAccountId"] = value("auditorAccountId")
+    # A sandbox relaxes data-protected only through a reviewed policy-config file, never
+    # through the stack's own config: a program cannot exempt itself.
     derived = {
-        "no-cross-region-replication": {"allowedRegion": region},
-        "region-pinned": {"allowedRegion": region, **accounts},
-        "operator-held-encryption": {"allowedRegion": region, **accounts},
-        "no-egress": {"allowedRegion": region},
+        "no-cross-region-replication": dict(perimeter),
+        "region-pinned": dict(perimeter),
+        "operator-held-encryption": dict(perimeter),
+        "no-egress": dict(perimeter),
+        "identity-perimeter": dict(perimeter),
+        "data-protected": {"minRetentionDays": 90},
         "residency-tags": {"requiredTags": tags},
     }
     # Declared transfer recipients (components/grants.py), trusted only on the export
@@ -268,27 +274,67 @@ def resolve_policy_config(program_dir: Path, stack: str, run: ProgramRun, explic
 
 
 def engine_props(value: Any) -> Any:
-    """The same proxies pulumi-policy's ``unknown_checking_proxy`` builds around ``props``.
+    """Proxies that behave like pulumi-policy's ``unknown_checking_proxy`` around ``props``.
 
-    Built without the per-leaf path copies of the SDK's helper (the largest cost
-    of evaluation); a test checks both give the same values and the same
+    Built lazily: a nested dict or list is wrapped when it is accessed, not up
+    front, since most policies read a resource's inputs through ``__target``
+    (raw) and wrapping every container of every resource was the largest cost
+    of evaluation. A test checks both give the same values and the same
     ``UnknownValueError`` paths.
     """
-    from pulumi_policy.proxy import _DictProxy, _ListProxy
+    _lazy_proxy_types()
+    return _LAZY[0](value, []) if type(value) is dict else value
 
-    def build(node: Any, path: list[str]) -> Any:
-        kind = type(node)
+
+_LAZY: list = []
+
+
+def _lazy_proxy_types() -> None:
+    """Define the lazy proxies once pulumi-policy is imported (it is only needed to evaluate)."""
+    if _LAZY:
+        return
+    from pulumi_policy.proxy import _DictProxy, _ListProxy, _raise_if_unknown
+
+    def wrap(value: Any, path: list, key: Any) -> Any:
+        kind = type(value)
         if kind is dict:
-            return _DictProxy(
-                {k: build(v, [*path, str(k)]) if type(v) in (dict, list) else v for k, v in node.items()}, path
-            )
+            return LazyDictProxy(value, [*path, str(key)])
         if kind is list:
-            return _ListProxy(
-                [build(v, [*path, str(i)]) if type(v) in (dict, list) else v for i, v in enumerate(node)], path
-            )
-        return node
+            return LazyListProxy(value, [*path, str(key)])
+        return value
 
-    return build(value, [])
+    class Lazy:
+        """Wraps a nested dict or list when it is read; ``__target`` is the raw container."""
+
+        __slots__ = ()
+
+        def __init__(self, target: Any, path: list) -> None:
+            super().__init__(target, path)
+            self._raw, self._path = target, path
+
+        def __getitem__(self, key: Any) -> Any:
+            if key == "__target":
+                return self._raw
+            return wrap(_raise_if_unknown(key, self._raw[key], self._path), self._path, key)
+
+    class LazyDictProxy(Lazy, _DictProxy):
+        pass
+
+    class LazyListProxy(Lazy, _ListProxy):
+        pass
+
+    _LAZY.extend((LazyDictProxy, LazyListProxy))
+    load_policies()
+    from residency_rules.values import register_proxy_types
+
+    register_proxy_types(LazyDictProxy, LazyListProxy)
+
+
+def state_props(rec: Any, input_props: Any) -> Any:
+    """The engine's view of a resource's state (its outputs, which repeat the inputs)."""
+    if not (rec.custom and rec.outputs):
+        return input_props
+    return engine_props(rec.outputs)
 
 
 def evaluate(run: ProgramRun, policy_config: dict | None = None) -> list[Violation]:
@@ -324,6 +370,11 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
     from pulumi_policy.proxy import UnknownValueError
 
     policies = load_policies()
+    from residency_rules import exceptions as pack_exceptions
+    from residency_rules.scan import clear_caches
+
+    clear_caches()  # each evaluation starts cold, as a fresh `enclave check` or engine run does
+
     if policy_config is None:
         policy_config = policy_config_from_stack(run.config, run.project)
 
@@ -367,7 +418,7 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
     violations: list[Violation] = []
 
-    def reporter(policy, level, resource_urn: str):
+    def reporter(policy, level, resource_urn: str, exception: dict | None = None):
         def report(message: str, urn: str | None = None) -> None:
             # Resource policies always report on their resource (the engine ignores `urn`);
             # stack policies name a resource, or none for the stack as a whole.
@@ -376,17 +427,22 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
             violations.append(
                 Violation(
                     policy=policy.name,
-                    enforcement=level.value,
+                    enforcement="excepted" if exception is not None else level.value,
                     urn=target,
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
                     message=message or policy.description,
                     file=rec.source_file if rec else "",
                     line=rec.source_line if rec else 0,
+                    exception=exception,
                 )
             )
 
         return report
+
+    # What the pack's exceptions suppress reaches the engine as nothing; offline it is listed.
+    suppressed: list = []
+    token = pack_exceptions.SUPPRESSED.set(suppressed)
 
     def call(policy, args, level, urn: str) -> None:
         try:
@@ -400,6 +456,10 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
         except Exception as exc:  # noqa: BLE001 - a crashing policy fails the preview; fail closed here too
             crash = f"policy '{policy.name}' raised {type(exc).__name__}: {exc}; the engine would fail the preview"
             reporter(policy, EnforcementLevel.MANDATORY, urn)(crash)
+        if suppressed:
+            for message, target, exception in suppressed:
+                reporter(policy, level, urn, exception)(message, target)
+            suppressed.clear()
 
     resource_policies = [
         p
@@ -410,48 +470,50 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
         p for p in policies if isinstance(p, StackValidationPolicy) and levels[p.name] is not EnforcementLevel.DISABLED
     ]
 
-    opts_of = {rec.urn: options(rec) for rec in run.resources}
-    for rec in run.resources:
-        props = engine_props(rec.inputs)
-        opts = opts_of[rec.urn]
-        provider = provider_of(rec.provider)
-        for policy in resource_policies:
-            level = levels[policy.name]
-            if level is EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
-            call(policy, args, level, rec.urn)
-
-    if stack_policies:
-        # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
-        resources: dict[str, PolicyResource] = {}
+    try:
+        opts_of = {rec.urn: options(rec) for rec in run.resources}
+        props_of: dict[str, Any] = {}
         for rec in run.resources:
-            state = rec.outputs if rec.custom and rec.outputs else rec.inputs
-            resources[rec.urn] = PolicyResource(
-                rec.type,
-                engine_props(state),
-                rec.urn,
-                rec.name,
-                opts_of[rec.urn],
-                provider_of(rec.provider),
-                None,
-                [],
-                {},
-            )
-        for rec in run.resources:
-            res = resources[rec.urn]
-            res.parent = resources.get(rec.parent)
-            res.dependencies = [resources[u] for u in rec.dependencies if u in resources]
-            res.property_dependencies = {
-                k: [resources[u] for u in urns if u in resources] for k, urns in rec.property_dependencies.items()
-            }
-        stack_resources = list(resources.values())
-        for policy in stack_policies:
-            level = levels[policy.name]
-            if level is EnforcementLevel.REMEDIATE:
-                level = EnforcementLevel.MANDATORY
-            call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
+            props = props_of[rec.urn] = engine_props(rec.inputs)
+            opts = opts_of[rec.urn]
+            provider = provider_of(rec.provider)
+            for policy in resource_policies:
+                level = levels[policy.name]
+                if level is EnforcementLevel.REMEDIATE:
+                    level = EnforcementLevel.MANDATORY
+                args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
+                call(policy, args, level, rec.urn)
 
+        if stack_policies:
+            # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
+            resources: dict[str, PolicyResource] = {}
+            for rec in run.resources:
+                resources[rec.urn] = PolicyResource(
+                    rec.type,
+                    state_props(rec, props_of[rec.urn]),
+                    rec.urn,
+                    rec.name,
+                    opts_of[rec.urn],
+                    provider_of(rec.provider),
+                    None,
+                    [],
+                    {},
+                )
+            for rec in run.resources:
+                res = resources[rec.urn]
+                res.parent = resources.get(rec.parent)
+                res.dependencies = [resources[u] for u in rec.dependencies if u in resources]
+                res.property_dependencies = {
+                    k: [resources[u] for u in urns if u in resources] for k, urns in rec.property_dependencies.items()
+                }
+            stack_resources = list(resources.values())
+            for policy in stack_policies:
+                level = levels[policy.name]
+                if level is EnforcementLevel.REMEDIATE:
+                    level = EnforcementLevel.MANDATORY
+                call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
+    finally:
+        pack_exceptions.SUPPRESSED.reset(token)
     return violations
 
 

@@ -617,6 +617,8 @@ POLICY_CLASSES = {
     "operator-held-encryption": "encryption",
     "no-egress": "network",
     "no-public-data": "access",
+    "identity-perimeter": "access",
+    "reviewed-types": "residency",
     "data-protected": "protection",
     "audit-on": "audit",
     "residency-tags": "residency",

@@ -217,18 +217,88 @@ VARIANTS = {
                       opts=pulumi.ResourceOptions(provider=data))
         """,
     ),
+    # The perimeter families: each is one ordinary program change that moves data out by a means no
+    # list of known mechanisms names.
+    "unreviewed-type": (
+        "reviewed-types",
+        "bad-video",
+        """
+        aws.kinesis.VideoStream("bad-video", data_retention_in_hours=1, opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "https-endpoint-outside-aws": (
+        "no-egress",
+        "bad-webhook",
+        """
+        aws.ssm.Parameter("bad-webhook", type="String", value="https://hooks.partner.example/ingest",
+                          opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "function-outside-the-vpc": (
+        "no-egress",
+        "bad-function",
+        """
+        aws.lambda_.Function("bad-function", role=gates.workload_role_arn, runtime="python3.12", handler="index.handler",
+                             code=pulumi.AssetArchive({"index.py": pulumi.StringAsset("def handler(e, c): return e")}),
+                             opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "shared-with-another-account": (
+        "identity-perimeter",
+        "bad-share",
+        """
+        share = aws.ram.ResourceShare("bad-share-share", name="bad-share", allow_external_principals=False,
+                                      opts=pulumi.ResourceOptions(provider=data))
+        aws.ram.PrincipalAssociation("bad-share", principal="999999999999", resource_share_arn=share.arn,
+                                     opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "region-in-a-hostname": (
+        "no-cross-region-replication",
+        "bad-endpoint",
+        """
+        aws.ssm.Parameter("bad-endpoint", type="String", value="s3.us-east-1.amazonaws.com",
+                          opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "region-inside-a-json-document": (
+        "no-cross-region-replication",
+        "bad-machine",
+        """
+        aws.sfn.StateMachine("bad-machine", role_arn=gates.workload_role_arn, definition=json.dumps({
+            "StartAt": "Copy", "States": {"Copy": {"Type": "Task", "End": True,
+            "Resource": f"arn:aws:lambda:us-east-1:{cfg.data_account_id}:function:copy"}}}),
+            opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "vpc-without-a-dns-firewall": (
+        "no-egress",
+        "bad-vpc",
+        """
+        aws.ec2.Vpc("bad-vpc", cidr_block="10.99.0.0/16", opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
+    "logs-to-a-bucket-of-nobody-knows": (
+        "no-cross-region-replication",
+        "bad-logging",
+        """
+        aws.s3.BucketLogging("bad-logging", bucket=storage.data_bucket_name, target_bucket="central-logs-bucket",
+                             target_prefix="enclave/", opts=pulumi.ResourceOptions(provider=data))
+        """,
+    ),
 }
 
 
 def make_variant(tmp_path: Path, code: str) -> Path:
     """A copy of the real program with ``code`` appended to its __main__.py (no policy/ dir: config is derived)."""
+    code = f"import json\n{textwrap.dedent(code)}"
     program = tmp_path / "program"
-    program.mkdir()
+    program.mkdir(parents=True)
     shutil.copytree(PROJECT_DIR / "components", program / "components", ignore=shutil.ignore_patterns("__pycache__"))
     for path in PROJECT_DIR.glob("Pulumi*.yaml"):
         shutil.copy(path, program / path.name)
     main_py = (PROJECT_DIR / "__main__.py").read_text()
-    (program / "__main__.py").write_text(f"{main_py}\nimport pulumi_aws as aws\n{textwrap.dedent(code)}")
+    (program / "__main__.py").write_text(f"{main_py}\nimport pulumi_aws as aws\n{code}")
     return program
 
 
@@ -314,7 +384,7 @@ def test_broken_stack_config_exits_2(tmp_path, capsys):
 
 def test_program_without_region_config_cannot_derive_policy_config(tmp_path, capsys):
     program = tmp_path / "p"
-    program.mkdir()
+    program.mkdir(parents=True)
     (program / "Pulumi.yaml").write_text("name: other\nruntime: python\n")
     (program / "Pulumi.dev.yaml").write_text("config: {}\n")
     (program / "__main__.py").write_text("import pulumi\n")
@@ -324,7 +394,7 @@ def test_program_without_region_config_cannot_derive_policy_config(tmp_path, cap
 
 def test_policy_dir_is_importable_without_starting_the_pack():
     assert check_module.POLICY_DIR == PROJECT_DIR / "policy"
-    assert len(check_module.load_policies()) == 8
+    assert len(check_module.load_policies()) == 10
 
 
 def test_enforcement_level_from_policy_config_downgrades_like_the_cli(program_run):
@@ -435,3 +505,101 @@ def test_a_preview_with_a_data_account_key_still_fails(program_run):
     key.provider = f"{data_provider.urn}::{data_provider.id}"
     violations = [v for v in evaluate(run) if v.policy == "operator-held-encryption"]
     assert violations and all("not pinned to the operator account" in v.message for v in violations), violations
+
+
+# --------------------------------------------------------------------------- what the perimeter must let through
+
+# An ordinary in-region data platform added to the site: each resource is a common choice, placed and
+# keyed the way the pack asks, and the pack must not refuse any of it.
+COMPLIANT_PLATFORM = """
+subnets = network.private_subnet_ids
+queue = aws.sqs.Queue("jobs", kms_master_key_id=key.key_arn, opts=pulumi.ResourceOptions(provider=data))
+table = aws.dynamodb.Table(
+    "records", hash_key="id", attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
+    billing_mode="PAY_PER_REQUEST", deletion_protection_enabled=True,
+    server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.key_arn),
+    opts=pulumi.ResourceOptions(provider=data, protect=True))
+logs = aws.cloudwatch.LogGroup("worker-logs", retention_in_days=365, kms_key_id=key.key_arn,
+                               opts=pulumi.ResourceOptions(provider=data))
+aws.lambda_.Function(
+    "worker", role=gates.workload_role_arn, runtime="python3.12", handler="index.handler",
+    code=pulumi.AssetArchive({"index.py": pulumi.StringAsset("def handler(event, context):\\n    return event\\n")}),
+    vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=subnets, security_group_ids=[network.workload_security_group_id]),
+    environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+        "QUEUE_ARN": queue.arn, "TABLE": table.name, "REGION": cfg.region,
+        "SQS_ENDPOINT": f"https://sqs.{cfg.region}.amazonaws.com"}),
+    logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=logs.name),
+    opts=pulumi.ResourceOptions(provider=data))
+aws.ssm.Parameter("worker-endpoint", type="String", value=f"https://dynamodb.{cfg.region}.amazonaws.com",
+                  opts=pulumi.ResourceOptions(provider=data))
+aws.cloudwatch.MetricAlarm(
+    "queue-depth", comparison_operator="GreaterThanThreshold", evaluation_periods=1, metric_name="ApproximateNumberOfMessagesVisible",
+    namespace="AWS/SQS", period=300, statistic="Maximum", threshold=1000, dimensions={"QueueName": queue.name},
+    opts=pulumi.ResourceOptions(provider=data))
+
+# Same-region replication and an inventory into a bucket of this program, in the site.
+replica = aws.s3.Bucket("replica", bucket=f"{prefix}-replica-{cfg.data_account_id}",
+                        opts=pulumi.ResourceOptions(provider=data, protect=True))
+aws.s3.BucketServerSideEncryptionConfiguration(
+    "replica-encryption", bucket=replica.id,
+    rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm="aws:kms", kms_master_key_id=key.key_arn), bucket_key_enabled=True)],
+    opts=pulumi.ResourceOptions(provider=data))
+aws.s3.BucketPublicAccessBlock("replica-public-access", bucket=replica.id, block_public_acls=True, block_public_policy=True,
+                               ignore_public_acls=True, restrict_public_buckets=True, opts=pulumi.ResourceOptions(provider=data))
+aws.s3.BucketReplicationConfig(
+    "same-region-replication", bucket=storage.data_bucket_name, role=gates.workload_role_arn,
+    rules=[aws.s3.BucketReplicationConfigRuleArgs(
+        id="in-region-copy", status="Enabled",
+        source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled")),
+        destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+            bucket=replica.arn, encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                replica_kms_key_id=key.key_arn)))],
+    opts=pulumi.ResourceOptions(provider=data))
+aws.s3.Inventory(
+    "inventory", bucket=storage.data_bucket_name, included_object_versions="Current",
+    schedule=aws.s3.InventoryScheduleArgs(frequency="Weekly"),
+    destination=aws.s3.InventoryDestinationArgs(bucket=aws.s3.InventoryDestinationBucketArgs(
+        format="Parquet", bucket_arn=replica.arn, account_id=cfg.data_account_id)),
+    opts=pulumi.ResourceOptions(provider=data))
+"""
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_an_ordinary_in_region_platform_passes_the_perimeter(tmp_path, capsys, stack, program_run):
+    program = make_variant(tmp_path, COMPLIANT_PLATFORM)
+    code, out, err = run_cli(capsys, "--stack", stack, "--program", str(program), "--format", "json")
+    assert code == 0, out + err
+    assert json.loads(out)["resources"] == len(program_run(stack).resources) + 11
+
+
+# A second DNS firewall rule group on the program's VPC (issue #12 built the first): one that lets names out.
+LEAKY_DNS_FIREWALL = """
+leaky = aws.route53.ResolverFirewallDomainList("dns-exfil", domains=["*.exfil.example"],
+                                               opts=pulumi.ResourceOptions(provider=data))
+group = aws.route53.ResolverFirewallRuleGroup("dns-extra-rules", opts=pulumi.ResourceOptions(provider=data))
+aws.route53.ResolverFirewallRule("dns-allow", action="ALLOW", priority=100, firewall_domain_list_id=leaky.id,
+                                 firewall_rule_group_id=group.id, opts=pulumi.ResourceOptions(provider=data))
+aws.route53.ResolverFirewallRuleGroupAssociation("dns-extra-association", firewall_rule_group_id=group.id,
+                                                 priority=300, vpc_id=network.vpc_id, mutation_protection="ENABLED",
+                                                 opts=pulumi.ResourceOptions(provider=data))
+"""
+
+
+def test_a_dns_firewall_rule_that_lets_names_out_is_refused(tmp_path, capsys):
+    code, out, err = run_cli(
+        capsys, "--stack", "dublin", "--program", str(make_variant(tmp_path, LEAKY_DNS_FIREWALL)), "--format", "json"
+    )
+    violations = json.loads(out)["violations"]
+    assert code == 1 and {(v["policy"], v["name"]) for v in violations} == {("no-egress", "dns-allow")}, violations
+    assert "not an AWS name of eu-west-1" in violations[0]["message"]
+
+
+def test_the_shipped_configs_require_the_dns_firewall_the_program_has(program_run):
+    for stack in STACKS:
+        shipped = json.loads((PROJECT_DIR / "policy" / "config" / f"{stack}.json").read_text())
+        assert shipped["no-egress"].get("requireDnsFirewall", True) is True
+        types = {r.type for r in program_run(stack).resources}
+        assert "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation" in types

@@ -108,7 +108,11 @@ def test_string_enforcement_levels_and_the_all_key():
     assert config["data-protected"]["enforcementLevel"] == "disabled", "a policy's own level wins over all"
     assert config["region-pinned"]["enforcementLevel"] == "mandatory"
     assert config["audit-on"]["enforcementLevel"] == "advisory", "all applies to the rest"
-    assert config["no-egress"] == {"enforcementLevel": "advisory", "allowedRegion": "eu-west-1"}
+    assert config["no-egress"] == {
+        "enforcementLevel": "advisory",
+        "requireDnsFirewall": True,
+        **DUBLIN_CONFIG["no-egress"],
+    }
     assert "all" not in config
     # As in the CLI, a string level replaces the settings, and a disabled policy is still validated.
     with pytest.raises(UsageError, match="'no-egress' needs 'allowedRegion'"):

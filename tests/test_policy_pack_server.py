@@ -70,10 +70,18 @@ def test_pack_info_lists_every_policy_mandatory(analyzer):
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "eu-data-residency"
     assert {p.name: p.enforcementLevel for p in info.policies} == {
-        name: pb.MANDATORY for name in CONFIG.keys() | {"no-public-data", "data-protected", "audit-on"}
+        name: pb.MANDATORY for name in CONFIG.keys() | {"reviewed-types", "no-public-data", "audit-on"}
     }
     schemas = {p.name: set(p.configSchema.required) for p in info.policies}
     assert schemas["region-pinned"] == {"allowedRegion", "dataAccountId", "operatorAccountId"}
+    # Every policy takes per-resource exceptions, in the form the CLI validates and passes on.
+    exceptions = {
+        p.name: json_format.MessageToDict(p.configSchema.properties)["exceptions"]["items"]["required"]
+        for p in info.policies
+    }
+    assert len(exceptions) == 10 and all(
+        v == ["resource", "reason", "approver", "expires"] for v in exceptions.values()
+    )
 
 
 def test_real_program_resources_pass_through_the_engine_protocol(analyzer, program_run):
@@ -111,20 +119,36 @@ def test_real_program_resources_pass_through_the_engine_protocol(analyzer, progr
 def test_violations_and_unknowns_fail_through_the_engine_protocol(analyzer, program_run):
     prov = next(r for r in program_run("dublin").resources if r.type == "pulumi:providers:aws")
 
-    def analyze(type_, props):
-        request = pb.AnalyzeRequest(
+    def request(type_, props, name="x"):
+        return dict(
             type=type_,
             properties=struct(props),
-            urn=f"urn:pulumi:dublin::eu-data-enclave::{type_}::x",
-            name="x",
+            urn=f"urn:pulumi:dublin::eu-data-enclave::{type_}::{name}",
+            name=name,
             options=pb.AnalyzerResourceOptions(protect=True),
             provider=provider_message(prov),
         )
-        return {(d.policyName, d.enforcementLevel) for d in analyzer.Analyze(request).diagnostics}
 
-    assert analyze("aws:ec2/internetGateway:InternetGateway", {"vpcId": "vpc-1"}) == {("no-egress", pb.MANDATORY)}
-    # CrossGuard would make this an advisory "can't run during preview"; the pack fails closed.
-    assert analyze("aws:kms/key:Key", {"multiRegion": UNKNOWN_BOOLEAN_VALUE}) == {
-        ("no-cross-region-replication", pb.MANDATORY)
-    }
+    def analyze(type_, props):
+        return {
+            (d.policyName, d.enforcementLevel)
+            for d in analyzer.Analyze(pb.AnalyzeRequest(**request(type_, props))).diagnostics
+        }
+
+    def analyze_stack(type_, props):
+        resource = pb.AnalyzerResource(**request(type_, props))
+        diagnostics = analyzer.AnalyzeStack(pb.AnalyzeStackRequest(resources=[resource])).diagnostics
+        return {(d.policyName, d.enforcementLevel) for d in diagnostics if d.urn == resource.urn}
+
+    # Per-resource rules answer in Analyze, before each resource is created...
     assert analyze("aws:sqs/queue:Queue", {"region": "us-east-1"}) == {("region-pinned", pb.MANDATORY)}
+    assert analyze("aws:appflow/flow:Flow", {}) == {("reviewed-types", pb.MANDATORY)}
+    # ...the perimeters need the whole stack and answer in AnalyzeStack.
+    assert ("no-egress", pb.MANDATORY) in analyze_stack("aws:ec2/internetGateway:InternetGateway", {"vpcId": "vpc-1"})
+    # CrossGuard would make this an advisory "can't run during preview"; the pack fails closed.
+    assert ("no-cross-region-replication", pb.MANDATORY) in analyze_stack(
+        "aws:kms/key:Key", {"multiRegion": UNKNOWN_BOOLEAN_VALUE}
+    )
+    assert ("identity-perimeter", pb.MANDATORY) in analyze_stack(
+        "aws:ram/principalAssociation:PrincipalAssociation", {"principal": "999999999999", "resourceShareArn": "arn"}
+    )

@@ -4,13 +4,15 @@
 offline ``python -m enclave check`` evaluates the same objects.
 """
 
-from . import audit, egress, encryption, protection, region, replication, tags
+from . import audit, egress, encryption, identity, protection, region, replication, reviewed, tags
 
 ALL_POLICIES = [
+    reviewed.POLICY,
     replication.POLICY,
     region.POLICY,
     encryption.POLICY,
     egress.POLICY,
+    identity.POLICY,
     protection.PUBLIC_POLICY,
     protection.PROTECTED_POLICY,
     audit.POLICY,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
+from . import exceptions, names
 from .values import MISSING, get, is_unknown
 
-NAME = "audit-on"
+NAME = names.AUDIT
 TRAIL = "aws:cloudtrail/trail:Trail"
 
 
@@ -47,6 +48,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
 POLICY = StackValidationPolicy(
     name=NAME,
     description="Each site has exactly one single-region CloudTrail trail, logging, with log-file validation.",
-    validate=validate,
+    validate=exceptions.stack_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=exceptions.config_schema(),
 )

@@ -7,16 +7,17 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     StackValidationArgs,
     StackValidationPolicy,
 )
 
-from .values import MISSING, arn_parts, config_value, decode_json, get, is_unknown, items, missing_config_message
+from . import exceptions, names
+from .stack import provider_accounts
+from .values import MISSING, arn_parts, config_value, get, is_unknown, items, missing_config_message
 
-NAME = "operator-held-encryption"
+NAME = names.ENCRYPTION
 
 KMS_KEY = "aws:kms/key:Key"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -30,6 +31,13 @@ KeyRef = tuple[str, str, Any]
 def _simple(prop: str) -> Callable[[Any], Iterator[KeyRef]]:
     def refs(props: Any) -> Iterator[KeyRef]:
         yield prop, prop, get(props, prop)
+
+    return refs
+
+
+def _simple_path(block: str, key: str) -> Callable[[Any], Iterator[KeyRef]]:
+    def refs(props: Any) -> Iterator[KeyRef]:
+        yield block, f"{block}.{key}", get(props, block, key)
 
     return refs
 
@@ -69,6 +77,29 @@ def _dynamodb(props: Any) -> Iterator[KeyRef]:
     yield "serverSideEncryption", "serverSideEncryption.kmsKeyArn", get(props, "serverSideEncryption", "kmsKeyArn")
 
 
+def _enabled_key(flag: str, key: str, block: str | None = None) -> Callable[[Any], Iterator[KeyRef]]:
+    """A store encrypted at rest only when ``flag`` is true, with its key at ``key`` (inside ``block``)."""
+    top = block or key
+
+    def refs(props: Any) -> Iterator[KeyRef]:
+        base = get(props, block) if block else props
+        path = f"{block}." if block else ""
+        if get(base, flag) is not True:
+            yield top, f"{path}{flag}", ("SSE", "no encryption at rest (or an AWS-owned key)")
+            return
+        yield top, f"{path}{key}", get(base, key)
+
+    return refs
+
+
+def _firehose(props: Any) -> Iterator[KeyRef]:
+    sse = get(props, "serverSideEncryption")
+    if get(sse, "enabled") is not True or get(sse, "keyType") != "CUSTOMER_MANAGED_CMK":
+        yield "serverSideEncryption", "serverSideEncryption", ("SSE", "an AWS-owned key")
+        return
+    yield "serverSideEncryption", "serverSideEncryption.keyArn", get(sse, "keyArn")
+
+
 def _ecr(props: Any) -> Iterator[KeyRef]:
     configs = items(get(props, "encryptionConfigurations"))
     if not configs or get(configs[0], "encryptionType") != "KMS":
@@ -96,15 +127,28 @@ KEY_REFS: dict[str, Callable[[Any], Iterator[KeyRef]]] = {
     "aws:kinesis/stream:Stream": _simple("kmsKeyId"),
     "aws:dynamodb/table:Table": _dynamodb,
     "aws:ecr/repository:Repository": _ecr,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _enabled_key("atRestEncryptionEnabled", "kmsKeyId"),
+    "aws:elasticache/serverlessCache:ServerlessCache": _simple("kmsKeyId"),
+    "aws:memorydb/cluster:Cluster": _simple("kmsKeyArn"),
+    "aws:opensearch/domain:Domain": _enabled_key("enabled", "kmsKeyId", "encryptAtRest"),
+    "aws:elasticsearch/domain:Domain": _enabled_key("enabled", "kmsKeyId", "encryptAtRest"),
+    "aws:redshift/cluster:Cluster": _enabled_key("encrypted", "kmsKeyId"),
+    "aws:redshiftserverless/namespace:Namespace": _simple("kmsKeyId"),
+    "aws:docdb/cluster:Cluster": _enabled_key("storageEncrypted", "kmsKeyId"),
+    "aws:neptune/cluster:Cluster": _enabled_key("storageEncrypted", "kmsKeyArn"),
+    "aws:msk/cluster:Cluster": _simple_path("encryptionInfo", "encryptionAtRestKmsKeyArn"),
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": _firehose,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _simple("kmsKeyArn"),
+    "aws:sagemaker/notebookInstance:NotebookInstance": _simple("kmsKeyId"),
+    "aws:backup/vault:Vault": _simple("kmsKeyArn"),
+    "aws:timestreamwrite/database:Database": _simple("kmsKeyId"),
+    "aws:fsx/lustreFileSystem:LustreFileSystem": _simple("kmsKeyId"),
+    "aws:fsx/ontapFileSystem:OntapFileSystem": _simple("kmsKeyId"),
+    "aws:fsx/openZfsFileSystem:OpenZfsFileSystem": _simple("kmsKeyId"),
+    "aws:fsx/windowsFileSystem:WindowsFileSystem": _simple("kmsKeyId"),
 }
-
-
-def provider_accounts(resource: PolicyResource) -> list[str]:
-    """Accounts the resource's provider is pinned to (``allowedAccountIds``)."""
-    if resource.provider is None:
-        return []
-    accounts = decode_json(get(resource.provider.props, "allowedAccountIds"))
-    return accounts if isinstance(accounts, list) else []
+SPECIAL_TYPES = frozenset(KEY_REFS)
+"""Types this rule checks by their own inputs."""
 
 
 def key_problem(
@@ -196,14 +240,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
 POLICY = StackValidationPolicy(
     name=NAME,
     description="Data at rest is encrypted with a KMS key of the operator's account, never an AWS-managed or data-account key.",
-    validate=validate,
+    validate=exceptions.stack_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "operatorAccountId": {"type": "string", "description": "Account that holds the site's KMS keys."},
-            "dataAccountId": {"type": "string", "description": "Account holding the data (named in messages)."},
-            "allowedRegion": {"type": "string", "description": "The site's one AWS region."},
-        },
-        required=["operatorAccountId", "allowedRegion"],
-    ),
+    config_schema=exceptions.config_schema(required=["operatorAccountId", "allowedRegion"], accounts=True),
 )

@@ -15,13 +15,24 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .values import MISSING, get, is_unknown, plain
+from . import exceptions, names
+from .registry import forbidden_by
+from .scan import is_star_principal
+from .values import MISSING, get, is_unknown, items, plain
 
-PUBLIC_NAME = "no-public-data"
-PROTECTED_NAME = "data-protected"
+PUBLIC_NAME = names.PUBLIC
+PROTECTED_NAME = names.PROTECTED
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+SSM_SETTING = "aws:ssm/serviceSetting:ServiceSetting"
+SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
+# Account-wide blocks on public sharing, and the state each must keep.
+ACCOUNT_BLOCKS = {
+    "aws:ebs/snapshotBlockPublicAccess:SnapshotBlockPublicAccess": "block-all-sharing",
+    "aws:ec2/imageBlockPublicAccess:ImageBlockPublicAccess": "block-new-sharing",
+}
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 _PUBLIC_GROUPS = (
@@ -41,15 +52,10 @@ POLICY_DOCUMENTS = {
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
     "aws:ec2/vpcEndpoint:VpcEndpoint": "policy",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+    "aws:kms/keyPolicy:KeyPolicy": "policy",
 }
-# Types that are public by design.
-PUBLIC_TYPES = {
-    "aws:ecrpublic/repository:Repository": "a public ECR repository is readable by anyone",
-    "aws:ecrpublic/repositoryPolicy:RepositoryPolicy": "a public ECR repository is readable by anyone",
-    "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": "website hosting serves objects to anyone",
-    "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2": "website hosting serves objects to anyone",
-    "aws:lambda/functionUrl:FunctionUrl": "a function URL is reachable from the internet",
-}
+PUBLIC_TYPES = forbidden_by(PUBLIC_NAME)
+"""Types that are public by design (from the registry)."""
 
 # Data-bearing types: protect=True so `pulumi destroy` or a rename cannot delete them.
 DATA_TYPES = (
@@ -66,17 +72,24 @@ DATA_TYPES = (
     "aws:docdb/cluster:Cluster",
     "aws:neptune/cluster:Cluster",
     "aws:redshift/cluster:Cluster",
+    "aws:redshiftserverless/namespace:Namespace",
+    "aws:opensearch/domain:Domain",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:elasticache/serverlessCache:ServerlessCache",
+    "aws:memorydb/cluster:Cluster",
+    "aws:backup/vault:Vault",
+    "aws:timestreamwrite/database:Database",
+    "aws:fsx/lustreFileSystem:LustreFileSystem",
+    "aws:fsx/ontapFileSystem:OntapFileSystem",
+    "aws:fsx/openZfsFileSystem:OpenZfsFileSystem",
+    "aws:fsx/windowsFileSystem:WindowsFileSystem",
+)
+OBJECT_LOCK_TYPES = (
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
 )
 KMS_DELETION_WINDOW_DAYS = 30
-
-
-def _is_public_principal(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        aws = principal.get("AWS")
-        return aws == "*" or (isinstance(aws, list) and "*" in aws)
-    return False
+DEFAULT_MIN_RETENTION_DAYS = 90
 
 
 def document_findings(path: str, document: Any, guarded: bool = False) -> Iterator[str]:
@@ -103,7 +116,7 @@ def document_findings(path: str, document: Any, guarded: bool = False) -> Iterat
     for i, st in enumerate(statements if isinstance(statements, list) else [statements]):
         if not isinstance(st, dict) or st.get("Effect") != "Allow":
             continue
-        if (_is_public_principal(st.get("Principal")) or "NotPrincipal" in st) and not st.get("Condition"):
+        if (is_star_principal(st.get("Principal")) or "NotPrincipal" in st) and not st.get("Condition"):
             sid = st.get("Sid", i)
             yield f"{path} statement {sid!r} allows everyone (Principal '*', no Condition): name the principals"
 
@@ -131,7 +144,13 @@ def public_findings(resource_type: str, props: Any, guarded: bool = False) -> It
         text = json.dumps([g for g in grants if g is not MISSING])
         if any(group in text for group in _PUBLIC_GROUPS):
             yield "a grant to AllUsers or AuthenticatedUsers makes objects public: remove it"
-    if resource_type == "aws:s3control/accountPublicAccessBlock:AccountPublicAccessBlock":
+    if resource_type == SSM_SETTING and str(get(props, "settingId")).endswith(SSM_PUBLIC_SHARING):
+        if get(props, "settingValue") != "Disable":
+            yield f"settingValue = {get(props, 'settingValue')!r} lets SSM documents be shared publicly: set 'Disable'"
+    block = ACCOUNT_BLOCKS.get(resource_type)
+    if block is not None and get(props, "state") != block:
+        yield f"state = {get(props, 'state')!r} loosens the account's block on public sharing: set {block!r}"
+    if resource_type == ACCOUNT_PAB:
         for flag in PAB_FLAGS:
             if get(props, flag) is False:
                 yield f"{flag} = false weakens the account's public access block: set it true"
@@ -181,15 +200,45 @@ def validate_public(args: StackValidationArgs, report_violation: ReportViolation
             report_violation("bucket has no BucketPublicAccessBlock: add one with all four flags true", res.urn)
 
 
-def protected_findings(resource_type: str, props: Any, protect: bool) -> Iterator[str]:
-    """Why one data-bearing resource could be deleted too easily."""
+def _retention(rule: Any, sandbox: bool, min_days: int) -> Iterator[str]:
+    """A default Object Lock retention that an account can shorten, or that is too short, is not protection."""
+    retention = get(rule, "defaultRetention")
+    if retention is MISSING or retention is None:
+        yield "Object Lock has no default retention, so new objects are not locked: set rule.default_retention"
+        return
+    if sandbox:
+        return
+    mode = get(retention, "mode")
+    if mode != "COMPLIANCE":
+        yield (
+            f"Object Lock mode {mode!r}: GOVERNANCE lets any principal with s3:BypassGovernanceRetention delete "
+            "locked objects; use COMPLIANCE (only a sandbox stack's policy config may allow GOVERNANCE)"
+        )
+    days, years = get(retention, "days"), get(retention, "years")
+    total = days if isinstance(days, (int, float)) else (years * 365 if isinstance(years, (int, float)) else None)
+    if total is None or total < min_days:
+        shown = "unknown" if total is None else f"{total:g} days"
+        yield f"default retention is {shown}, shorter than the site's minimum of {min_days} days: lengthen it"
+
+
+def protected_findings(
+    resource_type: str, props: Any, protect: bool, sandbox: bool = False, min_days: int = DEFAULT_MIN_RETENTION_DAYS
+) -> Iterator[str]:
+    """Why one data-bearing resource could be deleted too easily (``sandbox``: a sandbox stack's relaxations)."""
+    if resource_type in OBJECT_LOCK_TYPES:
+        yield from _retention(get(props, "rule"), sandbox, min_days)
+        return
     if resource_type not in DATA_TYPES:
         return
-    if not protect:
+    if not protect and not sandbox:
         yield "a data-bearing resource must have protect=True so no update or destroy can delete it"
     if resource_type in BUCKET_TYPES:
         if get(props, "forceDestroy") is True or is_unknown(get(props, "forceDestroy")):
             yield "forceDestroy = true deletes every object with the bucket: remove it"
+        inline = get(props, "objectLockConfiguration")
+        if inline not in (MISSING, None):
+            for rule in items(get(inline, "rule")):
+                yield from _retention(rule, sandbox, min_days)
     if resource_type in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
         window = get(props, "deletionWindowInDays")
         if is_unknown(window) or (window is not MISSING and window != KMS_DELETION_WINDOW_DAYS):
@@ -207,22 +256,53 @@ def protected_findings(resource_type: str, props: Any, protect: bool) -> Iterato
 
 
 def validate_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in DATA_TYPES:
+    if args.resource_type not in DATA_TYPES and args.resource_type not in OBJECT_LOCK_TYPES:
         return
-    for message in protected_findings(args.resource_type, args.props, bool(args.opts.protect)):
+    config = args.get_config()
+    sandbox = config.get("sandbox") is True
+    min_days = config.get("minRetentionDays")
+    min_days = (
+        min_days
+        if isinstance(min_days, (int, float)) and not isinstance(min_days, bool)
+        else DEFAULT_MIN_RETENTION_DAYS
+    )
+    for message in protected_findings(args.resource_type, args.props, bool(args.opts.protect), sandbox, min_days):
         report_violation(message)
+
+
+SPECIAL_PUBLIC_TYPES = frozenset(
+    {*POLICY_DOCUMENTS, *PUBLIC_TYPES, PAB, ACCOUNT_PAB, *BUCKET_TYPES, *ACCOUNT_BLOCKS, SSM_SETTING}
+)
+SPECIAL_PUBLIC_TYPES |= {"aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2", "aws:rds/instance:Instance"}
+SPECIAL_PROTECTED_TYPES = frozenset({*DATA_TYPES, *OBJECT_LOCK_TYPES})
 
 
 PUBLIC_POLICY = StackValidationPolicy(
     name=PUBLIC_NAME,
     description="No data is public: every bucket blocks public access and no ACL, policy or resource type opens data to everyone.",
-    validate=validate_public,
+    validate=exceptions.stack_policy(PUBLIC_NAME, validate_public),
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=exceptions.config_schema(),
 )
 
 PROTECTED_POLICY = ResourceValidationPolicy(
     name=PROTECTED_NAME,
-    description="Data-bearing resources are protected from deletion, and KMS keys keep the 30-day deletion window.",
-    validate=validate_protected,
+    description="Data-bearing resources are protected from deletion, KMS keys keep the 30-day window, and Object Lock is compliance-mode with a long retention.",
+    validate=exceptions.resource_policy(PROTECTED_NAME, validate_protected),
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=exceptions.config_schema(
+        {
+            "sandbox": {
+                "type": "boolean",
+                "default": False,
+                "description": "A sandbox stack: no protect, GOVERNANCE-mode Object Lock and short retention allowed. Never set it for a site.",
+            },
+            "minRetentionDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULT_MIN_RETENTION_DAYS,
+                "description": "The shortest default Object Lock retention allowed, in days.",
+            },
+        }
+    ),
 )

@@ -7,12 +7,13 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
+from . import exceptions, names
+from .site import Site, site_of
 from .values import (
     MISSING,
     REGION_RE,
@@ -26,7 +27,7 @@ from .values import (
     walk,
 )
 
-NAME = "region-pinned"
+NAME = names.REGION_PINNED
 
 CHECKED_PACKAGES = ("aws", "random")
 """Packages whose resources this pack can place: AWS, and random (local, no cloud API)."""
@@ -49,7 +50,7 @@ def is_default_provider(name: str, urn: str = "") -> bool:
     return any(n == "default" or n.startswith("default_") for n in (name, last))
 
 
-def provider_findings(name: str, urn: str, props: Any, region: str, accounts: set[str]) -> Iterator[str]:
+def provider_findings(name: str, urn: str, props: Any, region: str, site: Site) -> Iterator[str]:
     """What is wrong with one AWS provider's pinning."""
     if is_default_provider(name, urn):
         yield (
@@ -69,10 +70,23 @@ def provider_findings(name: str, urn: str, props: Any, region: str, accounts: se
     elif not isinstance(allowed, list) or not allowed:
         yield (
             f"provider {name}: allowedAccountIds is not set, so the credentials decide the account; "
-            f"set allowed_account_ids to one of {sorted(accounts)}"
+            f"set allowed_account_ids to one of {sorted(a for a in (site.data, site.operator) if a)}"
         )
-    elif accounts and not set(allowed) <= accounts:
-        yield f"provider {name}: allowedAccountIds {allowed} includes accounts outside the site {sorted(accounts)}"
+    else:
+        # A provider deploys into the data or operator account, or into one the config trusts for it
+        # (the guardrails' management account, say); never into the auditor's.
+        outside = [
+            a
+            for a in allowed
+            if a not in (site.data, site.operator)
+            and not any(t.account == a and t.covers(urn, name) for t in site.trusted)
+        ]
+        if outside and (site.data or site.operator):
+            yield (
+                f"provider {name}: allowedAccountIds {allowed} includes accounts outside the site "
+                f"{sorted(a for a in (site.data, site.operator) if a)}: pin it to the site's accounts, or trust the "
+                "account in this policy's config (trustedAccounts, with a reason and this provider in resources)"
+            )
     # Endpoint overrides and the STS region can send calls to another region.
     for key in ("endpoints", "stsRegion"):
         value = decode_json(get(props, key))
@@ -102,51 +116,62 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if region is None:
         report_violation(missing_config_message(NAME, "allowedRegion"))
         return
-    accounts = {a for a in (config_value(args, "dataAccountId"), config_value(args, "operatorAccountId")) if a}
-
     if is_aws_provider(typ):
-        for message in provider_findings(args.name, args.urn, args.props, region, accounts):
+        for message in provider_findings(args.name, args.urn, args.props, region, site_of(args)):
             report_violation(message)
         return
 
     prov = args.provider
-    if prov is None or is_default_provider(prov.name, prov.urn):
-        report_violation(
-            "this resource uses the default AWS provider, whose region and account come from the "
-            "environment: pass provider= one of the site's pinned providers"
-        )
     own = get(args.props, "region")
     if is_unknown(own):
         report_violation(f"region is unknown at preview; pin it to {region}")
     elif own not in (MISSING, None, "") and own != region:
         report_violation(f"region = {own!r} overrides the provider's region: remove it or set it to {region!r}")
-    elif own in (MISSING, None, "") and prov is not None:
+    for message in _through_provider(prov, region, own in (MISSING, None, "")):
+        report_violation(message)
+
+
+_VERDICTS: dict[tuple[int, str, bool], tuple[Any, list[str]]] = {}
+
+
+def _through_provider(prov: Any, region: str, inherits: bool) -> list[str]:
+    """What is wrong with a resource's provider, for the resource (cached: every resource asks of the same few)."""
+    key = (id(prov), region, inherits)
+    cached = _VERDICTS.get(key)
+    if cached is not None and cached[0] is prov:
+        return cached[1]
+    found: list[str] = []
+    if prov is None or is_default_provider(prov.name, prov.urn):
+        found.append(
+            "this resource uses the default AWS provider, whose region and account come from the "
+            "environment: pass provider= one of the site's pinned providers"
+        )
+    if inherits and prov is not None:
         prov_region = get(prov.props, "region")
         if is_unknown(prov_region):
-            report_violation(f"the provider's region is unknown at preview; pin it to {region}")
+            found.append(f"the provider's region is unknown at preview; pin it to {region}")
         elif prov_region in (MISSING, None, ""):
-            report_violation(
+            found.append(
                 f"provider {prov.name} sets no region, so this resource lands wherever AWS_REGION points: "
                 f"use a provider pinned to {region}"
             )
         elif prov_region != region:
-            report_violation(
+            found.append(
                 f"effective region {prov_region!r} (from provider {prov.name}) is outside the site: "
                 f"use a provider pinned to {region}"
             )
+    if len(_VERDICTS) > 256:
+        _VERDICTS.clear()
+    _VERDICTS[key] = (prov, found)
+    return found
 
 
 POLICY = ResourceValidationPolicy(
     name=NAME,
     description="Every AWS resource and provider is pinned to the site's region and accounts; the default provider is not used.",
-    validate=validate,
+    validate=exceptions.resource_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedRegion": {"type": "string", "description": "The site's one AWS region."},
-            "dataAccountId": {"type": "string", "description": "Account holding the site's data."},
-            "operatorAccountId": {"type": "string", "description": "The key operator's account."},
-        },
-        required=["allowedRegion", "dataAccountId", "operatorAccountId"],
+    config_schema=exceptions.config_schema(
+        required=["allowedRegion", "dataAccountId", "operatorAccountId"], accounts=True
     ),
 )

@@ -1,97 +1,52 @@
-"""no-cross-region-replication: nothing copies data or keys out of the site's region or to several regions."""
+"""no-cross-region-replication: the region perimeter. Nothing names, copies to, or spans another region.
+
+Region tokens are found wherever they appear: an ARN's region, a hostname's
+labels (``s3.us-east-1.amazonaws.com``, ``<bucket>.s3-us-west-2...``), an
+availability zone, a word inside a script or a JSON document (state machines,
+policies, pipeline and container definitions), a key that names a region
+(``destinationRegion``, ``replicas[].regionName``...), a multi-/cross-/all-region
+switch, membership of a global cluster, or a cross-region inference profile
+(``global.``/``eu.``/``us.``... prefixes: AWS routes those to several regions, so
+none is provably the site's). Mechanisms that exist only to copy data away or
+serve it from many regions are forbidden outright (the registry lists them).
+
+A bucket carries no region in its name or ARN, so every S3 bucket an input
+names (a replication, inventory or export destination, a log or trail bucket,
+an ``s3://`` URI) must be one of this program's buckets on a provider pinned to
+the site's region and data account; anything else fails closed. That makes
+same-region replication and in-site inventories provable, and passes them.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .values import (
-    MISSING,
-    REGION_RE,
-    arn_parts,
-    config_value,
-    get,
-    is_aws_resource,
-    is_set,
-    is_unknown,
-    items,
-    missing_config_message,
-    walk,
-)
+from . import exceptions, names, scan
+from .encryption import KMS_KEY, key_problem
+from .registry import forbidden_by
+from .site import site_of
+from .stack import StackIndex, report_each
+from .values import MISSING, arn_parts, get, is_set, is_unknown, items, missing_config_message
 
-NAME = "no-cross-region-replication"
+NAME = names.REGION_PERIMETER
 
-# Resources whose only purpose is to copy data or keys to another region, or to
-# serve it from many regions (edge networks). Any instance is a violation.
-FORBIDDEN_TYPES: dict[str, str] = {
-    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "S3 replication copies every object to another bucket whose region the pack cannot prove",
-    "aws:s3/inventory:Inventory": "an inventory lists every object key into a destination bucket whose region the pack cannot prove",
-    "aws:s3/objectCopy:ObjectCopy": "it copies objects between buckets whose regions the pack cannot prove",
-    "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
-    "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
-    "aws:s3control/multiRegionAccessPointRoutes:MultiRegionAccessPointRoutes": "a Multi-Region Access Point routes reads and writes to buckets in several regions",
-    "aws:s3tables/tableBucketReplication:TableBucketReplication": "S3 Tables replication copies tables to other table buckets",
-    "aws:s3tables/tableReplication:TableReplication": "S3 Tables replication copies tables to other table buckets",
-    "aws:kms/replicaKey:ReplicaKey": "a replica key copies key material into another region",
-    "aws:kms/replicaExternalKey:ReplicaExternalKey": "a replica key copies key material into another region",
-    "aws:dynamodb/globalTable:GlobalTable": "a global table replicates items to other regions",
-    "aws:dynamodb/tableReplica:TableReplica": "a table replica copies items to another region",
-    "aws:rds/globalCluster:GlobalCluster": "an Aurora global database replicates to secondary regions",
-    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": "it copies automated backups to another region",
-    "aws:docdb/globalCluster:GlobalCluster": "a DocumentDB global cluster replicates to secondary regions",
-    "aws:neptune/globalCluster:GlobalCluster": "a Neptune global database replicates to secondary regions",
-    "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup": "a global datastore replicates to other regions",
-    "aws:memorydb/multiRegionCluster:MultiRegionCluster": "a multi-region cluster replicates to other regions",
-    "aws:ecr/replicationConfiguration:ReplicationConfiguration": "ECR replication copies images to other regions or accounts",
-    "aws:redshift/snapshotCopy:SnapshotCopy": "it copies cluster snapshots to another region",
-    "aws:redshift/snapshotCopyGrant:SnapshotCopyGrant": "it lets Redshift use a KMS key for cross-region snapshot copies",
-    "aws:msk/replicator:Replicator": "an MSK replicator copies topics to another cluster, possibly in another region",
-    "aws:dsql/clusterPeering:ClusterPeering": "cluster peering makes an Aurora DSQL cluster multi-region",
-    "aws:ssmincidents/replicationSet:ReplicationSet": "an incident replication set stores incident data in several regions",
-    "aws:securityhub/findingAggregator:FindingAggregator": "a finding aggregator copies findings across regions",
-    "aws:securityhub/aggregatorV2:AggregatorV2": "an aggregator copies findings across regions",
-    "aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint": "a multi-region endpoint sends mail through several regions",
-    "aws:cfg/configurationAggregator:ConfigurationAggregator": "a configuration aggregator copies configuration data across regions",
-    "aws:cfg/aggregateAuthorization:AggregateAuthorization": "it lets an aggregator in another region or account collect this site's configuration",
-    "aws:cloudwatch/eventEndpoint:EventEndpoint": "a global endpoint replicates events to a secondary region",
-    "aws:drs/replicationConfigurationTemplate:ReplicationConfigurationTemplate": "Elastic Disaster Recovery replicates disks to a staging region",
-    "aws:arcregionswitch/plan:Plan": "a Region switch plan fails workloads over to other regions",
-    "aws:cloudfront/distribution:Distribution": "CloudFront caches content in edge locations worldwide",
-    "aws:cloudfront/multitenantDistribution:MultitenantDistribution": "CloudFront caches content in edge locations worldwide",
-    "aws:cloudfront/distributionTenant:DistributionTenant": "CloudFront caches content in edge locations worldwide",
-    "aws:lightsail/distribution:Distribution": "a Lightsail distribution caches content in edge locations worldwide",
-    "aws:globalaccelerator/accelerator:Accelerator": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/customRoutingAccelerator:CustomRoutingAccelerator": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/endpointGroup:EndpointGroup": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/customRoutingEndpointGroup:CustomRoutingEndpointGroup": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/listener:Listener": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/customRoutingListener:CustomRoutingListener": "Global Accelerator carries traffic through edge locations worldwide",
-    "aws:globalaccelerator/crossAccountAttachment:CrossAccountAttachment": "Global Accelerator carries traffic through edge locations worldwide",
-}
-
-_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+FORBIDDEN_TYPES = forbidden_by(NAME)
+"""Types whose only purpose is to copy data or keys elsewhere or serve them from many regions (from the registry)."""
 
 Finding = tuple[str, str]
 """(property path, message)."""
 
 
-@lru_cache(maxsize=4096)
-def _words(key: str) -> tuple[str, ...]:
-    return tuple(w.lower() for w in _WORD_RE.findall(key))
-
-
 def _unknown(path: str, region: str) -> Finding:
     return path, f"{path} is unknown at preview; a residency rule cannot pass on it: pin it to {region} (or remove it)"
+
+
+def _arn_in_region(value: Any, region: str) -> bool:
+    parts = arn_parts(value)
+    return parts is not None and parts[1] == region
 
 
 # --------------------------------------------------------------------------- per-type checks
@@ -206,14 +161,6 @@ def _mq_broker(props: Any, region: str) -> Iterator[Finding]:
         yield "dataReplicationMode", "CRDR replicates broker data to another region: use NONE"
 
 
-def _analytics(props: Any, region: str) -> Iterator[Finding]:
-    if is_set(get(props, "storageClassAnalysis", "dataExport")):
-        yield (
-            "storageClassAnalysis.dataExport",
-            "the analytics export writes object metadata to a bucket whose region the pack cannot prove: remove it",
-        )
-
-
 TYPE_CHECKS: dict[str, Callable[[Any, str], Iterator[Finding]]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -233,86 +180,142 @@ TYPE_CHECKS: dict[str, Callable[[Any, str], Iterator[Finding]]] = {
     "aws:apigateway/domainName:DomainName": _api_endpoint,
     "aws:keyspaces/keyspace:Keyspace": _keyspace,
     "aws:mq/broker:Broker": _mq_broker,
-    "aws:s3/analyticsConfiguration:AnalyticsConfiguration": _analytics,
+}
+"""Checks of one resource's own inputs."""
+
+
+# --------------------------------------------------------------------------- checks that need the stack
+
+
+def _replica_key(res: Any, index: StackIndex) -> Iterator[str]:
+    """Same-region replication passes when the replica is encrypted with the operator's key."""
+    site = index.site
+    deps = res.property_dependencies.get("rules", [])
+    for i, rule in enumerate(items(get(res.props, "rules"))):
+        key = get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId")
+        path = f"rules[{i}].destination.encryption_configuration.replica_kms_key_id"
+        if key is MISSING or key in (None, ""):
+            yield (
+                f"{path} is not set, so replicas are encrypted as the destination decides, not provably with the "
+                "operator's key: set it to the operator key's ARN"
+            )
+            continue
+        problem = key_problem(
+            key, [d for d in deps if d.resource_type == KMS_KEY], site.region, site.operator or "", site.data
+        )
+        if problem:
+            yield f"{path}: {problem}"
+
+
+def _object_copy(res: Any, index: StackIndex) -> Iterator[str]:
+    source = get(res.props, "source")
+    if is_unknown(source):
+        deps = [d for d in res.property_dependencies.get("source", []) if d.resource_type.startswith("aws:s3/bucket")]
+        if not deps:
+            yield "source is unknown at preview and does not come from this program's buckets: copy only between the site's buckets"
+        return
+    if isinstance(source, str) and source:
+        bucket = source.split("/", 1)[0]
+        problem = index.bucket_problem(bucket)
+        if problem:
+            yield f"source: {problem}"
+
+
+# Destinations named by ARN, so the scan places them when they are known; unknown at preview,
+# they must come from resources of this program that are in the site.
+UNKNOWN_DESTINATIONS = {
+    "aws:ec2/flowLog:FlowLog": "logDestination",
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": "destinationArn",
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": "destinationArn",
+    "aws:cloudwatch/eventTarget:EventTarget": "arn",
+    "aws:cloudtrail/trail:Trail": "cloudWatchLogsGroupArn",
 }
 
 
-# --------------------------------------------------------------------------- generic net
-
-
-def _arn_in_region(value: Any, region: str) -> bool:
-    parts = arn_parts(value)
-    return parts is not None and parts[1] == region
-
-
-def generic_findings(props: Any, region: str) -> Iterator[Finding]:
-    """Any input, at any depth, that names another region or spans several.
-
-    This is the net for mechanisms no per-type check names: keys that name a
-    region (``destinationRegion``, ``sourceAmiRegion``, ``regions[]``, nested
-    ``region``...), multi/cross/all-region switches, membership in a global
-    cluster or group, and ARNs of resources in other regions.
-    """
-    for path, key, value in walk(props):
-        if path == "region":
-            continue  # the resource's own region: region-pinned reports it
-        words = _words(key)
-        if "region" in words or "regions" in words:
-            if ("multi" in words or "cross" in words or "all" in words) and is_set(value):
-                yield path, f"{path} = {value!r} spreads this resource over several regions: remove it or set it false"
-                continue
-            if is_unknown(value):
-                yield _unknown(path, region)
-                continue
-            if isinstance(value, str) and REGION_RE.match(value) and value != region:
-                yield path, f"{path} = {value!r} is outside the site's region: only {region} is allowed"
-                continue
-        elif "global" in words and words[-1] in ("identifier", "id", "name", "arn") and is_set(value):
-            yield path, f"{path} = {value!r} joins a global (multi-region) cluster or group: remove it"
-            continue
-        if isinstance(value, str) and value.startswith("arn:"):
-            parts = arn_parts(value)
-            if parts and REGION_RE.match(parts[1]) and parts[1] != region:
-                yield (
-                    path,
-                    f"{path} = {value!r} refers to a resource in {parts[1]}, outside {region}: use one in {region}",
-                )
-
-
-def findings(resource_type: str, props: Any, region: str) -> list[Finding]:
-    """Every replication finding for one resource, one per property path."""
-    seen: dict[str, str] = {}
-    if resource_type in FORBIDDEN_TYPES:
-        seen[""] = f"{resource_type} is not allowed in a residency site: {FORBIDDEN_TYPES[resource_type]}. Remove it"
-    check = TYPE_CHECKS.get(resource_type)
-    if check is not None:
-        for path, message in check(props, region):
-            seen.setdefault(path, message)
-    for path, message in generic_findings(props, region):
-        # The generic net also sees list items under their list's key: keep one message per path.
-        if not any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in seen if p):
-            seen.setdefault(path, message)
-    return list(seen.items())
-
-
-def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not is_aws_resource(args.resource_type):
+def _unknown_destination(res: Any, index: StackIndex) -> Iterator[str]:
+    prop = UNKNOWN_DESTINATIONS[res.resource_type]
+    if not is_unknown(get(res.props, prop)):
         return
-    region = config_value(args, "allowedRegion")
-    if region is None:
+    deps = res.property_dependencies.get(prop, [])
+    if not deps:
+        yield f"{prop} is unknown at preview and does not come from a resource of this program: name a destination in the site"
+    for dep in deps:
+        if not index.in_site(dep):
+            yield f"{prop} comes from {dep.urn}, which is not provably in {index.site.region} and the site's accounts"
+
+
+STACK_CHECKS: dict[str, Callable[[Any, StackIndex], Iterator[str]]] = {
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _replica_key,
+    "aws:s3/objectCopy:ObjectCopy": _object_copy,
+    **dict.fromkeys(UNKNOWN_DESTINATIONS, _unknown_destination),
+}
+"""Checks that need the rest of the stack (buckets, keys, dependencies)."""
+
+SPECIAL_TYPES = frozenset({*TYPE_CHECKS, *STACK_CHECKS, *FORBIDDEN_TYPES})
+"""Types this rule checks by their own inputs, beyond the scan every resource gets."""
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def hit_findings(res: Any, index: StackIndex) -> Iterator[str]:
+    """Messages for the other regions, multi-region switches and unprovable buckets one resource's inputs name."""
+    region = index.site.region
+    for hit in index.hits(res):
+        if hit.effect == "Deny":
+            continue
+        kind = hit.kind
+        if kind == scan.REGION:
+            if hit.detail == "key":
+                yield f"{hit.prop}: {hit.token} is outside the site's region: only {region} is allowed"
+            else:
+                yield f"{hit.prop}: {hit.token!r} names {hit.value}, outside the site's region {region}: use {region}"
+        elif kind == scan.REGION_UNKNOWN:
+            yield f"{hit.prop}: {hit.value} is unknown at preview; a residency rule cannot pass on it: pin it to {region} (or remove it)"
+        elif kind == scan.REGION_SWITCH:
+            yield f"{hit.prop}: {hit.value} = {hit.token} spreads this resource over several regions: remove it or set it false"
+        elif kind == scan.GLOBAL_MEMBER:
+            yield f"{hit.prop}: {hit.value} = {hit.token} joins a global (multi-region) cluster or group: remove it"
+        elif kind == scan.PROFILE:
+            yield (
+                f"{hit.prop}: {hit.value!r} is a cross-region inference profile ({hit.detail}.), which AWS may serve "
+                f"from any of several regions: invoke the model in {region} by its foundation-model id or ARN"
+            )
+        elif kind in (scan.BUCKET, scan.BUCKET_UNKNOWN):
+            problem = index.bucket_hit_problem(res, hit)
+            if problem:
+                yield problem
+
+
+def findings(res: Any, index: StackIndex) -> Iterator[str]:
+    """Every way one resource names, copies to or spans another region."""
+    typ = res.resource_type
+    region = index.site.region
+    if typ in FORBIDDEN_TYPES:
+        yield f"{typ} is not allowed in a residency site: {FORBIDDEN_TYPES[typ]}. Remove it"
+        return
+    check = TYPE_CHECKS.get(typ)
+    if check is not None:
+        for _path, message in check(res.props, region):
+            yield message
+    stack_check = STACK_CHECKS.get(typ)
+    if stack_check is not None:
+        yield from stack_check(res, index)
+    yield from hit_findings(res, index)
+
+
+def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    site = site_of(args)
+    if site.region is None:
         report_violation(missing_config_message(NAME, "allowedRegion"))
         return
-    for _path, message in findings(args.resource_type, args.props, region):
-        report_violation(message)
+    report_each(args, site, report_violation, findings, lambda typ: typ.startswith("aws:"), SPECIAL_TYPES)
 
 
-POLICY = ResourceValidationPolicy(
+POLICY = StackValidationPolicy(
     name=NAME,
-    description="Nothing may copy data or keys out of the site's region or to several regions.",
-    validate=validate,
+    description="Nothing names, copies data or keys to, or spans a region other than the site's.",
+    validate=exceptions.stack_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={"allowedRegion": {"type": "string", "description": "The site's one AWS region."}},
-        required=["allowedRegion"],
-    ),
+    config_schema=exceptions.config_schema(required=["allowedRegion"], accounts=True),
 )

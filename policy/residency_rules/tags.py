@@ -7,15 +7,15 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
+from . import exceptions, names
 from .values import MISSING, config_value, decode_json, get, is_aws_provider, is_unknown, missing_config_message, plain
 
-NAME = "residency-tags"
+NAME = names.TAGS
 
 
 def _tag_findings(where: str, tags: Any, required: dict[str, str], must_have: bool) -> Iterator[str]:
@@ -83,10 +83,10 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
 POLICY = ResourceValidationPolicy(
     name=NAME,
     description="Every AWS resource carries the site's residency tags (site, region, data classification) and none contradicts them.",
-    validate=validate,
+    validate=exceptions.resource_policy(NAME, validate),
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
+    config_schema=exceptions.config_schema(
+        {
             "requiredTags": {
                 "type": "object",
                 "description": "Tag key -> value every resource must carry (the provider's default_tags).",

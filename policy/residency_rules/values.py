@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from pulumi.output import Unknown
@@ -28,6 +29,8 @@ from pulumi_policy.proxy import (
     _ListProxy,
 )
 
+from .aws_names import REGION_RE as REGION_RE  # re-exported: a region name of any AWS partition
+
 _UNKNOWN_SENTINELS = frozenset(
     {
         UNKNOWN_BOOLEAN_VALUE,
@@ -40,10 +43,17 @@ _UNKNOWN_SENTINELS = frozenset(
     }
 )
 
-REGION_RE = re.compile(r"^(?:[a-z]{2}|[a-z]{2}-gov|[a-z]{2}-iso[a-z]?)-[a-z]+-\d+$")
-"""An AWS region name such as ``eu-west-1`` or ``us-gov-west-1``."""
 
 ARN_RE = re.compile(r"^arn:(aws[\w-]*):([\w-]+):([\w-]*):(\d{12}|aws|)?:(.+)$")
+
+
+_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=8192)
+def words(key: str) -> tuple[str, ...]:
+    """The lower-case words of a camelCase or snake_case key: ``destinationRegion`` -> ``("destination", "region")``."""
+    return tuple(w.lower() for w in _WORD_RE.findall(key))
 
 
 class _Missing:
@@ -61,7 +71,13 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or (isinstance(value, str) and value in _UNKNOWN_SENTINELS)
 
 
-_PROXIES = (_DictProxy, _ListProxy)
+_PROXIES = {_DictProxy, _ListProxy}
+"""The proxy classes whose ``__target`` is the value itself (a set: offline tooling adds its own)."""
+
+
+def register_proxy_types(*types: type) -> None:
+    """Let ``raw`` see through proxies that subclass pulumi-policy's (offline evaluation's lazy ones)."""
+    _PROXIES.update(types)
 
 
 def raw(value: Any) -> Any:
@@ -84,18 +100,24 @@ def plain(value: Any) -> Any:
 
 def get(props: Any, *path: str | int) -> Any:
     """The value at ``path`` (keys and list indexes), ``MISSING`` if absent, unknowns returned as-is."""
-    value = raw(props)
+    # Inlined raw()/is_unknown(): this runs for nearly every property a rule reads.
+    value = props["__target"] if type(props) in _PROXIES else props
     for step in path:
-        if is_unknown(value):
+        kind = type(value)
+        if kind is dict:
+            if type(step) is int or step not in value:
+                return MISSING
+            value = value[step]
+        elif kind is list or kind is tuple:
+            if type(step) is not int or step >= len(value):
+                return MISSING
+            value = value[step]
+        elif is_unknown(value):
             return value
-        if isinstance(step, int):
-            if not isinstance(value, (list, tuple)) or step >= len(value):
-                return MISSING
-            value = raw(value[step])
         else:
-            if not isinstance(value, dict) or step not in value:
-                return MISSING
-            value = raw(value[step])
+            return MISSING
+        if type(value) in _PROXIES:
+            value = value["__target"]
     return value
 
 

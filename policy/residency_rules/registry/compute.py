@@ -1,0 +1,87 @@
+"""Compute in the VPC: EC2 instances and images, Auto Scaling, Lambda, Batch, App Runner, Image Builder."""
+
+from . import checked, forbidden, safe
+from ._rules import ID, NET, PUB, REG
+
+_INSTANCES = "launches instances: no public addresses; user data and every endpoint in it are scanned"
+_SCALING = "scales a resource of the site; moves no data"
+_NOTIFY = "notifies a target named by ARN, which must be the site's"
+
+_TAG = "a tag: it labels a resource and moves nothing"
+
+# One entry per line: the registry is a table reviewers read and diff line by line.
+# fmt: off
+TYPES = {
+    "aws:ec2/ami:Ami": safe("an image registered from snapshots of the site, in the same region"),
+    "aws:ec2/amiCopy:AmiCopy": checked("the source region must be the site's", REG),
+    "aws:ec2/amiFromInstance:AmiFromInstance": safe("an image of an instance of the site, in the same region"),
+    "aws:ec2/amiLaunchPermission:AmiLaunchPermission": checked("shares an image: only with the site's accounts, never with 'all'", ID),
+    "aws:ec2/capacityBlockReservation:CapacityBlockReservation": safe("a capacity reservation; moves no data"),
+    "aws:ec2/capacityReservation:CapacityReservation": safe("a capacity reservation; moves no data"),
+    "aws:ec2/dedicatedHost:DedicatedHost": safe("a dedicated host for instances of the site"),
+    "aws:ec2/defaultCreditSpecification:DefaultCreditSpecification": safe("CPU credit defaults; moves no data"),
+    "aws:ec2/fleet:Fleet": checked(_INSTANCES, NET),
+    "aws:ec2/imageBlockPublicAccess:ImageBlockPublicAccess": checked("the account's block on public images must stay block-new-sharing", PUB),
+    "aws:ec2/instance:Instance": checked(_INSTANCES, NET),
+    "aws:ec2/instanceMetadataDefaults:InstanceMetadataDefaults": safe("the account's instance metadata (IMDSv2) defaults"),
+    "aws:ec2/keyPair:KeyPair": safe("an SSH public key"),
+    "aws:ec2/launchConfiguration:LaunchConfiguration": checked(_INSTANCES, NET),
+    "aws:ec2/launchTemplate:LaunchTemplate": checked(_INSTANCES, NET),
+    "aws:ec2/placementGroup:PlacementGroup": safe("where instances are placed within the region"),
+    "aws:ec2/serialConsoleAccess:SerialConsoleAccess": checked("the EC2 serial console bypasses the network: it must stay disabled", NET),
+    "aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission": checked("shares a snapshot with the account it names, which must be the site's", ID),
+    "aws:ec2/spotDatafeedSubscription:SpotDatafeedSubscription": checked("writes spot usage to an S3 bucket that must be the site's", REG, ID),
+    "aws:ec2/spotFleetRequest:SpotFleetRequest": checked(_INSTANCES, NET),
+    "aws:ec2/spotInstanceRequest:SpotInstanceRequest": checked(_INSTANCES, NET),
+    "aws:ec2/tag:Tag": safe(_TAG),
+    "aws:ec2/volumeAttachment:VolumeAttachment": safe("attaches a volume of the site to an instance of the site"),
+    "aws:autoscaling/attachment:Attachment": safe("attaches a group of the site to a load balancer of the site"),
+    "aws:autoscaling/group:Group": safe("runs instances from a launch template the pack checks, in the subnets it names"),
+    "aws:autoscaling/lifecycleHook:LifecycleHook": checked(_NOTIFY, REG, ID),
+    "aws:autoscaling/notification:Notification": checked(_NOTIFY, REG, ID),
+    "aws:autoscaling/policy:Policy": safe(_SCALING),
+    "aws:autoscaling/schedule:Schedule": safe(_SCALING),
+    "aws:autoscaling/tag:Tag": safe(_TAG),
+    "aws:autoscaling/trafficSourceAttachment:TrafficSourceAttachment": safe("attaches a group of the site to a traffic source of the site"),
+    "aws:appautoscaling/policy:Policy": safe(_SCALING),
+    "aws:appautoscaling/scheduledAction:ScheduledAction": safe(_SCALING),
+    "aws:appautoscaling/target:Target": safe(_SCALING),
+    "aws:lambda/alias:Alias": safe("routes invocations to versions of a function of the site"),
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": safe("which signing profiles a function's code must carry"),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": checked("reads from a source named by ARN (or Kafka servers), which must be the site's", REG, ID, NET),
+    "aws:lambda/function:Function": checked("must run in the site's subnets; its environment and layers are scanned", NET, REG, ID),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": checked("sends results to destinations named by ARN, which must be the site's", REG, ID),
+    "aws:lambda/functionRecursionConfig:FunctionRecursionConfig": safe("whether a function may call itself in a loop"),
+    "aws:lambda/functionScalingConfig:FunctionScalingConfig": safe(_SCALING),
+    "aws:lambda/functionUrl:FunctionUrl": forbidden("a function URL is reachable from the internet", PUB),
+    "aws:lambda/invocation:Invocation": safe("invokes a function of the site once, at deploy time"),
+    "aws:lambda/layerVersion:LayerVersion": safe("a code layer of the site; its S3 source is scanned like every input"),
+    "aws:lambda/layerVersionPermission:LayerVersionPermission": checked("shares a layer: only with the site's accounts, never '*' or an organization", ID),
+    "aws:lambda/permission:Permission": checked("lets a principal invoke a function: the site's, never '*' without a site source", ID),
+    "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": safe(_SCALING),
+    "aws:lambda/runtimeManagementConfig:RuntimeManagementConfig": safe("when a function's runtime is updated"),
+    "aws:batch/computeEnvironment:ComputeEnvironment": checked("managed compute must run in the site's subnets", NET),
+    "aws:batch/jobDefinition:JobDefinition": checked("container properties are scanned: no public IP, no endpoint outside the site", NET, REG, ID),
+    "aws:batch/jobQueue:JobQueue": safe("queues jobs onto compute environments of the site"),
+    "aws:batch/schedulingPolicy:SchedulingPolicy": safe("fair-share scheduling of jobs"),
+    "aws:apprunner/autoScalingConfigurationVersion:AutoScalingConfigurationVersion": safe(_SCALING),
+    "aws:apprunner/connection:Connection": forbidden("connects App Runner to a source-code host on the internet (GitHub, Bitbucket)", NET),
+    "aws:apprunner/customDomainAssociation:CustomDomainAssociation": forbidden("serves a service under a public domain name", NET),
+    "aws:apprunner/defaultAutoScalingConfigurationVersion:DefaultAutoScalingConfigurationVersion": safe(_SCALING),
+    "aws:apprunner/deployment:Deployment": safe("deploys a service of the site"),
+    "aws:apprunner/observabilityConfiguration:ObservabilityConfiguration": safe("tracing settings of services of the site"),
+    "aws:apprunner/service:Service": checked("egress only through the site's VPC, never publicly accessible", NET),
+    "aws:apprunner/vpcConnector:VpcConnector": safe("attaches App Runner services to the site's subnets"),
+    "aws:apprunner/vpcIngressConnection:VpcIngressConnection": safe("private ingress to a service through an interface endpoint of the site"),
+    "aws:codebuild/project:Project": checked("builds must run in the site's subnets; sources and artifacts are scanned", NET, REG, ID),
+    "aws:codebuild/reportGroup:ReportGroup": checked("test reports go to a bucket that must be the site's", REG, ID),
+    "aws:codebuild/resourcePolicy:ResourcePolicy": checked("a resource policy: principals stay in the site", ID),
+    "aws:mwaa/environment:Environment": checked("Airflow in the site's subnets with a private web server; its DAG bucket must be the site's", NET, REG, ID),
+    "aws:imagebuilder/component:Component": checked("build steps are scanned: no endpoint outside the site", NET, REG, ID),
+    "aws:imagebuilder/distributionConfiguration:DistributionConfiguration": checked("distributions must stay in the site's region and accounts", REG, ID),
+    "aws:imagebuilder/image:Image": safe("builds an image from a recipe of the site"),
+    "aws:imagebuilder/imagePipeline:ImagePipeline": safe("builds images from a recipe of the site on a schedule"),
+    "aws:imagebuilder/imageRecipe:ImageRecipe": safe("components and a parent image, all scanned"),
+    "aws:imagebuilder/infrastructureConfiguration:InfrastructureConfiguration": checked("build instances run in the subnet it names; their logs go to a bucket that must be the site's", NET, REG, ID),
+}
+# fmt: on
