@@ -26,6 +26,7 @@ WORKTREE = "."
 #   s3/bucket.go @0070bcd1 (bucket, bucket_prefix; the argument list read is partial, so only
 #   what it showed is listed), s3/bucket_policy.go @0073593e, s3/bucket_versioning.go @01c08000,
 #   kms/key.go @00a35305, secretsmanager/secret.go @00c21ced, iam/role.go @0040ea69,
+#   iam/role_policy.go @02f97af8,
 #   ec2/vpc_.go @00081ce4, ec2/vpc_subnet.go @00cda125, ec2/vpc_security_group.go @01606926,
 #   ec2/vpc_endpoint.go @008db85a, logs/group.go @0073593e, cloudtrail/trail.go @0a9af16a.
 # `region` (pulumi-aws v7's per-resource region) moves the resource, so it is force-new for every
@@ -58,6 +59,8 @@ FORCE_NEW: dict[str, tuple[frozenset[str], frozenset[str]]] = {
             "assumeRolePolicy description forceDetachPolicies inlinePolicies managedPolicyArns maxSessionDuration "
             "permissionsBoundary",
         ),
+        # A role's inline policy: a grant adds statements to the staff-access role's, updated in place.
+        ("aws:iam/rolePolicy:RolePolicy", "name namePrefix role", "policy"),
         (
             "aws:ec2/vpc:Vpc",
             "cidrBlock ipv4IpamPoolId ipv4NetmaskLength region",
