@@ -169,12 +169,12 @@ def side(config: Mapping[str, Any] | None, resources: Iterable[tuple[str, Mappin
 
     found = Side({}, config is not None)
     for kind, suffix in CONFIG_KEYS.items():
-        for key, value in (config or {}).items():
-            if not key.endswith(f":{suffix}"):
+        for config_key, value in (config or {}).items():
+            if not config_key.endswith(f":{suffix}"):
                 continue
             entries = _entries(value)
             if entries is None:
-                found.unreadable.add(key)
+                found.unreadable.add(config_key)
                 continue
             for entry in entries:
                 declared = _declared(kind, entry)
@@ -243,11 +243,24 @@ class GrantEntry:
         rows += [("ticket", ticket), ("approver", g.get("approver") or "?")]
         if g.get("reason"):
             rows.append(("reason", g.get("reason")))
-        rows += [("window", g.window_text()), ("at the clock", f"{self.clock_text()}: {g.status(self.at)[1]}")]
+        rows.append(("window", g.window_text()))
+        declared = g.entry or {}
+        config_window = (declared.get("notBefore"), declared.get("notAfter"))
+        if g.rendered and declared and config_window != (g.observed.get("notBefore"), g.observed.get("notAfter")):
+            rows.append(
+                (
+                    "config window",
+                    f"{config_window[0]} -> {config_window[1]}: differs from the documents' "
+                    "(the window above is the documents', which AWS enforces)",
+                )
+            )
+        rows.append(("at the clock", f"{self.clock_text()}: {g.status(self.at)[1]}"))
         if g.statements:
             where = "; ".join(f"{name}: {', '.join(sids)}" for name, sids in g.statements.items())
-        elif g.entry is not None:
+        elif g.entry is not None and g.status(self.at)[0] == "expired":
             where = "none: the program drops a grant from the documents once it has expired"
+        elif g.entry is not None:
+            where = "none: declared, but in no document seen here"
         else:
             where = "none"
         rows.append(("statements", where))
@@ -273,22 +286,38 @@ def _what(g: Grant) -> str:
     )
 
 
-def _headline(entry: GrantEntry) -> str:
+def _headline(entry: GrantEntry, changes: list[Any]) -> str:
     g = entry.grant
     kind = f"{g.kind.upper()} GRANT {g.ticket}"
+    if entry.new is not None and entry.config_known and g.entry is None and g.rendered:
+        kind = f"UNDECLARED {kind}"
     state = g.status(entry.at)[0]
     if entry.change == "new":
         return f"NEW {kind}: {_what(g)}" + (" (not yet in force: it opens by itself)" if state == "future" else "")
     if entry.change == "expired":
+        where = (
+            "its statements are inert: AWS refuses them after notAfter"
+            if g.rendered
+            else "the program leaves it out of the documents"
+        )
         return (
-            f"{kind} declared but already expired at {entry.clock_text()}: not a risk, nothing opens "
-            "(the program leaves it out of the documents); remove it from the stack config"
+            f"{kind} {'declared but ' if g.entry is not None else ''}already expired at {entry.clock_text()}: "
+            f"not a risk, nothing opens ({where})" + ("; remove it from the stack config" if g.entry else "")
         )
     if entry.change == "removed":
         return f"{kind} removed: it no longer opens anything" + (" (it had expired)" if state == "expired" else "")
     if entry.change == "dropped":
-        return f"{kind} dropped from the documents: it expired; remove it from the stack config"
-    return f"{entry.change.upper()} {kind}: {_what(g)}"
+        why = "it expired" if state == "expired" else "though declared and not expired: check the program"
+        return f"{kind} dropped from the documents: {why}"
+    notes = [
+        c.note.split(": ", 1)[-1]
+        if c.path == "window"
+        else c.note
+        if c.path == "statements"
+        else f"{c.path} {c.old} -> {c.new}"
+        for c in changes
+    ]
+    return f"{entry.change.upper()} {kind} ({'; '.join(notes)}): {_what(g)}"
 
 
 def _window_change(o: Grant, n: Grant) -> tuple[str, str] | None:
@@ -359,7 +388,7 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
     import os
 
     from components.clock import ENV
-    from enclave.snapshot import ResourceChange
+    from enclave.snapshot import RANK, ResourceChange
 
     if not (old.grants or new.grants):
         return []
@@ -373,8 +402,7 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
             # shows; report it only if it is expired (then it is in no document).
             if n.status(at)[0] != "expired":
                 continue
-        if o is None:
-            assert n is not None
+        if o is None:  # then n is not None: the key came from one side
             expired = n.status(at)[0] == "expired"
             entry = GrantEntry("expired" if expired else "new", None, n, at, clock_fixed, new.config_known)
             kind, risk, direction, changes = "added", "other" if expired else "grant", "" if expired else "weakens", []
@@ -398,8 +426,6 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
             )
             entry = GrantEntry(change, o, n, at, clock_fixed, new.config_known)
             kind, direction = "changed", ""
-            from enclave.snapshot import RANK
-
             risk = min((c.risk for c in changes), key=RANK.__getitem__)
         g = entry.grant
         rc = ResourceChange(
@@ -409,7 +435,7 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
             f"{g.kind} grant {g.ticket}",
             risk,
             changes,
-            _headline(entry),
+            _headline(entry, changes),
         )
         rc.direction, rc.grant = direction, entry
         found.append(rc)

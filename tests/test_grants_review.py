@@ -109,6 +109,7 @@ def test_the_clock_says_future_or_expired(snaps):
     for rc in (rc for rc in late if rc.grant is not None):
         assert (rc.risk, rc.flagged, rc.grant.change) == ("other", False, "expired"), rc.name
         assert "AWS refuses its statements" in grant_rows(rc)["at the clock"]
+        assert "not a risk, nothing opens (its statements are inert: AWS refuses them after notAfter)" in rc.note
 
 
 def test_a_widened_window_ranks_top_with_the_old_and_new_not_after(snaps):
@@ -128,8 +129,18 @@ def test_a_widened_window_ranks_top_with_the_old_and_new_not_after(snaps):
         "2026-05-01T00:00:00Z -> 2026-06-01T00:00:00Z (31 days)",
         "weakens",
     )
-    assert top.note.startswith("WIDENED TRANSFER GRANT XFER-77")
+    assert top.note.startswith(
+        "WIDENED TRANSFER GRANT XFER-77 (notAfter moved from 2026-05-31T00:00:00Z to 2026-06-01T00:00:00Z): "
+        "pseudonymised personal data may leave Europe"
+    )
     assert diff.grant_count(ranked) == 1
+    # Back again: narrowed, which hardens; yesterday's grant leaves the config as a clean-up.
+    back = {rc.name: rc for rc in changes(snaps, "extended", "granted") if rc.grant is not None}
+    narrowed, cleanup = back["transfer grant XFER-77"], back["staff grant PRIV-1"]
+    assert (narrowed.grant.change, narrowed.hardening_only, narrowed.flagged) == ("narrowed", True, False)
+    assert narrowed.changes[0].note == "narrowed: notAfter moved from 2026-06-01T00:00:00Z to 2026-05-31T00:00:00Z"
+    assert (cleanup.kind, cleanup.risk, cleanup.flagged) == ("removed", "other", False)
+    assert cleanup.note == "STAFF GRANT PRIV-1 removed: it no longer opens anything (it had expired)"
 
 
 def test_an_expired_grant_in_the_config_is_reported_as_expired_not_as_a_risk(snaps):
@@ -168,9 +179,19 @@ def test_statements_no_config_entry_explains_are_flagged(snaps):
     ranked = diff.diff_snapshots(load(snaps["base"]), granted, AT)
     staff = ranked[0]
     assert (staff.name, staff.risk, staff.flagged) == ("staff grant PRIV-1234", "grant", True)
+    assert staff.note.startswith("NEW UNDECLARED STAFF GRANT PRIV-1234")
     rows = grant_rows(staff)
     assert rows["declared"] == "NO: no entry of the stack config explains these statements"
     assert (rows["window"], rows["approver"]) == (STAFF_WINDOW, "?"), "the window is the document's"
+
+
+def test_a_config_window_the_documents_do_not_carry_is_shown_beside_theirs(snaps):
+    granted = load(snaps["granted"])
+    granted["config"]["eu-data-enclave:staffAccessGrants"][0]["notAfter"] = "2026-05-04T12:00:00Z"
+    [staff] = [rc for rc in diff.diff_snapshots(load(snaps["base"]), granted, AT) if rc.name == "staff grant PRIV-1234"]
+    rows = grant_rows(staff)
+    assert rows["window"] == STAFF_WINDOW, "the documents' window: what AWS enforces"
+    assert rows["config window"].startswith("2026-05-04T08:00:00Z -> 2026-05-04T12:00:00Z: differs from the documents'")
 
 
 def test_a_grant_value_that_is_not_a_list_stays_in_the_config_diff_as_a_grant_risk(snaps):
