@@ -173,6 +173,20 @@ def test_removing_grants_hardens_and_ranks_after_every_flagged_change(snaps):
     assert diff.grant_count(ranked) == 0
 
 
+def test_another_approver_is_a_flagged_change_a_new_reason_is_not(snaps):
+    granted = load(snaps["granted"])
+    reapproved = json.loads(json.dumps(granted))
+    [entry] = reapproved["config"]["eu-data-enclave:transferGrants"]
+    entry["approver"], entry["reason"] = "sam.other@platform.example", "Another study"
+    [rc] = [rc for rc in diff.diff_snapshots(granted, reapproved, AT) if rc.grant is not None]
+    assert (rc.kind, rc.grant.change, rc.risk, rc.flagged) == ("changed", "changed", "grant", True)
+    assert [(c.path, c.risk) for c in rc.changes] == [("approver", "grant"), ("reason", "other")]
+    assert rc.note.startswith("CHANGED TRANSFER GRANT XFER-77 (approver erik.dpo@platform.example -> sam.other@")
+    entry["approver"] = "erik.dpo@platform.example"
+    [rc] = [rc for rc in diff.diff_snapshots(granted, reapproved, AT) if rc.grant is not None]
+    assert (rc.risk, rc.flagged) == ("other", False)
+
+
 def test_statements_no_config_entry_explains_are_flagged(snaps):
     granted = load(snaps["granted"])
     del granted["config"]["eu-data-enclave:staffAccessGrants"]
