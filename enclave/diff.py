@@ -212,7 +212,8 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None, at=No
     result: list[ResourceChange] = []
     before: dict[int, dict] = {}  # id(ResourceChange) -> the OLD entry it changes or removes
     old_grants, new_grants = (
-        grant_changes.side(s["config"], ((e["name"], e["inputs"]) for e in s["resources"])) for s in (old, new)
+        grant_changes.side(s["config"], ((e["name"], e["type"], e["inputs"]) for e in s["resources"]))
+        for s in (old, new)
     )
     unreadable = old_grants.unreadable | new_grants.unreadable
 

@@ -36,6 +36,13 @@ _WHO = {STAFF: ("principal", "principal"), TRANSFER: ("recipientAccountId", "rec
 _ROOT = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):root$")
 _SID_OF = re.compile(r"Statement\[Sid=([^\]]+)\]")
 _FIELDS = ("ticket", "who", "approver", "legalBasis", "prefix", "reason", "notBefore", "notAfter")
+_DOCUMENTS = {
+    # The inputs that carry each kind's statements, by resource type: an unknown one hides its grants.
+    ("aws:iam/role:Role", "assumeRolePolicy"): STAFF,
+    ("aws:iam/rolePolicy:RolePolicy", "policy"): STAFF,
+    ("aws:s3/bucketPolicy:BucketPolicy", "policy"): TRANSFER,
+    ("aws:kms/key:Key", "policy"): TRANSFER,
+}
 
 
 def _key(kind: str, ticket: str) -> str:
@@ -136,6 +143,8 @@ class Side:
     """Whether this side's stack config was seen (a preview's OLD side has none)."""
     unreadable: set[str] = field(default_factory=set)
     """Grant config keys whose value is not a list of mappings: left to the raw config diff."""
+    unknown: set[str] = field(default_factory=set)
+    """Kinds of grant whose documents are known only after apply on this side (a real preview's)."""
 
 
 def _entries(value: Any) -> list[Any] | None:
@@ -160,12 +169,12 @@ def _declared(kind: str, entry: Any) -> dict[str, str] | None:
     return {k: v for k, v in fields.items() if isinstance(v, str)}
 
 
-def side(config: Mapping[str, Any] | None, resources: Iterable[tuple[str, Mapping[str, Any]]]) -> Side:
+def side(config: Mapping[str, Any] | None, resources: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Side:
     """The grants in ``config`` (``project:key`` -> value; None: unknown) and in the resources' documents.
 
-    ``resources`` are (resource name, canonical inputs): JSON documents as ``{"$json": ...}``.
+    ``resources`` are (resource name, type, canonical inputs): JSON documents as ``{"$json": ...}``.
     """
-    from enclave.snapshot import JSON_MARK
+    from enclave.snapshot import JSON_MARK, UNKNOWN
 
     found = Side({}, config is not None)
     for kind, suffix in CONFIG_KEYS.items():
@@ -182,7 +191,8 @@ def side(config: Mapping[str, Any] | None, resources: Iterable[tuple[str, Mappin
                     key = _key(kind, declared["ticket"])
                     found.grants.setdefault(key, Grant(kind, key)).entry = declared
     sids: dict[str, set[str]] = {}
-    for name, inputs in resources:
+    for name, type_, inputs in resources:
+        found.unknown.update(kind for (t, key), kind in _DOCUMENTS.items() if t == type_ and inputs.get(key) == UNKNOWN)
         for value in inputs.values():
             doc = value.get(JSON_MARK) if isinstance(value, dict) else None
             if not isinstance(doc, dict) or "Statement" not in doc:
@@ -215,7 +225,7 @@ class GrantEntry:
     """What a change does to one grant, for the renderers: the grant's fields, old and new."""
 
     change: str
-    """``new``, ``widened``, ``narrowed``, ``changed``, ``removed``, ``dropped`` or ``expired``."""
+    """``new``, ``widened``, ``narrowed``, ``changed``, ``removed``, ``dropped``, ``expired`` or ``unknown``."""
     old: Grant | None
     new: Grant | None
     at: datetime
@@ -306,6 +316,11 @@ def _headline(entry: GrantEntry, changes: list[Any]) -> str:
         )
     if entry.change == "removed":
         return f"{kind} removed: it no longer opens anything" + (" (it had expired)" if state == "expired" else "")
+    if entry.change == "unknown":
+        return (
+            f"{kind}: its document in NEW is known only after apply, so whether it opens anything, and how "
+            f"wide, cannot be shown here: {_what(g)} as {'declared' if g.entry else 'OLD had it'}; check the deployment"
+        )
     if entry.change == "dropped":
         why = "it expired" if state == "expired" else "though declared and not expired: check the program"
         return f"{kind} dropped from the documents: {why}"
@@ -369,6 +384,35 @@ def _compare(o: Grant, n: Grant, at: datetime):
     return changes
 
 
+def _change(o: Grant | None, n: Grant | None, old: Side, new: Side, at: datetime):
+    """(entry change, ResourceChange kind, risk, direction, changes) for one grant; None when nothing changed."""
+    from enclave.snapshot import RANK
+
+    g = n or o
+    assert g is not None  # the key came from one side at least
+    live = g.status(at)[0] != "expired"
+    if (n is None or not n.rendered) and g.kind in new.unknown and live:
+        # Fail closed: a document that would carry it is known only after apply.
+        return "unknown", "changed" if o and n else "added" if n else "removed", "grant", "", []
+    if o is None:
+        if not g.rendered and not old.config_known and live:
+            # A preview: a declared grant whose document the preview does not show is unchanged as far as it
+            # shows; reported only once expired (then it is in no document anyway).
+            return None
+        return ("new", "added", "grant", "weakens", []) if live else ("expired", "added", "other", "", [])
+    if n is None:
+        return "removed", "removed", "grant" if o.status(at)[0] != "expired" else "other", "hardens", []
+    changes = _compare(o, n, at)
+    if not changes:
+        return None
+    directions = {c.direction for c in changes}
+    if [c.path for c in changes] == ["statements"] and not n.rendered:
+        change = "dropped"
+    else:
+        change = "widened" if "weakens" in directions else "narrowed" if directions == {"hardens"} else "changed"
+    return change, "changed", min((c.risk for c in changes), key=RANK.__getitem__), "", changes
+
+
 def clock() -> datetime:
     """The clock grants are judged at: ``components.clock.now()``; a malformed ``ENCLAVE_NOW`` is a usage error."""
     from components import clock as clocks
@@ -388,7 +432,7 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
     import os
 
     from components.clock import ENV
-    from enclave.snapshot import RANK, ResourceChange
+    from enclave.snapshot import ResourceChange
 
     if not (old.grants or new.grants):
         return []
@@ -397,36 +441,11 @@ def entries(old: Side, new: Side, project: str, at: datetime | None = None):
     found = []
     for key in sorted(set(old.grants) | set(new.grants)):
         o, n = old.grants.get(key), new.grants.get(key)
-        if n is not None and o is None and not n.rendered and not old.config_known:
-            # A preview: a declared grant in a document the preview does not show is unchanged as far as it
-            # shows; report it only if it is expired (then it is in no document).
-            if n.status(at)[0] != "expired":
-                continue
-        if o is None:  # then n is not None: the key came from one side
-            expired = n.status(at)[0] == "expired"
-            entry = GrantEntry("expired" if expired else "new", None, n, at, clock_fixed, new.config_known)
-            kind, risk, direction, changes = "added", "other" if expired else "grant", "" if expired else "weakens", []
-        elif n is None:
-            gone = o.status(at)[0] == "expired"
-            entry = GrantEntry("removed", o, None, at, clock_fixed, new.config_known)
-            kind, risk, direction, changes = "removed", "other" if gone else "grant", "hardens", []
-        else:
-            changes = _compare(o, n, at)
-            if not changes:
-                continue
-            directions = {c.direction for c in changes}
-            change = (
-                "dropped"
-                if [c.path for c in changes] == ["statements"] and not n.rendered
-                else "widened"
-                if "weakens" in directions
-                else "narrowed"
-                if directions == {"hardens"}
-                else "changed"
-            )
-            entry = GrantEntry(change, o, n, at, clock_fixed, new.config_known)
-            kind, direction = "changed", ""
-            risk = min((c.risk for c in changes), key=RANK.__getitem__)
+        found_change = _change(o, n, old, new, at)
+        if found_change is None:
+            continue
+        change, kind, risk, direction, changes = found_change
+        entry = GrantEntry(change, o, n, at, clock_fixed, new.config_known)
         g = entry.grant
         rc = ResourceChange(
             kind,

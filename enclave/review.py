@@ -317,17 +317,17 @@ def preview_grants(preview: Preview, at=None) -> list:
     from enclave import grant_changes
     from enclave.snapshot import canonical
 
-    olds: dict[str, tuple[str, dict]] = {}
-    news: dict[str, tuple[str, dict]] = {}
+    olds: dict[str, tuple[str, str, dict]] = {}
+    news: dict[str, tuple[str, str, dict]] = {}
     for step in preview.steps:
         urn, op = step.get("urn", ""), step.get("op", "")
         if op in ("read", "refresh") or _type_of(step) == "pulumi:pulumi:Stack":
             continue
         old, new = _state(step, "oldState"), _state(step, "newState")
         if old:
-            olds.setdefault(urn, (_name_of(urn), canonical(old.get("inputs") or {})))
+            olds.setdefault(urn, (_name_of(urn), _type_of(step), canonical(old.get("inputs") or {})))
         if new and op not in _GONE_OPS:
-            news[urn] = (_name_of(urn), canonical(new.get("inputs") or {}))
+            news[urn] = (_name_of(urn), _type_of(step), canonical(new.get("inputs") or {}))
     old_side = grant_changes.side(None, olds.values())
     new_side = grant_changes.side(preview.config or None, news.values())
     return grant_changes.entries(old_side, new_side, stack_of(preview)[1], at)

@@ -345,3 +345,24 @@ def test_review_shows_a_widened_window_and_a_removal(snaps, tmp_path, capsys, mo
     path.write_text(json.dumps(preview_of(granted, base)))
     _, text = cli(capsys, monkeypatch, "review", str(path), "--format", "markdown")
     assert "| removed | staff `PRIV-1234` |" in text and "⚠️ security-gate grant" not in text
+
+
+def test_review_fails_closed_on_a_document_known_only_after_apply(snaps, tmp_path, capsys, monkeypatch):
+    """The trust is computed from a replaced resource's output: the preview cannot show whether the grant stays."""
+    from enclave.snapshot import UNKNOWN
+
+    granted = load(snaps["granted"])
+    digest = preview_of(granted, granted, granted["config"])
+    trust = next(s for s in digest["steps"] if s["urn"].endswith("::enclave-dublin-gates-staff-access"))
+    trust["newState"]["inputs"]["assumeRolePolicy"] = UNKNOWN
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(digest))
+    _, body = cli(capsys, monkeypatch, "review", str(path), "--format", "json")
+    [staff] = [c for c in json.loads(body)["changes"] if c["grant"]]
+    assert (staff["name"], staff["risk"], staff["flagged"], staff["grant"]["change"]) == (
+        "staff grant PRIV-1234",
+        "grant",
+        True,
+        "unknown",
+    )
+    assert "its document in NEW is known only after apply" in staff["note"]
