@@ -18,6 +18,7 @@ why, and explains a grant the program did not render (it drops an expired grant)
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -151,8 +152,6 @@ def _entries(value: Any) -> list[Any] | None:
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except ValueError:
