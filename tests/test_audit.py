@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from enclave.audit import report as rep
+from enclave.audit import trail
 from enclave.audit.checks import CHECKS, REQUIRED_PERMISSIONS, run_checks
 from enclave.audit.common import iam_action
 from enclave.cli import UsageError, main
@@ -17,8 +18,10 @@ from tests.estate import (
     AccountSession,
     apply_program_documents,
     assume,
+    audit,
     aws_environment,
     build_estate,
+    failing,
     staff_trust,
 )
 
@@ -30,18 +33,6 @@ aws_env = pytest.fixture(aws_environment)
 @pytest.fixture
 def estate(aws_env, dublin_config):
     return build_estate(dublin_config)
-
-
-def audit(estate):
-    return run_checks(estate.cfg, estate.data, estate.cfg.data_account_id, estate.operator)
-
-
-def failing(results) -> dict[str, list[list[str]]]:
-    out: dict[str, list[list[str]]] = {}
-    for r in results:
-        if r.status == "fail":
-            out.setdefault(r.id, []).append(r.resources)
-    return out
 
 
 def test_compliant_estate_passes_every_check(estate):
@@ -79,14 +70,25 @@ def test_audit_makes_only_read_only_calls(estate):
     class Recording(AccountSession):
         def client(self, service, region_name=None):
             client = self.new_client(service, region_name)
+            # before-parameter-build fires for every call, before anything can answer it.
             client.meta.events.register(
-                "before-call", lambda model, **_: calls.append((client, model.name)), unique_id="record"
+                "before-parameter-build", lambda model, **_: calls.append((client, model.name)), unique_id="record"
             )
             return client
 
-    data = Recording(estate.cfg.region, estate.data.account)
-    operator = Recording(estate.cfg.region, estate.operator.account)
-    run_checks(estate.cfg, data, estate.cfg.data_account_id, operator)
+    # Resources behind the audit's conditional calls: an access point (its policy is read)
+    # and a key in another region (its aliases tell AWS managed keys apart).
+    cfg = estate.cfg
+    estate.client("s3control").create_access_point(
+        AccountId=cfg.data_account_id,
+        Name="site-reader",
+        Bucket=cfg.bucket_name("user-data"),
+        VpcConfiguration={"VpcId": estate.vpc_id},
+    )
+    estate.client("kms", region="us-east-1").create_key()
+    data = Recording(cfg.region, estate.data.account)
+    operator = Recording(cfg.region, estate.operator.account)
+    run_checks(cfg, data, cfg.data_account_id, operator)
     assert calls, "no AWS call was recorded"
     assert [name for _, name in calls if not READ_ONLY.match(name)] == []
     # The permissions documented for the auditor role are exactly the ones used.
@@ -101,7 +103,8 @@ def test_audit_makes_only_read_only_calls(estate):
 
 
 def _replication(e):
-    away = e.data.client("s3", "us-east-2")
+    # Into another account's bucket in another region: out of the site twice over.
+    away = AccountSession("us-east-2", "999999999999").client("s3")
     away.create_bucket(Bucket="exfil-target", CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
     away.put_bucket_versioning(Bucket="exfil-target", VersioningConfiguration={"Status": "Enabled"})
     e.client("s3").put_bucket_replication(
@@ -331,6 +334,7 @@ def _ticket_optional(e):
     cond = trust["Statement"][0]["Condition"]
     # IfExists passes when the tag is absent: the ticket is no longer required.
     cond["StringLikeIfExists"] = cond.pop("StringLike")
+    del cond["Null"]
     e.client("iam").update_assume_role_policy(
         RoleName=e.cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
     )
@@ -355,7 +359,7 @@ def _secret_replicated(e):
     e.client("secretsmanager").replicate_secret_to_regions(
         SecretId=e.secret_arn, AddReplicaRegions=[{"Region": "us-east-1"}]
     )
-    return e.secret_arn
+    return f":secret:{e.cfg.name_prefix}-pseudonym-pepper-"  # the primary and its replica
 
 
 DRIFTS = [
@@ -386,7 +390,7 @@ DRIFTS = [
     ("peering connection", _peering, {"vpc-no-peering"}),
     ("security group opened to 0.0.0.0/0", _sg_open, {"vpc-sg-egress-inside"}),
     ("network ACL allows egress to 0.0.0.0/0", _nacl_open, {"vpc-nacl-egress-inside"}),
-    ("S3 endpoint policy opened", _endpoint_open, {"vpc-s3-endpoint-restricted"}),
+    ("S3 endpoint policy opened", _endpoint_open, {"vpc-endpoint-policy-site-only"}),
     ("trail stopped", _trail_stopped, {"trail-logging"}),
     ("trail made multi-region", _trail_multi_region, {"trail-single-region"}),
     ("log file validation off", _trail_validation_off, {"trail-log-validation"}),
@@ -395,7 +399,8 @@ DRIFTS = [
     ("ticket tag made optional", _ticket_optional, {"iam-staff-trust-ticket"}),
     ("boundary removed from a role", _boundary_removed, {"iam-role-boundary"}),
     ("hand-made site role without boundary", _hand_made_role, {"iam-role-boundary"}),
-    ("secret replicated", _secret_replicated, {"secret-no-replicas"}),
+    # The replica is itself a secret in us-east-1: data outside the site.
+    ("secret replicated", _secret_replicated, {"secret-no-replicas", "region-no-site-data"}),
 ]
 
 
@@ -417,12 +422,10 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
     iam.delete_role(RoleName=cfg.role_name("staff-access"))
     results = [r for r in audit(estate) if r.status == "fail"]
     assert {r.id for r in results} == {
-        "trail-logging",
-        "trail-single-region",
-        "trail-log-validation",
-        "trail-log-bucket-object-lock",
+        *(c.id for c in trail.CHECKS),
         "iam-staff-trust-mfa",
         "iam-staff-trust-ticket",
+        "iam-staff-session-duration",
     }
     for r in results:
         assert r.resources in ([cfg.trail_arn], [cfg.role_arn("staff-access")])

@@ -39,6 +39,7 @@ Wildcards follow IAM (``*`` any run of characters, ``?`` one character), not
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -115,10 +116,15 @@ def label(statement: dict, index: int) -> str:
     return str(statement.get("Sid") or f"statement {index + 1}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str) -> re.Pattern:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, flags=re.IGNORECASE | re.DOTALL)
+
+
 def wildcard_match(pattern: Any, value: str) -> bool:
     """IAM wildcard matching (case-insensitive, as for actions and ARNs' service parts)."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in str(pattern))
-    return re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL) is not None
+    return _wildcard_regex(str(pattern)).fullmatch(value) is not None
 
 
 def covers(patterns: Any, value: str) -> bool:
@@ -131,6 +137,13 @@ def allows_action(statement: dict, action: str) -> bool:
     if "NotAction" in statement:
         return not covers(statement["NotAction"], action)
     return covers(statement.get("Action"), action)
+
+
+def is_everyone_principal(principal: Any) -> bool:
+    """``Principal: "*"`` or ``{"AWS": "*"}`` (or a list holding ``*``)."""
+    if principal == ANYONE:
+        return True
+    return isinstance(principal, dict) and ANYONE in as_list(principal.get("AWS"))
 
 
 def account_of(value: str) -> str | None:
