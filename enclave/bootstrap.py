@@ -191,8 +191,8 @@ def _bucket_region(s3: Any, bucket: str) -> str | None:
 
 def _inspect_bucket(cfg: Any, s3: Any, bucket: str, region: str, key: str | None) -> list[str]:
     from enclave.audit.checks import missing_bucket_denies, state_key_alias
-    from enclave.audit.policy import statements as policy_statements
     from enclave.audit.common import call
+    from enclave.audit.policy import statements as policy_statements
 
     where = f"bucket {bucket}"
     problems = []
