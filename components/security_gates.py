@@ -42,13 +42,25 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:DescribeManagedPrefixLists",
     "ec2:DescribeNatGateways",
     "ec2:DescribeNetworkAcls",
+    "ec2:DescribeRegions",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcBlockPublicAccess*",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:Get*BlockPublicAccessState",
+    "ec2:Get*Default*",
+    "ec2:GetSerialConsoleAccessStatus",
     "iam:ListRoles",
+    "kms:ListKeys",
+    "route53resolver:List*Associations",
+    "route53resolver:ListFirewallConfigs",
+    "route53resolver:ListFirewallDomainLists",
+    "route53resolver:ListResolverQueryLogConfigs",
+    "s3:GetAccountPublicAccessBlock",
+    "s3:List*AccessPoints",
     "s3:ListAllMyBuckets",
     "secretsmanager:ListSecrets",
 )
@@ -61,8 +73,9 @@ IAM_CONFIG_READ_ACTIONS = (
     "iam:ListAttachedRolePolicies",
     "iam:ListRolePolicies",
 )
-KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus")
+KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants")
 BUCKET_CONFIG_READ_ACTIONS = (
+    "s3:GetBucketAcl",
     "s3:GetBucketLocation",
     "s3:GetBucketLogging",
     "s3:GetBucketObjectLockConfiguration",

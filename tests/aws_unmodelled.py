@@ -315,6 +315,16 @@ def get_firewall_config(state: RegionState, p: dict) -> dict:
     return {"FirewallConfig": _firewall_config(state, p["ResourceId"])}
 
 
+def list_firewall_configs(state: RegionState, p: dict) -> dict:
+    # The configurations the account has defined (AWS's default, fail closed, applies to the others).
+    return {"FirewallConfigs": [_firewall_config(state, vpc) for vpc in sorted(state.fail_open)]}
+
+
+def list_firewall_domain_lists(state: RegionState, p: dict) -> dict:
+    keys = ("Id", "Arn", "Name", "ManagedOwnerName", "CreatorRequestId")
+    return {"FirewallDomainLists": [{k: d[k] for k in keys if k in d} for d in state.domain_lists.values()]}
+
+
 def disassociate_resolver_query_log_config(state: RegionState, p: dict) -> dict:
     """moto models query logging but not this operation: it is applied to moto's own associations."""
     from moto.route53resolver.models import route53resolver_backends
@@ -435,6 +445,8 @@ HANDLERS: dict[tuple[str, str], Callable[[RegionState, dict], dict]] = {
     ("route53resolver", "ListFirewallRuleGroupAssociations"): list_firewall_rule_group_associations,
     ("route53resolver", "UpdateFirewallConfig"): update_firewall_config,
     ("route53resolver", "GetFirewallConfig"): get_firewall_config,
+    ("route53resolver", "ListFirewallConfigs"): list_firewall_configs,
+    ("route53resolver", "ListFirewallDomainLists"): list_firewall_domain_lists,
     ("route53resolver", "DisassociateResolverQueryLogConfig"): disassociate_resolver_query_log_config,
     ("ec2", "ModifyVpcBlockPublicAccessOptions"): modify_vpc_block_public_access_options,
     ("ec2", "DescribeVpcBlockPublicAccessOptions"): describe_vpc_block_public_access_options,

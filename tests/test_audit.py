@@ -10,7 +10,15 @@ import pytest
 
 from enclave.audit import report as rep
 from enclave.audit import trail
-from enclave.audit.checks import CHECKS, REQUIRED_PERMISSIONS, run_checks
+from enclave.audit.checks import (
+    ACTIONS_USED,
+    CHECKS,
+    PENDING_PERMISSIONS,
+    READ_PATTERNS,
+    REQUIRED_PERMISSIONS,
+    granted_as,
+    run_checks,
+)
 from enclave.audit.common import iam_action
 from enclave.cli import UsageError, main
 from tests.estate import (
@@ -76,25 +84,46 @@ def test_audit_makes_only_read_only_calls(estate):
             )
             return client
 
-    # Resources behind the audit's conditional calls: an access point (its policy is read)
-    # and a key in another region (its aliases tell AWS managed keys apart).
+    # A key in another region: its aliases tell AWS managed keys apart (a conditional call).
     cfg = estate.cfg
-    estate.client("s3control").create_access_point(
-        AccountId=cfg.data_account_id,
-        Name="site-reader",
-        Bucket=cfg.bucket_name("user-data"),
-        VpcConfiguration={"VpcId": estate.vpc_id},
-    )
     estate.client("kms", region="us-east-1").create_key()
     data = Recording(cfg.region, estate.data.account)
     operator = Recording(cfg.region, estate.operator.account)
     run_checks(cfg, data, cfg.data_account_id, operator)
     assert calls, "no AWS call was recorded"
     assert [name for _, name in calls if not READ_ONLY.match(name)] == []
-    # The permissions documented for the auditor role are exactly the ones used.
+    # The permissions documented for the auditor role are exactly the ones used, and the
+    # grants the role needs follow from them (tests/test_security_gates.py checks the role has them).
     # sts:GetCallerIdentity needs no permission (AWS answers it even under an explicit deny).
     used = {iam_action(client, name) for client, name in calls} - {"sts:GetCallerIdentity"}
-    assert sorted(used) == sorted(REQUIRED_PERMISSIONS)
+    assert sorted(used) == sorted(ACTIONS_USED)
+    assert set(PENDING_PERMISSIONS) <= used
+    assert sorted({granted_as(a) for a in used - set(PENDING_PERMISSIONS)}) == sorted(REQUIRED_PERMISSIONS)
+
+
+@pytest.mark.parametrize("pattern", READ_PATTERNS)
+def test_each_read_pattern_the_auditor_is_granted_matches_only_reads(pattern):
+    import botocore.session
+
+    from enclave.audit.policy import wildcard_match
+
+    prefix, _ = pattern.split(":", 1)
+    session = botocore.session.get_session()
+    # IAM prefixes and botocore services: s3 actions cover S3 and S3 Control operations.
+    services = {"s3": ("s3", "s3control")}.get(prefix, (prefix,))
+    matched = [
+        op
+        for service in services
+        for op in session.get_service_model(service).operation_names
+        if wildcard_match(pattern, f"{prefix}:{op}")
+    ]
+    assert matched, f"{pattern} matches no operation"
+    assert [op for op in matched if not READ_ONLY.match(op)] == []
+    # Resource "*" is exact for it: parliament finds no action that takes a resource-level grant.
+    from parliament import analyze_policy_string
+
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": pattern, "Resource": "*"}]}
+    assert analyze_policy_string(json.dumps(doc), include_community_auditors=True).findings == []
 
 
 # --------------------------------------------------------------------------- drifts
@@ -601,3 +630,15 @@ def test_cli_out_that_is_a_file_exits_2_before_any_aws_call(tmp_path, capsys):
     code = main(["audit", "--stack", "dublin", "--out", str(target)])
     assert code == 2
     assert f"--out {target}: exists and is not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_the_auditors_grants_fit_iams_policy_size_limits(stack, program_run):
+    # The audit's reads live in the auditor's inline policy and in the permissions
+    # boundary: IAM refuses a managed policy over 6,144 characters and a role's inline
+    # policies over 10,240 (whitespace not counted), and pulumi up would fail.
+    run = program_run(stack)
+    (boundary,) = run.of_type("aws:iam/policy:Policy")
+    assert len(re.sub(r"\s", "", boundary.inputs["policy"])) <= 6144, boundary.urn
+    (auditor,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"].endswith("-auditor")]
+    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= 10240, auditor.urn

@@ -134,30 +134,15 @@ def _access_point_from_the_internet(e):
     return "accesspoint/analytics"
 
 
-def _access_point_policy_for_a_stranger(e):
-    s3control = e.client("s3control")
-    account = e.cfg.data_account_id
-    s3control.create_access_point(
-        AccountId=account, Name="partner", Bucket=e.buckets["user-data"], VpcConfiguration={"VpcId": e.vpc_id}
+def _access_point_in_a_site_vpc(e):
+    # Even confined to the site's VPC: a second front door with its own policy, which no review admitted.
+    e.client("s3control").create_access_point(
+        AccountId=e.cfg.data_account_id,
+        Name="reports",
+        Bucket=e.buckets["user-data"],
+        VpcConfiguration={"VpcId": e.vpc_id},
     )
-    arn = f"arn:aws:s3:{e.cfg.region}:{account}:accesspoint/partner"
-    s3control.put_access_point_policy(
-        AccountId=account,
-        Name="partner",
-        Policy=json.dumps(
-            {
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": STRANGER},
-                        "Action": "s3:GetObject",
-                        "Resource": f"{arn}/object/*",
-                    }
-                ]
-            }
-        ),
-    )
-    return arn
+    return "accesspoint/reports"
 
 
 def _multi_region_access_point(e):
@@ -238,8 +223,8 @@ POLICY_DRIFTS = [
     ("key policy statement for another account", _key_policy_for_a_stranger, {"kms-key-policy-site-only"}),
     ("key grant to another account", _grant_to_a_stranger, {"kms-key-no-grants"}),
     ("key grant to a site role", _grant_inside_the_site, {"kms-key-no-grants"}),
-    ("access point open to the internet", _access_point_from_the_internet, {"s3-access-point-site-only"}),
-    ("access point policy for another account", _access_point_policy_for_a_stranger, {"s3-access-point-site-only"}),
+    ("access point open to the internet", _access_point_from_the_internet, {"s3-no-access-point"}),
+    ("access point in a site VPC", _access_point_in_a_site_vpc, {"s3-no-access-point"}),
     ("Multi-Region Access Point on the user data", _multi_region_access_point, {"s3-no-multi-region-access-point"}),
     ("secret policy replaced by one allowing *", _secret_policy_replaced, {"secret-policy-site-only"}),
     ("KMS endpoint policy full access", _endpoint_full_access, {"vpc-endpoint-policy-site-only"}),
@@ -598,8 +583,17 @@ def _site_tagged_resource_elsewhere(e):
     return vpc
 
 
-def _repository_in_sa_east_1(e):
-    return e.client("ecr", region="sa-east-1").create_repository(repositoryName="models")["repository"]["repositoryArn"]
+def _tagged_database_in_sa_east_1(e):
+    # Found through its tag (an RDS listing needs a resource-level grant the audit does without).
+    return e.client("rds", region="sa-east-1").create_db_instance(
+        DBInstanceIdentifier="analytics",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        Tags=[{"Key": "team", "Value": "bi"}],
+    )["DBInstance"]["DBInstanceArn"]
 
 
 REGION_DRIFTS = [
@@ -610,7 +604,7 @@ REGION_DRIFTS = [
     ("EBS volume in ap-southeast-2", _volume_in_ap_southeast_2, {"region-no-site-data"}),
     ("log group in eu-central-1", _log_group_in_eu_central_1, {"region-no-site-data"}),
     ("site-tagged VPC in us-west-1", _site_tagged_resource_elsewhere, {"region-no-site-data"}),
-    ("ECR repository in sa-east-1", _repository_in_sa_east_1, {"region-no-site-data"}),
+    ("tagged database in sa-east-1", _tagged_database_in_sa_east_1, {"region-no-site-data"}),
 ]
 
 
@@ -861,17 +855,6 @@ def test_advanced_selectors_that_keep_only_some_event_names_fail(estate):
     assert set(failing(audit(estate))) == {"trail-data-events"}
 
 
-def test_a_vpc_access_point_inside_the_site_passes(estate):
-    estate.client("s3control").create_access_point(
-        AccountId=estate.cfg.data_account_id,
-        Name="site-reader",
-        Bucket=estate.buckets["user-data"],
-        VpcConfiguration={"VpcId": estate.vpc_id},
-    )
-    (result,) = _results(estate, "s3-access-point-site-only")
-    assert result.status == "pass", result.found
-
-
 def test_a_hand_made_site_role_trusting_ec2_fails_only_for_its_missing_boundary(estate):
     # EC2 receives a role only through iam:PassRole in the same account: it is inside.
     trust = {
@@ -943,6 +926,25 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
     assert result.resources == [f"account {cfg.data_account_id} (us-east-1)"]
     assert result.found == "not readable: secretsmanager:ListSecrets denied in us-east-1"
     assert "exempt these read-only actions" in result.fix
+
+
+def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
+    class DenyingRules(AccountSession):
+        def client(self, service, region_name=None):
+            client = super().client(service, region_name)
+            if service == "route53resolver":
+                client = self.new_client(service, region_name)
+                client.meta.events.register("before-call.route53resolver.ListFirewallRules", _deny)
+            return client
+
+    cfg = estate.cfg
+    results = run_checks(cfg, DenyingRules(cfg.region, cfg.data_account_id), cfg.data_account_id, estate.operator)
+    (result,) = [r for r in results if r.status == "fail"]
+    assert (result.id, result.found) == (
+        "dns-firewall-blocks-egress",
+        "not readable: route53resolver:ListFirewallRules denied",
+    )
+    assert f"arn:aws:route53resolver:{cfg.region}:{cfg.data_account_id}:*" in result.fix
 
 
 def _deny(**_):

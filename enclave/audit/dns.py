@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, ec2_arn, register
-from enclave.audit.common import call, pages
+from enclave.audit.common import AccessDeniedError, pages
 
 CHECKS = register(
     Check(
@@ -50,14 +50,16 @@ CHECKS = register(
 )
 
 PERMISSIONS = (
-    "route53resolver:GetFirewallConfig",
-    "route53resolver:GetFirewallDomainList",
-    "route53resolver:GetResolverQueryLogConfig",
+    "route53resolver:ListFirewallConfigs",
+    "route53resolver:ListFirewallDomainLists",
     "route53resolver:ListFirewallDomains",
     "route53resolver:ListFirewallRuleGroupAssociations",
     "route53resolver:ListFirewallRules",
     "route53resolver:ListResolverQueryLogConfigAssociations",
+    "route53resolver:ListResolverQueryLogConfigs",
 )
+"""Account-wide List calls where AWS has them (they need no resource-level grant); the rules and domains
+of a rule group are readable only one group or list at a time."""
 
 
 def region_names(region: str) -> tuple[str, ...]:
@@ -73,7 +75,24 @@ def is_region_name(domain: str, region: str) -> bool:
 
 def run(audit: Audit) -> None:
     resolver = audit.client("route53resolver")
-    cache: dict[str, Any] = {}
+    where = f"Route 53 Resolver configuration of {audit.where}"
+    cache: dict[str, Any] = {
+        "query-log-configs": {
+            c["Id"]: c
+            for page in pages(resolver, "ListResolverQueryLogConfigs", where)
+            for c in page.get("ResolverQueryLogConfigs", [])
+        },
+        "firewall-configs": {
+            c["ResourceId"]: c
+            for page in pages(resolver, "ListFirewallConfigs", where)
+            for c in page.get("FirewallConfigs", [])
+        },
+        "domain-lists": {
+            d["Id"]: d
+            for page in pages(resolver, "ListFirewallDomainLists", where)
+            for d in page.get("FirewallDomainLists", [])
+        },
+    }
     for vpc in sorted(audit.vpcs(), key=lambda v: v["VpcId"]):
         vpc_id = vpc["VpcId"]
         vpc_arn = ec2_arn(audit, "vpc", vpc_id)
@@ -100,15 +119,8 @@ def _query_logging_result(audit: Audit, resolver: Any, vpc_id: str, vpc_arn: str
     to_site, elsewhere, broken = [], [], []
     for association in associations:
         config_id = association["ResolverQueryLogConfigId"]
-        key = f"qlc:{config_id}"
-        if key not in cache:
-            cache[key] = call(
-                resolver,
-                "GetResolverQueryLogConfig",
-                f"query log config {config_id}",
-                ResolverQueryLogConfigId=config_id,
-            )["ResolverQueryLogConfig"]
-        config = cache[key]
+        # A config shared from another account is not in this account's list: its owner is unknown.
+        config = cache["query-log-configs"].get(config_id, {"OwnerId": "another account"})
         destination = config.get("DestinationArn", "")
         if not _destination_inside(audit, destination) or config.get("OwnerId", audit.account) != audit.account:
             elsewhere.append(f"{config_id} (owner {config.get('OwnerId')}) to {destination}")
@@ -152,6 +164,47 @@ def _firewall_results(audit: Audit, resolver: Any, vpc_id: str, vpc_arn: str, ca
         key=lambda a: (a.get("Priority", 0), a.get("Id", "")),
     )
     problems: list[str] = []
+    denied = None
+    try:
+        blocked_all = _walk_rules(resolver, associations, region, cache, problems)
+    except AccessDeniedError as exc:
+        # Rules and domain lists take resource-level grants the auditor may lack: fail, naming it.
+        blocked_all, denied = False, exc.action
+        problems.append(f"not readable: {exc.action} denied")
+    if not associations:
+        problems.append("no DNS Firewall rule group associated")
+    elif not blocked_all and denied is None:
+        problems.append("no rule blocks every other name (BLOCK on a list holding *, for every query type)")
+    arns = [vpc_arn, *(a.get("Arn") or a["Id"] for a in associations)]
+    audit.add(
+        "dns-firewall-blocks-egress",
+        not problems,
+        arns,
+        "; ".join(problems) or f"only {region} AWS names pass; everything else is blocked",
+        fix=None
+        if denied is None
+        else (
+            f"Let the auditor role read the rule groups and domain lists ({denied} on "
+            f"arn:aws:route53resolver:{region}:{audit.account}:*), then run again."
+        ),
+    )
+    if not associations:
+        audit.add("dns-firewall-mutation-protected", True, [vpc_arn], "no association (see dns-firewall-blocks-egress)")
+    else:
+        open_ = [a.get("Arn") or a["Id"] for a in associations if a.get("MutationProtection") != "ENABLED"]
+        audit.add(
+            "dns-firewall-mutation-protected",
+            not open_,
+            arns,
+            f"mutation protection off on {', '.join(open_)}" if open_ else "every association protected",
+        )
+    # No config listed means AWS's default: fail closed.
+    fail_open = cache["firewall-configs"].get(vpc_id, {}).get("FirewallFailOpen", "DISABLED")
+    audit.add("dns-firewall-fail-closed", fail_open == "DISABLED", [vpc_arn], f"FirewallFailOpen {fail_open}")
+
+
+def _walk_rules(resolver: Any, associations: list[dict], region: str, cache: dict, problems: list[str]) -> bool:
+    """Evaluate the rule groups in AWS's order; whether a BLOCK of every name is reached."""
     blocked_all = False
     for association in associations:
         for rule in _rules(resolver, association["FirewallRuleGroupId"], cache):
@@ -175,30 +228,7 @@ def _firewall_results(audit: Audit, resolver: Any, vpc_id: str, vpc_arn: str, ca
             outside = sorted(d for d in domains if not is_region_name(d, region))
             if outside:
                 problems.append(f"{name} {action}s {', '.join(outside)}")
-    if not associations:
-        problems.append("no DNS Firewall rule group associated")
-    elif not blocked_all:
-        problems.append("no rule blocks every other name (BLOCK on a list holding *, for every query type)")
-    arns = [vpc_arn, *(a.get("Arn") or a["Id"] for a in associations)]
-    audit.add(
-        "dns-firewall-blocks-egress",
-        not problems,
-        arns,
-        "; ".join(problems) or f"only {region} AWS names pass; everything else is blocked",
-    )
-    if not associations:
-        audit.add("dns-firewall-mutation-protected", True, [vpc_arn], "no association (see dns-firewall-blocks-egress)")
-    else:
-        open_ = [a.get("Arn") or a["Id"] for a in associations if a.get("MutationProtection") != "ENABLED"]
-        audit.add(
-            "dns-firewall-mutation-protected",
-            not open_,
-            arns,
-            f"mutation protection off on {', '.join(open_)}" if open_ else "every association protected",
-        )
-    config = call(resolver, "GetFirewallConfig", f"DNS Firewall config of {vpc_id}", ResourceId=vpc_id)
-    fail_open = (config.get("FirewallConfig") or {}).get("FirewallFailOpen", "DISABLED")
-    audit.add("dns-firewall-fail-closed", fail_open == "DISABLED", [vpc_arn], f"FirewallFailOpen {fail_open}")
+    return blocked_all
 
 
 def _rules(resolver: Any, group_id: str, cache: dict) -> list[dict]:
@@ -222,9 +252,7 @@ def _domains(resolver: Any, list_id: str, cache: dict) -> list[str] | None:
     """The list's domains, or None for an AWS-managed list (its contents are not published)."""
     key = f"domains:{list_id}"
     if key not in cache:
-        listing = call(
-            resolver, "GetFirewallDomainList", f"DNS Firewall domain list {list_id}", FirewallDomainListId=list_id
-        )["FirewallDomainList"]
+        listing = cache["domain-lists"].get(list_id, {})
         if listing.get("ManagedOwnerName"):
             cache[key] = None
         else:

@@ -109,30 +109,27 @@ UNTAGGED_LISTINGS = (
         lambda r, a, i: f"arn:aws:ec2:{r}::snapshot/{i['SnapshotId']}",
         (("OwnerIds", ["self"]),),
     ),
-    _Listing("rds", "DescribeDBInstances", "DBInstances", lambda r, a, i: i["DBInstanceArn"]),
-    _Listing("rds", "DescribeDBClusters", "DBClusters", lambda r, a, i: i["DBClusterArn"]),
     _Listing("efs", "DescribeFileSystems", "FileSystems", lambda r, a, i: i.get("FileSystemArn") or i["FileSystemId"]),
-    _Listing("ecr", "DescribeRepositories", "repositories", lambda r, a, i: i["repositoryArn"]),
     _Listing(
         "logs", "DescribeLogGroups", "logGroups", lambda r, a, i: i.get("logGroupArn") or i["arn"].removesuffix(":*")
     ),
 )
 """Data stores listed directly: the tagging API misses a resource that was never tagged.
 
-An image's data lives in its snapshots, which ``DescribeSnapshots`` lists."""
+An image's data lives in its snapshots, which ``DescribeSnapshots`` lists. Only
+listings whose IAM action takes no resource-level grant are here (``Resource:
+"*"`` then grants exactly them); RDS databases and ECR repositories, whose
+listings do, are found through their tags."""
 
 PERMISSIONS = (
     "dynamodb:ListTables",
     "ec2:DescribeRegions",
     "ec2:DescribeSnapshots",
     "ec2:DescribeVolumes",
-    "ecr:DescribeRepositories",
     "elasticfilesystem:DescribeFileSystems",
     "kms:ListAliases",
     "kms:ListKeys",
     "logs:DescribeLogGroups",
-    "rds:DescribeDBClusters",
-    "rds:DescribeDBInstances",
     "secretsmanager:ListSecrets",
     "tag:GetResources",
 )

@@ -65,12 +65,12 @@ CHECKS = register(
         "Rules=[{ObjectOwnership=BucketOwnerEnforced}] (disables ACLs), or pulumi up.",
     ),
     Check(
-        "s3-access-point-site-only",
-        "Every S3 access point of the account is inside the site",
-        "access points only on buckets of the data account, with VPC network origin in a site VPC, and a "
-        "policy that allows no principal outside the site",
-        "aws s3control delete-access-point --account-id ACCOUNT --name NAME (the site uses none), then find "
-        "who created it (CreateAccessPoint in CloudTrail).",
+        "s3-no-access-point",
+        "The account has no S3 access point in the site region",
+        "no access point: the program defines none, and each is a second way into a bucket, with its own "
+        "policy and network origin (possibly the internet)",
+        "aws s3control delete-access-point --account-id ACCOUNT --name NAME, then find who created it "
+        "(CreateAccessPoint in CloudTrail); an access point the site needs is added to the program by review.",
     ),
     Check(
         "s3-no-multi-region-access-point",
@@ -90,7 +90,6 @@ PERMISSIONS = (
     "s3:GetReplicationConfiguration",
     "s3:ListAllMyBuckets",
     "s3:ListAccessPoints",
-    "s3:GetAccessPointPolicy",
     "s3:ListMultiRegionAccessPoints",
 )
 
@@ -251,44 +250,29 @@ def missing_bucket_denies(document_statements: list[dict], arn: str) -> list[str
 def _check_access_points(audit: Audit) -> None:
     cfg = audit.cfg
     s3control = audit.client("s3control")
-    perimeter = audit.perimeter()
     points = [
         ap
         for page in pages(s3control, "ListAccessPoints", f"access points of {audit.where}", AccountId=audit.account)
         for ap in page.get("AccessPointList", [])
     ]
     if not points:
-        audit.add("s3-access-point-site-only", True, [audit.scope()], "no access point")
+        audit.add("s3-no-access-point", True, [audit.scope()], "no access point")
         return
+    buckets = {b["Name"] for b in audit.buckets()}
     for ap in sorted(points, key=lambda p: p["Name"]):
         name = ap["Name"]
         # Build the ARN from the documented form (moto answers another region in AccessPointArn).
         arn = f"arn:aws:s3:{cfg.region}:{audit.account}:accesspoint/{name}"
-        problems = []
-        bucket_account = ap.get("BucketAccountId")
-        if bucket_account and bucket_account != audit.account:
-            problems.append(f"on bucket {ap.get('Bucket')} of account {bucket_account}")
-        elif ap.get("Bucket") not in perimeter.bucket_names:
-            problems.append(f"on bucket {ap.get('Bucket')}, which is not a bucket of the data account")
+        bucket = ap.get("Bucket", "?")
+        owner = ap.get("BucketAccountId") or (audit.account if bucket in buckets else "another account")
+        origin = ap.get("NetworkOrigin", "?")
         vpc = (ap.get("VpcConfiguration") or {}).get("VpcId")
-        if ap.get("NetworkOrigin") != "VPC":
-            problems.append(f"network origin {ap.get('NetworkOrigin')} (reachable from the internet)")
-        elif vpc not in perimeter.vpc_ids:
-            problems.append(f"network origin VPC {vpc}, not a VPC of the site")
-        pol = call(
-            s3control,
-            "GetAccessPointPolicy",
-            f"access point {name}",
-            none_codes=("NoSuchAccessPointPolicy",),
-            AccountId=audit.account,
-            Name=name,
-        )
-        problems += policy_outsiders((pol or {}).get("Policy"), perimeter)
+        where = f"VPC {vpc}" if origin == "VPC" else f"{origin} (reachable from outside any VPC)"
         audit.add(
-            "s3-access-point-site-only",
-            not problems,
-            [arn, f"arn:aws:s3:::{ap.get('Bucket')}"],
-            "; ".join(problems) or f"VPC origin {vpc}, policy inside the site",
+            "s3-no-access-point",
+            False,
+            [arn, f"arn:aws:s3:::{bucket}"],
+            f"access point {name} on bucket {bucket} of {owner}, network origin {where}",
         )
 
 
