@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from types import SimpleNamespace
 
 import pytest
@@ -553,11 +554,17 @@ def as_data_account(estate, monkeypatch, tmp_path):
 def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, tmp_path, capsys):
     out = tmp_path / "reports"
     code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "json", "--out", str(out)])
-    stdout = capsys.readouterr().out
+    captured = capsys.readouterr()
+    stdout = captured.out
     assert code == 0, stdout
-    report = json.loads(stdout)
+    report = json.loads(stdout)  # nothing but the report on stdout
     assert rep.verify(report)
     assert report["summary"]["failed"] == 0
+    # Progress on stderr: one line per family, then one per other region.
+    progress = captured.err.splitlines()
+    assert progress[0] == "audit: checking buckets and access points (1/9)"
+    assert "audit: checking other regions (9/9)" in progress
+    assert any(re.fullmatch(r"audit: regions: us-east-1 \(\d+/\d+\)", line) for line in progress)
     assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
     assert json.loads((out / "report.json").read_text()) == report
@@ -630,6 +637,43 @@ def test_cli_out_that_is_a_file_exits_2_before_any_aws_call(tmp_path, capsys):
     code = main(["audit", "--stack", "dublin", "--out", str(target)])
     assert code == 2
     assert f"--out {target}: exists and is not a directory" in capsys.readouterr().err
+    # Under a file: it could never be created.
+    code = main(["audit", "--stack", "dublin", "--out", str(target / "reports")])
+    assert code == 2
+    assert f"--out {target / 'reports'}: {target} is not a directory" in capsys.readouterr().err
+
+
+def test_out_that_cannot_be_written_is_refused_before_anything_is_created(tmp_path, monkeypatch):
+    from enclave.audit import check_out_dir
+
+    # Root passes every permission check, so the test asks os.access what the kernel would say.
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    with pytest.raises(UsageError, match=r"--out .*/a/b: cannot be created \(.* is not writable\)"):
+        check_out_dir(tmp_path / "a" / "b")
+    with pytest.raises(UsageError, match="is not writable"):
+        check_out_dir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reports_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from enclave.audit import write_reports
+
+    write_reports(tmp_path, {"report.json": "old json\n", "report.md": "old md\n"})
+    real = tempfile.mkstemp
+    made = []
+
+    def failing_second(*args, **kwargs):
+        if made:
+            raise OSError(28, "No space left on device")
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing_second)
+    with pytest.raises(UsageError, match="cannot write the report \\(No space left on device\\)"):
+        write_reports(tmp_path, {"report.json": "new json\n", "report.md": "new md\n"})
+    # Neither file changed, and no temporary file is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]
+    assert (tmp_path / "report.json").read_text() == "old json\n"
 
 
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
