@@ -558,3 +558,22 @@ def failing(results: list) -> dict[str, list[list[str]]]:
         if r.status == "fail":
             out.setdefault(r.id, []).append(r.resources)
     return out
+
+
+def assert_fails_exactly(estate: Estate, drift: Any, expected: set[str]) -> None:
+    """Apply ``drift``; the audit must fail exactly ``expected``, each result naming what it returned."""
+    resource = drift(estate)
+    failed = failing(audit(estate))
+    assert set(failed) == expected
+    for check_id, resource_lists in failed.items():
+        assert any(resource in arn for resources in resource_lists for arn in resources), (
+            f"{check_id} does not name {resource}: {resource_lists}"
+        )
+
+
+def access_denied(**_: Any) -> tuple:
+    """A ``before-call`` answer: AWS refusing the call (as it answers a missing permission)."""
+    from types import SimpleNamespace
+
+    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return SimpleNamespace(status_code=403, headers={}), body

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from types import SimpleNamespace
 
 import pytest
 
@@ -25,7 +24,9 @@ from enclave.cli import UsageError, main
 from tests.estate import (
     FAKE_CREDENTIALS,
     AccountSession,
+    access_denied,
     apply_program_documents,
+    assert_fails_exactly,
     assume,
     audit,
     aws_environment,
@@ -436,13 +437,7 @@ DRIFTS = [
 
 @pytest.mark.parametrize(("drift", "expected"), [(d[1], d[2]) for d in DRIFTS], ids=[d[0] for d in DRIFTS])
 def test_each_drift_fails_exactly_its_checks(estate, drift, expected):
-    resource = drift(estate)
-    failed = failing(audit(estate))
-    assert set(failed) == expected
-    for check_id, resource_lists in failed.items():
-        assert any(resource in arn for resources in resource_lists for arn in resources), (
-            f"{check_id} does not name {resource}: {resource_lists}"
-        )
+    assert_fails_exactly(estate, drift, expected)
 
 
 def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
@@ -467,7 +462,7 @@ def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
     class Denying(AccountSession):
         def client(self, service, region_name=None):
             client = self.new_client(service, region_name)
-            client.meta.events.register("before-call.s3.GetBucketReplication", _deny, unique_id="deny")
+            client.meta.events.register("before-call.s3.GetBucketReplication", access_denied, unique_id="deny")
             return client
 
     data = Denying(estate.cfg.region, estate.data.account)
@@ -476,11 +471,6 @@ def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
     message = str(err.value)
     assert message.startswith("s3:GetReplicationConfiguration denied on bucket enclave-dublin-")
     assert "grant it" in message
-
-
-def _deny(**_):
-    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
-    return (SimpleNamespace(status_code=403, headers={}), body)
 
 
 # --------------------------------------------------------------------------- report

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from types import SimpleNamespace
 
 import moto.cloudtrail.models
 import moto.ec2.models
 import pytest
 
 from enclave.audit.checks import run_checks
-from tests.estate import AccountSession, audit, aws_environment, build_estate, failing, staff_trust
+from tests.estate import (
+    AccountSession,
+    access_denied,
+    assert_fails_exactly,
+    audit,
+    aws_environment,
+    build_estate,
+    failing,
+    staff_trust,
+)
 
 STRANGER = "999999999999"
 
@@ -783,13 +791,7 @@ DRIFTS = POLICY_DRIFTS + ROLE_DRIFTS + TRAIL_DRIFTS + REGION_DRIFTS + BLOCK_DRIF
 
 @pytest.mark.parametrize(("drift", "expected"), [(d[1], d[2]) for d in DRIFTS], ids=[d[0] for d in DRIFTS])
 def test_each_drift_fails_exactly_its_checks(estate, drift, expected):
-    resource = drift(estate)
-    failed = failing(audit(estate))
-    assert set(failed) == expected
-    for check_id, resource_lists in failed.items():
-        assert any(resource in arn for resources in resource_lists for arn in resources), (
-            f"{check_id} does not name {resource}: {resource_lists}"
-        )
+    assert_fails_exactly(estate, drift, expected)
 
 
 # --------------------------------------------------------------------------- what must not fail
@@ -916,7 +918,7 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
             client = super().client(service, region_name)
             if region_name == "us-east-1" and service == "secretsmanager":
                 client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.secrets-manager.ListSecrets", _deny)
+                client.meta.events.register("before-call.secrets-manager.ListSecrets", access_denied)
             return client
 
     cfg = estate.cfg
@@ -934,7 +936,7 @@ def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
             client = super().client(service, region_name)
             if service == "route53resolver":
                 client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.route53resolver.ListFirewallRules", _deny)
+                client.meta.events.register("before-call.route53resolver.ListFirewallRules", access_denied)
             return client
 
     cfg = estate.cfg
@@ -945,11 +947,3 @@ def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
         "not readable: route53resolver:ListFirewallRules denied",
     )
     assert f"arn:aws:route53resolver:{cfg.region}:{cfg.data_account_id}:*" in result.fix
-
-
-def _deny(**_):
-    body = {
-        "Error": {"Code": "AccessDeniedException", "Message": "denied"},
-        "ResponseMetadata": {"HTTPStatusCode": 400},
-    }
-    return SimpleNamespace(status_code=400, headers={}), body

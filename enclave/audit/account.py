@@ -9,6 +9,7 @@ from typing import Any
 
 from enclave.audit.base import Audit, Check, Family, register
 from enclave.audit.common import call, pages
+from enclave.audit.storage import PUBLIC_ACCESS_FLAGS
 
 CHECKS = register(
     Check(
@@ -126,11 +127,7 @@ def run(audit: Audit) -> None:
         AccountId=audit.account,
     )
     conf = (pab or {}).get("PublicAccessBlockConfiguration", {})
-    off = [
-        f
-        for f in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-        if conf.get(f) is not True
-    ]
+    off = [f for f in PUBLIC_ACCESS_FLAGS if conf.get(f) is not True]
     audit.add(
         "account-s3-public-access-block",
         not off,

@@ -3,12 +3,14 @@ could become a role without it.
 
 "Correct" comes from the program: the trust policies and the boundary the
 audit compares against are the ones ``components.security_gates`` builds for
-the same config, so the checks follow the code. Who may be trusted is data:
+the same config, so the checks follow the code. Who may be trusted is data: a
+role the program defines admits exactly the principals its program trust
+policy names (an account's root there admits that account's principals):
 
-- ``staff-access``: only ``staffPrincipals`` (exact ARNs), with MFA, the ticket
-  tag and the program's other conditions; at most ``STAFF_SESSION_SECONDS``.
-- ``auditor``: only principals of ``auditorAccountId``, with the external id.
-- ``workload``: only the program's compute services, with its source-account
+- ``staff-access``: ``staffPrincipals`` (exact ARNs), with MFA, the ticket tag
+  and the program's other conditions; at most ``STAFF_SESSION_SECONDS``;
+- ``auditor``: principals of ``auditorAccountId``, with the external id;
+- ``workload``: the program's compute services, with its source-account
   condition.
 - any other role named with the site prefix (made by hand): principals of the
   data account or ``staffPrincipals``; services that can only receive the role by
@@ -187,18 +189,17 @@ def _granting(document: Any) -> list[tuple[str, dict]]:
 # --------------------------------------------------------------------------- who may become a site role
 
 
+def _program_principals(cfg: SiteConfig, kind: str) -> set[Principal]:
+    """Every principal the program's trust policy for ``kind`` admits (it follows the config: staff grants too)."""
+    return {p for _, s in _granting(PROGRAM_TRUST[kind](cfg)) for p in principals(s)}
+
+
 def _aws_allowed(cfg: SiteConfig, kind: str, identity: str) -> bool:
-    if kind == "staff-access":
-        return identity in cfg.staff_principals
-    if kind == "auditor":
-        return account_of(identity) == cfg.auditor_account_id
-    if kind == "workload":
-        return False
+    if kind in PROGRAM_TRUST:
+        trusted = {p.value for p in _program_principals(cfg, kind) if p.kind == "AWS"}
+        # A principal of an account whose root the program trusts is one the program trusts.
+        return identity in trusted or f"arn:aws:iam::{account_of(identity)}:root" in trusted
     return account_of(identity) == cfg.data_account_id or identity in cfg.staff_principals
-
-
-def _program_services(cfg: SiteConfig, kind: str) -> set[str]:
-    return {p.value for _, s in _granting(PROGRAM_TRUST[kind](cfg)) for p in principals(s) if p.kind == "Service"}
 
 
 def _principal_problem(cfg: SiteConfig, kind: str, statement: dict, principal: Principal) -> str | None:
@@ -214,7 +215,7 @@ def _principal_problem(cfg: SiteConfig, kind: str, statement: dict, principal: P
         return str(principal)
     if principal.kind == "Service":
         if kind in PROGRAM_TRUST:
-            return None if principal.value in _program_services(cfg, kind) else str(principal)
+            return None if principal in _program_principals(cfg, kind) else str(principal)
         data_only = Perimeter(accounts=frozenset({cfg.data_account_id}))
         if principal.value in PASS_ROLE_SERVICES or source_confined(statement, data_only):
             return None

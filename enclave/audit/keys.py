@@ -16,7 +16,7 @@ from typing import Any
 
 from enclave.audit.base import MISSING_KEY_FIX, Audit, Check, Family, arn_account, arn_region, register
 from enclave.audit.common import call, pages
-from enclave.audit.policy import as_list, covers, policy_outsiders, statements
+from enclave.audit.policy import account_of, as_list, covers, policy_outsiders, statements
 
 CHECKS = register(
     Check(
@@ -209,14 +209,14 @@ def _policy_and_grant_results(audit: Audit, kms: Any, arn: str, holder: str | No
     grants = [g for page in pages(kms, "ListGrants", f"key {arn}", KeyId=arn) for g in page.get("Grants", [])]
     found = [
         f"grant {g.get('GrantId')} to {g.get('GranteePrincipal')} ({', '.join(g.get('Operations') or [])})"
-        + ("" if _inside(g.get("GranteePrincipal"), audit) else ", outside the site")
+        + ("" if _grantee_inside(g.get("GranteePrincipal"), audit) else ", outside the site")
         for g in grants
     ]
     audit.add("kms-key-no-grants", not grants, [arn], "; ".join(sorted(found)) or "no grant")
 
 
-def _inside(principal: Any, audit: Audit) -> bool:
-    return arn_account(str(principal)) in audit.perimeter().accounts or str(principal) in audit.perimeter().accounts
+def _grantee_inside(principal: Any, audit: Audit) -> bool:
+    return account_of(str(principal)) in audit.perimeter().accounts
 
 
 def key_administrators_outside(document: Any, owner: str) -> list[str]:

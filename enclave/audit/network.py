@@ -12,7 +12,7 @@ from typing import Any
 
 from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, ec2_arn, register
 from enclave.audit.common import call, pages
-from enclave.audit.policy import policy_outsiders, resources_outside, statements
+from enclave.audit.policy import label, policy_outsiders, resources_outside, statements
 
 CHECKS = register(
     Check(
@@ -315,7 +315,7 @@ def _endpoint_result(audit: Audit, vpc_arn: str, ep: dict) -> None:
         for i, s in enumerate(statements(document)):
             outside = resources_outside(s, perimeter)
             if outside:
-                problems.append(f"{s.get('Sid') or f'statement {i + 1}'} reaches {', '.join(outside)}")
+                problems.append(f"{label(s, i)} reaches {', '.join(outside)}")
     ep_arn = ec2_arn(audit, "vpc-endpoint", ep["VpcEndpointId"])
     found = "; ".join(problems) or f"{service}: only the site's principals and resources"
     audit.add("vpc-endpoint-policy-site-only", not problems, [ep_arn, vpc_arn], found)

@@ -93,6 +93,9 @@ PERMISSIONS = (
     "s3:ListMultiRegionAccessPoints",
 )
 
+PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+"""The four settings of a public access block (a bucket's or the account's)."""
+
 MRAP_CONTROL_REGION = "us-west-2"
 """AWS serves the Multi-Region Access Point control plane from US West (Oregon) only."""
 
@@ -139,8 +142,7 @@ def _check_bucket(audit: Audit, s3: Any, name: str, arn: str) -> None:
 
     pab = call(s3, "GetPublicAccessBlock", target, none_codes=("NoSuchPublicAccessBlockConfiguration",), Bucket=name)
     conf = (pab or {}).get("PublicAccessBlockConfiguration", {})
-    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-    off = [f for f in flags if conf.get(f) is not True]
+    off = [f for f in PUBLIC_ACCESS_FLAGS if conf.get(f) is not True]
     found = "no public access block" if pab is None else ("all four on" if not off else f"off: {', '.join(off)}")
     audit.add("s3-public-access-blocked", not off, [arn], found)
 

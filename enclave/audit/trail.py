@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from enclave.audit.base import MISSING_FIX, Audit, Check, Family, register
+from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, register
 from enclave.audit.common import call
 
 CHECKS = register(
@@ -112,7 +112,7 @@ def run(audit: Audit) -> None:
 
 def _key_result(audit: Audit, arn: str, key: str) -> None:
     cfg = audit.cfg
-    if key.startswith("arn:") and key.split(":")[4:5] == [cfg.operator_account_id]:
+    if arn_account(key) == cfg.operator_account_id:
         audit.keys.setdefault(key, cfg.operator_account_id)
     site_key = audit.operator_key()
     site_arn = site_key["Arn"] if site_key else None
