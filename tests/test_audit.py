@@ -23,6 +23,7 @@ from enclave.audit.common import iam_action
 from enclave.cli import UsageError, main
 from tests.estate import (
     FAKE_CREDENTIALS,
+    NEAR_REGIONS,
     AccountSession,
     access_denied,
     apply_program_documents,
@@ -445,7 +446,7 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
     estate.client("cloudtrail").delete_trail(Name=cfg.trail_name)
     iam = estate.client("iam")
     iam.delete_role(RoleName=cfg.role_name("staff-access"))
-    results = [r for r in audit(estate) if r.status == "fail"]
+    results = [r for r in audit(estate, other_regions=NEAR_REGIONS) if r.status == "fail"]
     assert {r.id for r in results} == {
         *(c.id for c in trail.CHECKS),
         "iam-staff-trust-mfa",
@@ -467,7 +468,7 @@ def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
 
     data = Denying(estate.cfg.region, estate.data.account)
     with pytest.raises(UsageError) as err:
-        run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator)
+        run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
     message = str(err.value)
     assert message.startswith("s3:GetReplicationConfiguration denied on bucket enclave-dublin-")
     assert "grant it" in message
@@ -490,7 +491,7 @@ def _report(results):
 
 def test_digest_covers_the_canonical_json_and_detects_any_change(estate):
     _sg_open(estate)
-    report = _report(audit(estate))
+    report = _report(audit(estate, other_regions=NEAR_REGIONS))
     assert rep.verify(report)
     body = {k: v for k, v in report.items() if k != "digest"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -500,12 +501,12 @@ def test_digest_covers_the_canonical_json_and_detects_any_change(estate):
     report["results"][0]["status"] = "pass" if report["results"][0]["status"] == "fail" else "fail"
     assert not rep.verify(report)
     # The JSON written to disk round-trips to the same digest.
-    assert rep.verify(json.loads(rep.to_json(_report(audit(estate)))))
+    assert rep.verify(json.loads(rep.to_json(_report(audit(estate, other_regions=NEAR_REGIONS)))))
 
 
 def test_markdown_puts_failures_first_with_how_to_fix(estate):
     _trail_stopped(estate)
-    md = rep.to_markdown(_report(audit(estate)))
+    md = rep.to_markdown(_report(audit(estate, other_regions=NEAR_REGIONS)))
     failures = md.index("## Failures and how to fix them")
     assert failures < md.index("## All results")
     section = md[failures : md.index("## All results")]
@@ -517,7 +518,7 @@ def test_markdown_puts_failures_first_with_how_to_fix(estate):
 
 def test_text_lists_one_line_per_result_failures_first(estate):
     _mfa_removed(estate)
-    report = _report(audit(estate))
+    report = _report(audit(estate, other_regions=NEAR_REGIONS))
     lines = rep.to_text(report).splitlines()
     assert lines[1].startswith("FAIL  iam-staff-trust-mfa")
     assert estate.cfg.role_arn("staff-access") in lines[1]

@@ -20,6 +20,7 @@ import pytest
 
 from enclave.audit.checks import run_checks
 from tests.estate import (
+    NEAR_REGIONS,
     AccountSession,
     access_denied,
     assert_fails_exactly,
@@ -786,7 +787,7 @@ BLOCK_DRIFTS = [
     ("IMDSv1 allowed by default", _imds_v1_allowed, {"account-imdsv2-required"}),
 ]
 
-DRIFTS = POLICY_DRIFTS + ROLE_DRIFTS + TRAIL_DRIFTS + REGION_DRIFTS + BLOCK_DRIFTS
+DRIFTS = POLICY_DRIFTS + ROLE_DRIFTS + TRAIL_DRIFTS + BLOCK_DRIFTS
 
 
 @pytest.mark.parametrize(("drift", "expected"), [(d[1], d[2]) for d in DRIFTS], ids=[d[0] for d in DRIFTS])
@@ -794,11 +795,18 @@ def test_each_drift_fails_exactly_its_checks(estate, drift, expected):
     assert_fails_exactly(estate, drift, expected)
 
 
+@pytest.mark.parametrize(
+    ("drift", "expected"), [(d[1], d[2]) for d in REGION_DRIFTS], ids=[d[0] for d in REGION_DRIFTS]
+)
+def test_each_drift_into_another_region_fails_exactly_its_checks(estate, drift, expected):
+    assert_fails_exactly(estate, drift, expected, other_regions=None)  # every enabled region
+
+
 # --------------------------------------------------------------------------- what must not fail
 
 
 def _results(estate, check_id):
-    return [r for r in audit(estate) if r.id == check_id]
+    return [r for r in audit(estate, other_regions=NEAR_REGIONS) if r.id == check_id]
 
 
 def test_an_allow_that_a_deny_in_the_same_policy_kills_is_not_a_finding(estate):
@@ -811,7 +819,7 @@ def test_an_allow_that_a_deny_in_the_same_policy_kills_is_not_a_finding(estate):
         {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
     )
     sm.put_resource_policy(SecretId=estate.secret_arn, ResourcePolicy=json.dumps(policy))
-    assert failing(audit(estate)) == {}
+    assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
 
 
 def test_advanced_event_selectors_with_the_same_coverage_pass(estate):
@@ -830,7 +838,7 @@ def test_advanced_event_selectors_with_the_same_coverage_pass(estate):
             },
         ],
     )
-    results = audit(estate)
+    results = audit(estate, other_regions=NEAR_REGIONS)
     assert failing(results) == {}
     assert {r.found for r in results if r.id == "trail-data-events"} == {
         "data events on the user-data bucket: read and write"
@@ -854,7 +862,7 @@ def test_advanced_selectors_that_keep_only_some_event_names_fail(estate):
             },
         ],
     )
-    assert set(failing(audit(estate))) == {"trail-data-events"}
+    assert set(failing(audit(estate, other_regions=NEAR_REGIONS))) == {"trail-data-events"}
 
 
 def test_a_hand_made_site_role_trusting_ec2_fails_only_for_its_missing_boundary(estate):
@@ -867,7 +875,7 @@ def test_a_hand_made_site_role_trusting_ec2_fails_only_for_its_missing_boundary(
         AssumeRolePolicyDocument=json.dumps(trust),
         PermissionsBoundary=estate.boundary_arn,
     )
-    assert failing(audit(estate)) == {}
+    assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
 
 
 def test_a_hand_made_site_role_trusting_a_service_for_any_account_fails(estate):
@@ -879,7 +887,7 @@ def test_a_hand_made_site_role_trusting_a_service_for_any_account_fails(estate):
         AssumeRolePolicyDocument=json.dumps(trust),
         PermissionsBoundary=estate.boundary_arn,
     )
-    failed = failing(audit(estate))
+    failed = failing(audit(estate, other_regions=NEAR_REGIONS))
     assert set(failed) == {"iam-role-trust-site-only"}
     assert failed["iam-role-trust-site-only"] == [
         [f"arn:aws:iam::{estate.cfg.data_account_id}:role/enclave-dublin-notify"]
@@ -888,14 +896,14 @@ def test_a_hand_made_site_role_trusting_a_service_for_any_account_fails(estate):
 
 def test_an_untagged_vpc_in_another_region_is_not_data(estate):
     estate.client("ec2", region="us-east-1").create_vpc(CidrBlock="10.98.0.0/16")
-    assert failing(audit(estate)) == {}
+    assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
 
 
 def test_a_stalled_trail_fails_delivery_hours_later(estate):
     from datetime import UTC, datetime
 
     later = datetime.now(UTC) + timedelta(hours=3)
-    failed = failing(audit(estate, now=later))
+    failed = failing(audit(estate, now=later, other_regions=NEAR_REGIONS))
     assert set(failed) == {"trail-delivering"}
 
 
@@ -940,7 +948,13 @@ def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
             return client
 
     cfg = estate.cfg
-    results = run_checks(cfg, DenyingRules(cfg.region, cfg.data_account_id), cfg.data_account_id, estate.operator)
+    results = run_checks(
+        cfg,
+        DenyingRules(cfg.region, cfg.data_account_id),
+        cfg.data_account_id,
+        estate.operator,
+        other_regions=NEAR_REGIONS,
+    )
     (result,) = [r for r in results if r.status == "fail"]
     assert (result.id, result.found) == (
         "dns-firewall-blocks-egress",

@@ -129,8 +129,14 @@ def run_checks(
     *,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    other_regions: tuple[str, ...] | None = None,
 ) -> list[Result]:
-    """Every check of the site, in a stable order; ``progress`` receives one line per family and region."""
+    """Every check of the site, in a stable order; ``progress`` receives one line per family and region.
+
+    ``other_regions`` limits the other-region inventory to those regions (tests of
+    drifts inside the site region use it to stay fast); by default every region
+    enabled for the account is inventoried, as the CLI always does.
+    """
     if key_session is None or key_session is session:
         key_session, key_account = session, account_id
     else:
@@ -141,6 +147,7 @@ def run_checks(
         audit.now = now
     if progress is not None:
         audit.progress = progress
+    audit.other_regions = other_regions
     for i, family in enumerate(FAMILIES, 1):
         audit.progress(f"audit: checking {family.name} ({i}/{len(FAMILIES)})")
         family.run(audit)

@@ -146,7 +146,7 @@ def other_regions(audit: Audit) -> list[str]:
 
 
 def run(audit: Audit) -> None:
-    regions = other_regions(audit)
+    regions = list(audit.other_regions) if audit.other_regions is not None else other_regions(audit)
     for i, region in enumerate(regions, 1):
         audit.progress(f"audit: regions: {region} ({i}/{len(regions)})")
         _region_result(audit, region)
