@@ -560,15 +560,19 @@ def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, t
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
     assert json.loads((out / "report.json").read_text()) == report
     assert "PASSED" in (out / "report.md").read_text()
+    assert (out / "report.md").read_text() == rep.to_markdown(report)
 
 
-def test_cli_drift_exits_1_and_names_the_resource(as_data_account, capsys):
-    _internet_gateway(as_data_account)
-    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "markdown"])
-    stdout = capsys.readouterr().out
+def test_cli_drift_exits_1_names_the_resource_and_text_is_the_default(as_data_account, capsys):
+    igw = _internet_gateway(as_data_account)
+    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator"])
+    lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert "`vpc-no-internet-gateway`" in stdout
-    assert f"vpc/{as_data_account.vpc_id}" in stdout
+    assert lines[0].startswith("enclave audit: stack dublin, account 111111111111, region eu-west-1")
+    assert lines[1].startswith("FAIL  vpc-no-internet-gateway")
+    assert f"vpc/{as_data_account.vpc_id}" in lines[1] and igw in lines[1]
+    assert lines[-2].startswith("FAILED: ")
+    assert re.fullmatch(r"sha256 [0-9a-f]{64}", lines[-1])
 
 
 def test_cli_without_credentials_exits_2_with_how_to_fix(aws_env, monkeypatch, capsys):
@@ -611,15 +615,6 @@ def test_cli_bad_config_file_exits_2_naming_the_key(aws_env, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "eu-data-enclave:region" in err and "us-east-1" in err
-
-
-def test_cli_text_is_the_default_and_ends_with_the_digest(as_data_account, capsys):
-    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator"])
-    lines = capsys.readouterr().out.splitlines()
-    assert code == 0
-    assert lines[0].startswith("enclave audit: stack dublin, account 111111111111, region eu-west-1")
-    assert lines[-2].startswith("PASSED: ")
-    assert re.fullmatch(r"sha256 [0-9a-f]{64}", lines[-1])
 
 
 def test_cli_out_that_is_a_file_exits_2_before_any_aws_call(tmp_path, capsys):
