@@ -592,6 +592,10 @@ def _site_tagged_resource_elsewhere(e):
     return vpc
 
 
+def _queue_in_us_east_2(e):
+    return e.client("sqs", region="us-east-2").create_queue(QueueName="user-exports")["QueueUrl"].rsplit("/", 1)[-1]
+
+
 def _tagged_database_in_sa_east_1(e):
     # Found through its tag (an RDS listing needs a resource-level grant the audit does without).
     return e.client("rds", region="sa-east-1").create_db_instance(
@@ -614,6 +618,7 @@ REGION_DRIFTS = [
     ("log group in eu-central-1", _log_group_in_eu_central_1, {"region-no-site-data"}),
     ("site-tagged VPC in us-west-1", _site_tagged_resource_elsewhere, {"region-no-site-data"}),
     ("tagged database in sa-east-1", _tagged_database_in_sa_east_1, {"region-no-site-data"}),
+    ("queue in us-east-2", _queue_in_us_east_2, {"region-no-site-data"}),
 ]
 
 

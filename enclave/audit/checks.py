@@ -78,10 +78,18 @@ PENDING_PERMISSIONS = (
     "ec2:DescribeSnapshots",
     "ec2:DescribeVolumes",
     "elasticfilesystem:DescribeFileSystems",
+    "es:ListDomainNames",
+    "firehose:ListDeliveryStreams",
+    "fsx:DescribeFileSystems",
+    "glacier:ListVaults",
+    "kafka:ListClustersV2",
+    "kinesis:ListStreams",
     "kms:ListAliases",
     "logs:DescribeLogGroups",
+    "redshift:DescribeClusters",
     "route53resolver:ListFirewallDomains",
     "route53resolver:ListFirewallRules",
+    "sqs:ListQueues",
     "tag:GetResources",
 )
 """Permissions the audit uses that the auditor role does not hold yet (the program's boundary must change).

@@ -113,6 +113,24 @@ UNTAGGED_LISTINGS = (
     _Listing(
         "logs", "DescribeLogGroups", "logGroups", lambda r, a, i: i.get("logGroupArn") or i["arn"].removesuffix(":*")
     ),
+    _Listing("sqs", "ListQueues", "QueueUrls", lambda r, a, i: f"arn:aws:sqs:{r}:{a}:{i.rsplit('/', 1)[-1]}"),
+    _Listing("kinesis", "ListStreams", "StreamNames", lambda r, a, i: f"arn:aws:kinesis:{r}:{a}:stream/{i}"),
+    _Listing(
+        "firehose",
+        "ListDeliveryStreams",
+        "DeliveryStreamNames",
+        lambda r, a, i: f"arn:aws:firehose:{r}:{a}:deliverystream/{i}",
+    ),
+    _Listing("es", "ListDomainNames", "DomainNames", lambda r, a, i: f"arn:aws:es:{r}:{a}:domain/{i['DomainName']}"),
+    _Listing(
+        "redshift",
+        "DescribeClusters",
+        "Clusters",
+        lambda r, a, i: f"arn:aws:redshift:{r}:{a}:cluster:{i['ClusterIdentifier']}",
+    ),
+    _Listing("glacier", "ListVaults", "VaultList", lambda r, a, i: i["VaultARN"], (("accountId", "-"),)),
+    _Listing("fsx", "DescribeFileSystems", "FileSystems", lambda r, a, i: i["ResourceARN"]),
+    _Listing("kafka", "ListClustersV2", "ClusterInfoList", lambda r, a, i: i["ClusterArn"]),
 )
 """Data stores listed directly: the tagging API misses a resource that was never tagged.
 
@@ -127,10 +145,18 @@ PERMISSIONS = (
     "ec2:DescribeSnapshots",
     "ec2:DescribeVolumes",
     "elasticfilesystem:DescribeFileSystems",
+    "es:ListDomainNames",
+    "firehose:ListDeliveryStreams",
+    "fsx:DescribeFileSystems",
+    "glacier:ListVaults",
+    "kafka:ListClustersV2",
+    "kinesis:ListStreams",
     "kms:ListAliases",
     "kms:ListKeys",
     "logs:DescribeLogGroups",
+    "redshift:DescribeClusters",
     "secretsmanager:ListSecrets",
+    "sqs:ListQueues",
     "tag:GetResources",
 )
 
