@@ -159,7 +159,13 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[list[str]]]:
             results["sites"].append(entry)
             rows.append(_stats_row(f"check --all, {count} generated sites", stats, derived, "falls", falling))
 
-    # 5. The test suite (exit 1: some test failed; still timed, and said so).
+    # 5. Pseudonymisation throughput (enclave pseudonymise against a plain hmac loop).
+    from bench.pseudonymise import measure as measure_pseudonymise
+
+    results["pseudonymise"], figures = measure_pseudonymise(runs, args.quick)
+    rows += [_stats_row(label, stats, derived, goal, met) for label, stats, derived, goal, met in figures]
+
+    # 6. The test suite (exit 1: some test failed; still timed, and said so).
     if not args.skip_tests:
         pytest = [py, "-m", "pytest", "-q", "-n", "2"]
         stats, code = time_command(pytest, args.test_runs, ROOT, (0, 1))

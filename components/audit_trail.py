@@ -5,7 +5,13 @@ COMPLIANCE mode: no one, not even the account's root user, can delete or
 overwrite a log object version until its retention has passed, and the
 retention cannot be shortened. Log-file validation adds signed digests, so a
 forged or altered log file is detectable. The bucket also receives the VPC flow
-logs under ``FLOW_LOG_PREFIX``.
+logs under ``FLOW_LOG_PREFIX`` and the Route 53 Resolver query logs under
+``DNS_QUERY_LOG_PREFIX``; every log delivery waits for the bucket's Object Lock,
+encryption and policy (``log_delivery_prerequisites``).
+
+A sandbox (``SiteConfig.sandbox``) keeps everything but the undeletability:
+governance mode for ``SANDBOX_RETENTION_DAYS``, no ``protect``, ``force_destroy``,
+and the deployer may delete log versions, so ``pulumi destroy`` can finish.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ from components.config import SiteConfig
 FLOW_LOG_PREFIX = "vpc-flow-logs/"
 """Key prefix of the VPC flow logs inside the audit-log bucket (the log service appends ``AWSLogs/<account>/``)."""
 
+DNS_QUERY_LOG_PREFIX = "dns-query-logs/"
+"""Key prefix of the Route 53 Resolver query logs inside the audit-log bucket (same delivery service and layout)."""
+
+SANDBOX_RETENTION_DAYS = 1
+"""Object Lock default retention of a sandbox, in governance mode: the shortest S3 allows."""
+
 GOVERNANCE_ACTIONS = (
     "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
@@ -37,6 +49,13 @@ GOVERNANCE_ACTIONS = (
 """Settings of the audit-log bucket only the deployment role may change."""
 
 _BUCKET_OWNER_FULL_CONTROL = {"s3:x-amz-acl": "bucket-owner-full-control"}
+
+
+def _sandbox_teardown_exemption(cfg: SiteConfig) -> dict[str, Any]:
+    """In a sandbox only, the deployer may delete log versions (force_destroy); a site has no exception."""
+    if not cfg.sandbox:
+        return {}
+    return {"Condition": {"ArnNotEquals": {"aws:PrincipalArn": cfg.deployment_role_arn}}}
 
 
 def audit_log_bucket_policy(cfg: SiteConfig) -> dict[str, Any]:
@@ -79,19 +98,24 @@ def audit_log_bucket_policy(cfg: SiteConfig) -> dict[str, Any]:
                 "Condition": {"StringEquals": {**_BUCKET_OWNER_FULL_CONTROL, "aws:SourceArn": cfg.trail_arn}},
             },
             {
-                "Sid": "FlowLogDeliveryAclCheck",
+                # The vended-log delivery service (flow logs, Resolver query logs):
+                # the statements AWS documents, so it never rewrites this policy itself.
+                # ListBucket too, which the service tries before writing.
+                "Sid": "LogDeliveryAclCheck",
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
-                "Action": "s3:GetBucketAcl",
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
                 "Resource": bucket,
                 "Condition": delivery_source,
             },
             {
-                "Sid": "FlowLogDeliveryWrite",
+                "Sid": "LogDeliveryWrite",
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
                 "Action": "s3:PutObject",
-                "Resource": f"{bucket}/{FLOW_LOG_PREFIX}AWSLogs/{account}/*",
+                "Resource": [
+                    f"{bucket}/{prefix}AWSLogs/{account}/*" for prefix in (FLOW_LOG_PREFIX, DNS_QUERY_LOG_PREFIX)
+                ],
                 "Condition": {
                     "StringEquals": {**_BUCKET_OWNER_FULL_CONTROL, "aws:SourceAccount": account},
                     "ArnLike": delivery_source["ArnLike"],
@@ -115,6 +139,7 @@ def audit_log_bucket_policy(cfg: SiteConfig) -> dict[str, Any]:
                 "Principal": "*",
                 "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
                 "Resource": objects,
+                **_sandbox_teardown_exemption(cfg),
             },
             {
                 "Sid": "OnlyDeployerChangesBucketSettings",
@@ -157,6 +182,8 @@ class AuditTrail(pulumi.ComponentResource):
     """Name of the audit-log bucket."""
     log_bucket_arn: pulumi.Output[str]
     """ARN of the audit-log bucket; resolves only once its policy is in place, so log delivery set up from it is admitted."""
+    log_delivery_prerequisites: list[pulumi.Resource]
+    """Object Lock, encryption and policy of the bucket: every log delivery into it ``depends_on`` these."""
 
     def __init__(self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("enclave:audit:AuditTrail", name, None, opts)
@@ -164,8 +191,9 @@ class AuditTrail(pulumi.ComponentResource):
         self._cfg = args.config
         self._provider = args.provider
 
-        bucket, policy = self._create_bucket(args.key_arn)
-        trail = self._create_trail(bucket, policy, args.key_arn)
+        bucket, self.log_delivery_prerequisites = self._create_bucket(args.key_arn)
+        trail = self._create_trail(bucket, args.key_arn)
+        policy = self.log_delivery_prerequisites[-1]
 
         self.trail_arn = trail.arn
         self.log_bucket_name = bucket.bucket
@@ -184,29 +212,31 @@ class AuditTrail(pulumi.ComponentResource):
     def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._provider, **kwargs)
 
-    def _create_bucket(self, key_arn: pulumi.Input[str]) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    def _create_bucket(self, key_arn: pulumi.Input[str]) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
+        """The bucket, and what must exist before any log is delivered: Object Lock, encryption, policy (last)."""
         cfg = self._cfg
+        protect = not cfg.sandbox
         # Object Lock can only be switched on when the bucket is created.
         bucket = aws.s3.Bucket(
             f"{self._name}-bucket",
             bucket=cfg.bucket_name("audit-logs"),
             object_lock_enabled=True,
-            force_destroy=False,
-            opts=self._opts(protect=True),
+            force_destroy=cfg.sandbox,
+            opts=self._opts(protect=protect),
         )
         settings = harden_bucket(self._name, bucket, key_arn, self._opts)
         # Protected too: deleting this resource would remove the default retention.
-        aws.s3.BucketObjectLockConfiguration(
+        lock = aws.s3.BucketObjectLockConfiguration(
             f"{self._name}-object-lock",
             bucket=bucket.id,
             object_lock_enabled="Enabled",
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                    mode="COMPLIANCE",
-                    days=cfg.audit_log_retention_days,
+                    mode="GOVERNANCE" if cfg.sandbox else "COMPLIANCE",
+                    days=SANDBOX_RETENTION_DAYS if cfg.sandbox else cfg.audit_log_retention_days,
                 ),
             ),
-            opts=self._opts(protect=True),
+            opts=self._opts(protect=protect),
         )
         policy = aws.s3.BucketPolicy(
             f"{self._name}-policy",
@@ -214,11 +244,9 @@ class AuditTrail(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(audit_log_bucket_policy(cfg)),
             opts=self._opts(depends_on=[settings.public_access, settings.ownership]),
         )
-        return bucket, policy
+        return bucket, [lock, settings.encryption, policy]
 
-    def _create_trail(
-        self, bucket: aws.s3.Bucket, policy: aws.s3.BucketPolicy, key_arn: pulumi.Input[str]
-    ) -> aws.cloudtrail.Trail:
+    def _create_trail(self, bucket: aws.s3.Bucket, key_arn: pulumi.Input[str]) -> aws.cloudtrail.Trail:
         cfg = self._cfg
         return aws.cloudtrail.Trail(
             f"{self._name}-trail",
@@ -241,11 +269,13 @@ class AuditTrail(pulumi.ComponentResource):
                     data_resources=[
                         aws.cloudtrail.TrailEventSelectorDataResourceArgs(
                             type="AWS::S3::Object",
-                            values=[f"{cfg.bucket_arn('user-data')}/"],
+                            # The exports too: every write and every recipient's read is evidence.
+                            values=[f"{cfg.bucket_arn('user-data')}/", f"{cfg.bucket_arn('exports')}/"],
                         )
                     ],
                 )
             ],
-            # CloudTrail checks at creation that it may write to the bucket.
-            opts=self._opts(depends_on=[policy], protect=True),
+            # CloudTrail checks at creation that it may write to the bucket, and
+            # no log file may land before the bucket locks and encrypts it.
+            opts=self._opts(depends_on=self.log_delivery_prerequisites, protect=not cfg.sandbox),
         )

@@ -22,11 +22,14 @@ def harden_bucket(
     bucket: aws.s3.Bucket,
     key_arn: pulumi.Input[str],
     opts: Callable[..., pulumi.ResourceOptions],
+    bucket_key: bool = True,
 ) -> BucketSettings:
     """SSE-KMS with the operator key and a bucket key (SSE-C refused), versioning, all four public-access blocks, no ACLs.
 
     Children are named ``<prefix>-encryption``, ``-versioning``, ``-public-access``
     and ``-ownership``; ``opts(**kwargs)`` gives their options (parent, provider).
+    ``bucket_key=False`` keeps each object's own ARN as its KMS encryption context
+    (the export bucket: its key policy limits each recipient to a prefix).
     """
     s3 = aws.s3
     encryption = s3.BucketServerSideEncryptionConfiguration(
@@ -38,7 +41,7 @@ def harden_bucket(
                     sse_algorithm="aws:kms",
                     kms_master_key_id=key_arn,
                 ),
-                bucket_key_enabled=True,
+                bucket_key_enabled=bucket_key,
                 # SSE-C would encrypt with a key nobody here holds; refuse it at the bucket.
                 blocked_encryption_types=["SSE-C"],
             )

@@ -13,7 +13,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.grants import StaffAccessGrant, TransferGrant
 
 PROJECT = "eu-data-enclave"
 
@@ -86,6 +90,22 @@ class SiteConfig:
     """Days CloudTrail logs stay locked (Object Lock, compliance mode)."""
     data_classification: str
     """Value of the ``data-classification`` tag on every resource."""
+    sandbox: bool = False
+    """Trial deployment (``eu-data-enclave:sandbox``): teardown possible; see docs/deployment.md."""
+    staff_access_grants: tuple[StaffAccessGrant, ...] = ()
+    """Every declared staff grant, expired ones included (``staff_grants_in_force`` are those the trust names)."""
+    staff_access_max_hours: int = 8
+    """Longest window of a staff grant, in hours."""
+    transfer_grants: tuple[TransferGrant, ...] = ()
+    """Every declared transfer grant, expired ones included (``transfer_grants_in_force`` reach the documents)."""
+    transfer_max_days: int = 31
+    """Longest window of a transfer grant, in days; exports expire after it."""
+    platform_approver_domains: tuple[str, ...] = ()
+    """Email domains of the platform's people: a grant's approver must be one of them."""
+    trust_policy_quota: int = 2048
+    """The data account's IAM quota for a role trust policy, in characters (white space not counted)."""
+    evaluated_at: datetime | None = None
+    """The instant grants were judged at (``components.clock.now()`` when the config was loaded)."""
 
     @property
     def name_prefix(self) -> str:
@@ -125,6 +145,27 @@ class SiteConfig:
         return f"alias/{self.name_prefix}-data"
 
     @property
+    def as_of(self) -> datetime:
+        """The instant that decides which grants are in force."""
+        from components import clock
+
+        return self.evaluated_at or clock.now()
+
+    @property
+    def staff_grants_in_force(self) -> tuple[StaffAccessGrant, ...]:
+        """Staff grants not yet expired (future ones included: their window condition waits)."""
+        from components.grants import in_force
+
+        return in_force(self.staff_access_grants, self.as_of)
+
+    @property
+    def transfer_grants_in_force(self) -> tuple[TransferGrant, ...]:
+        """Transfer grants not yet expired; only their recipients appear in the export documents."""
+        from components.grants import in_force
+
+        return in_force(self.transfer_grants, self.as_of)
+
+    @property
     def residency_tags(self) -> dict[str, str]:
         """Tags every AWS resource of the site carries (provider ``default_tags``)."""
         return {
@@ -138,7 +179,7 @@ class SiteConfig:
 class _Key:
     name: str
     required: bool
-    kind: str  # "string" | "integer" | "array"
+    kind: str  # "string" | "integer" | "boolean" | "array"
     default: Any = None
 
 
@@ -158,7 +199,17 @@ CONFIG_KEYS: tuple[_Key, ...] = (
     _Key("vpcCidr", True, "string"),
     _Key("auditLogRetentionDays", False, "integer", 365),
     _Key("dataClassification", False, "string", "personal-data"),
+    _Key("sandbox", False, "boolean", False),
+    _Key("staffAccessMaxHours", False, "integer", 8),
+    _Key("transferMaxDays", False, "integer", 31),
+    _Key("platformApproverDomains", False, "array"),
+    _Key("trustPolicyQuota", False, "integer", 2048),
 )
+
+# Grant lists (lists of mappings). Pulumi's project schema types no object
+# items, so they are not declared in Pulumi.yaml; they are validated here and
+# documented in docs/grants.md.
+GRANT_KEYS = ("staffAccessGrants", "transferGrants")
 
 # Keys of other namespaces the stack files may set. `aws:*` is refused on
 # purpose: every AWS setting comes from the explicit, site-pinned providers.
@@ -179,6 +230,12 @@ def _decode(raw: Any, kind: str) -> Any:
         if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
             return int(raw)
         raise ValueError("an integer")
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise ValueError("true or false")
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -189,13 +246,14 @@ def _decode(raw: Any, kind: str) -> Any:
     return raw
 
 
-def site_config_from_mapping(values: Mapping[str, Any]) -> SiteConfig:
+def site_config_from_mapping(values: Mapping[str, Any], now: datetime | None = None) -> SiteConfig:
     """Validate a flat ``{"namespace:key": value}`` mapping into a ``SiteConfig``.
 
+    ``now`` decides which grants are in force (default: ``components.clock.now()``).
     Raises ``SiteConfigError`` listing every problem.
     """
     problems: list[str] = []
-    known = {_k(key.name) for key in CONFIG_KEYS}
+    known = {_k(key.name) for key in CONFIG_KEYS} | {_k(name) for name in GRANT_KEYS}
     for key in sorted(values):
         if key in known or key in _FOREIGN_KEYS_ALLOWED:
             continue
@@ -303,7 +361,8 @@ def site_config_from_mapping(values: Mapping[str, Any]) -> SiteConfig:
 
     region = got.get("region")
     azs = got.get("availabilityZones")
-    if azs is None and region in EEA_REGIONS:
+    # Unset or empty (Pulumi.yaml's default): the region's first three zones.
+    if not azs and region in EEA_REGIONS:
         azs = [f"{region}{letter}" for letter in "abc"]
     if azs is not None and region in EEA_REGIONS:
         if not 1 <= len(azs) <= 4:
@@ -332,6 +391,8 @@ def site_config_from_mapping(values: Mapping[str, Any]) -> SiteConfig:
     _check_arn_account(problems, got, "operatorRoleArn", operator, "operatorAccountId")
     _check_arn_account(problems, got, "deploymentRoleArn", data, "dataAccountId")
 
+    at, staff_grants, transfer_grants = _grants(values, got, problems, now, check)
+
     if problems:
         raise SiteConfigError(problems)
     return SiteConfig(
@@ -349,7 +410,86 @@ def site_config_from_mapping(values: Mapping[str, Any]) -> SiteConfig:
         vpc_cidr=cidr,
         audit_log_retention_days=got["auditLogRetentionDays"],
         data_classification=got["dataClassification"],
+        sandbox=got["sandbox"],
+        staff_access_grants=staff_grants,
+        staff_access_max_hours=got["staffAccessMaxHours"],
+        transfer_grants=transfer_grants,
+        transfer_max_days=got["transferMaxDays"],
+        platform_approver_domains=tuple(got["platformApproverDomains"] or ()),
+        trust_policy_quota=got["trustPolicyQuota"],
+        evaluated_at=at,
     )
+
+
+def _grants(
+    values: Mapping[str, Any],
+    got: dict,
+    problems: list[str],
+    now: datetime | None,
+    check: Callable[[str, Callable[[Any], bool], str], None],
+) -> tuple:
+    """Validate the grant keys and their limits; ``(instant judged at, staff grants, transfer grants)``."""
+    from components import clock, grants
+
+    low, high = grants.STAFF_HOURS_LIMITS
+    check("staffAccessMaxHours", lambda v: low <= v <= high, f"an integer from {low} to {high} (hours)")
+    low, high = grants.TRANSFER_DAYS_LIMITS
+    check("transferMaxDays", lambda v: low <= v <= high, f"an integer from {low} to {high} (days)")
+    check(
+        "trustPolicyQuota",
+        lambda v: 2048 <= v <= 8192,
+        "the account's IAM quota 'Role trust policy length', 2048 (AWS's default) to 8192",
+    )
+    domains = got.get("platformApproverDomains") or []
+    for domain in domains:
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+", domain):
+            problems.append(
+                f"{_k('platformApproverDomains')}: {domain!r} is invalid; expected lower-case email domains "
+                "of the platform, like platform.example"
+            )
+    try:
+        at = now or clock.now()
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None, (), ()
+    raw_staff, raw_transfer = values.get(_k("staffAccessGrants")), values.get(_k("transferGrants"))
+    if (raw_staff or raw_transfer) and not domains:
+        problems.append(
+            f"{_k('platformApproverDomains')}: missing; grants need it to tell a platform approver from anyone "
+            "else: set the platform's email domains, e.g. [platform.example]"
+        )
+    hours, days = got.get("staffAccessMaxHours"), got.get("transferMaxDays")
+    staff = grants.parse_staff_grants(
+        _k("staffAccessGrants"),
+        raw_staff,
+        staff_principals=got.get("staffPrincipals") or [],
+        max_hours=hours if isinstance(hours, int) else 8,
+        approver_domains=domains,
+        domains_key=_k("platformApproverDomains"),
+        at=at,
+        problems=problems,
+    )
+    accounts = {name: got.get(name) for name in ("dataAccountId", "operatorAccountId", "auditorAccountId")}
+    transfers = grants.parse_transfer_grants(
+        _k("transferGrants"),
+        raw_transfer,
+        site_accounts={name: account for name, account in accounts.items() if account},
+        max_days=days if isinstance(days, int) else 31,
+        approver_domains=domains,
+        domains_key=_k("platformApproverDomains"),
+        at=at,
+        problems=problems,
+    )
+    quota = got.get("trustPolicyQuota")
+    region = got.get("region") or ""
+    trust = grants.staff_trust_policy(grants.in_force(staff, at), region)
+    if isinstance(quota, int) and 2048 <= quota <= 8192 and grants.policy_chars(trust) > quota:
+        problems.append(
+            f"{_k('staffAccessGrants')}: the {len(trust['Statement'])} grants in force make a trust policy of "
+            f"{grants.policy_chars(trust)} characters; expected at most {_k('trustPolicyQuota')} ({quota}): "
+            "end some grants, or raise the account's 'Role trust policy length' quota and set trustPolicyQuota"
+        )
+    return at, staff, transfers
 
 
 def _check_arn_account(problems: list[str], got: dict, name: str, account: str | None, account_key: str) -> None:

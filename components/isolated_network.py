@@ -18,6 +18,7 @@ resolves to endpoint addresses inside the VPC CIDR, so the ACL stays closed.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ import pulumi_aws as aws
 
 from components.audit_trail import FLOW_LOG_PREFIX
 from components.config import SiteConfig
+from components.transfer_export import WRITE_ACTIONS as EXPORT_WRITE_ACTIONS
 
 HTTPS = 443
 
@@ -105,6 +107,10 @@ def s3_endpoint_policy(cfg: SiteConfig) -> dict[str, Any]:
                 S3_LOG_READ_ACTIONS,
                 [arn for bucket in logs for arn in (bucket, f"{bucket}/*")],
                 condition,
+            ),
+            # The pseudonymiser's exports (components/transfer_export.py): write-only from inside.
+            _statement(
+                "PseudonymisedExportWrites", EXPORT_WRITE_ACTIONS, [f"{cfg.bucket_arn('exports')}/exports/*"], condition
             ),
         ],
     }
@@ -206,6 +212,8 @@ class IsolatedNetworkArgs:
     """The data-account provider (``SiteProviders.data``); its region is the network's region."""
     flow_log_bucket_arn: pulumi.Input[str]
     """ARN of the audit-log bucket (``AuditTrail.log_bucket_arn``, which resolves once its policy admits flow logs)."""
+    log_delivery_prerequisites: Sequence[pulumi.Resource] = ()
+    """What must exist before flow logs are delivered (``AuditTrail.log_delivery_prerequisites``)."""
 
 
 class IsolatedNetwork(pulumi.ComponentResource):
@@ -235,7 +243,7 @@ class IsolatedNetwork(pulumi.ComponentResource):
         self._create_network_acl(vpc, subnets)
         workload_sg, endpoints_sg = self._create_security_groups(vpc)
         endpoints = self._create_endpoints(vpc, subnets, endpoints_sg)
-        self._create_flow_log(vpc, args.flow_log_bucket_arn)
+        self._create_flow_log(vpc, args.flow_log_bucket_arn, args.log_delivery_prerequisites)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets])
@@ -441,9 +449,12 @@ class IsolatedNetwork(pulumi.ComponentResource):
             )
         return endpoints
 
-    def _create_flow_log(self, vpc: aws.ec2.Vpc, bucket_arn: pulumi.Input[str]) -> None:
+    def _create_flow_log(
+        self, vpc: aws.ec2.Vpc, bucket_arn: pulumi.Input[str], prerequisites: Sequence[pulumi.Resource]
+    ) -> None:
         # Delivered by the log-delivery service (no IAM role); the bucket's
-        # policy admits it for this prefix only.
+        # policy admits it for this prefix only. No record is delivered before
+        # the bucket locks, encrypts and admits it (explicit dependencies).
         aws.ec2.FlowLog(
             f"{self._name}-flow-log",
             vpc_id=vpc.id,
@@ -452,5 +463,5 @@ class IsolatedNetwork(pulumi.ComponentResource):
             log_destination=pulumi.Output.concat(bucket_arn, "/", FLOW_LOG_PREFIX),
             max_aggregation_interval=FLOW_LOG_AGGREGATION_SECONDS,
             tags=self._tags("flow-log"),
-            opts=self._opts(),
+            opts=self._opts(depends_on=list(prerequisites)),
         )

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import SiteConfig
+from components.pseudonym_secret import pepper_secret_arn_pattern
 
 KEY_ADMIN_ACTIONS = (
     "kms:DescribeKey",
@@ -41,7 +42,16 @@ everyone below), ``kms:DisableKeyRotation`` (rotation stays on) and
 """
 
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey")
-"""What named data-account principals may do, and only through an in-region S3 or Secrets Manager."""
+"""What the site's runtime roles may do, and only through an in-region S3 or Secrets Manager."""
+
+DEPLOYER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+"""What Secrets Manager calls on the deployer's behalf to write the pepper's version and read it back."""
+
+DELETION_WINDOW_DAYS = 30
+"""Days a scheduled deletion can still be cancelled: the longest KMS allows."""
+
+SANDBOX_DELETION_WINDOW_DAYS = 7
+"""The shortest KMS allows, for a sandbox's teardown."""
 
 DENIED_FOR_EVERYONE = ("kms:CreateGrant", "kms:ReplicateKey", "kms:UpdatePrimaryRegion")
 """No grants (they would bypass this policy's conditions) and no copy of the key in another region."""
@@ -70,7 +80,7 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
     """
     operator_root = f"arn:aws:iam::{cfg.operator_account_id}:root"
     data_root = f"arn:aws:iam::{cfg.data_account_id}:root"
-    data_users = [cfg.role_arn("workload"), cfg.role_arn("staff-access"), cfg.deployment_role_arn]
+    data_users = [cfg.role_arn("workload"), cfg.role_arn("staff-access")]
     trail_context = f"arn:aws:cloudtrail:*:{cfg.data_account_id}:trail/*"
     return {
         "Version": "2012-10-17",
@@ -95,6 +105,26 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
                         "kms:ViaService": _in_region_services(cfg, "s3", "secretsmanager"),
                     },
                     "ArnEquals": {"aws:PrincipalArn": data_users},
+                },
+            },
+            {
+                # The deployer writes the pepper (a new secret version: GenerateDataKey)
+                # and the provider reads it back on refresh (Decrypt), both through
+                # Secrets Manager, which binds every call to the secret's ARN in the
+                # encryption context. Nothing else: the deployer never decrypts user
+                # data, logs or any other secret, whatever its identity policy says.
+                "Sid": "DeployerUsesKeyForThePepperOnly",
+                "Effect": "Allow",
+                "Principal": {"AWS": data_root},
+                "Action": list(DEPLOYER_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": cfg.data_account_id,
+                        "kms:ViaService": _in_region_services(cfg, "secretsmanager"),
+                    },
+                    "StringLike": {"kms:EncryptionContext:SecretARN": pepper_secret_arn_pattern(cfg)},
+                    "ArnEquals": {"aws:PrincipalArn": cfg.deployment_role_arn},
                 },
             },
             {
@@ -175,12 +205,17 @@ def operator_key_policy(cfg: SiteConfig) -> dict[str, Any]:
                 "Condition": {"StringEquals": {"aws:SourceAccount": cfg.data_account_id}},
             },
             {
-                "Sid": "FlowLogDeliveryEncryptsLogs",
+                # Flow logs and Resolver query logs (vended logs into the audit bucket):
+                # the conditions AWS documents for a customer managed key.
+                "Sid": "LogDeliveryEncryptsLogs",
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
                 "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": cfg.data_account_id}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": cfg.data_account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{cfg.region}:{cfg.data_account_id}:*"},
+                },
             },
             {
                 "Sid": "NoGrantsNoReplication",
@@ -220,13 +255,20 @@ class OperatorKeyArgs:
     """The validated site configuration; every principal in the key policy derives from it."""
     provider: aws.Provider
     """The operator-account provider (``SiteProviders.operator``); its region is the key's region."""
+    policy: dict[str, Any] | None = None
+    """Key policy; default ``operator_key_policy(config)`` (the data key). The export key passes its own."""
+    alias: str | None = None
+    """Alias; default ``config.key_alias``."""
+    description: str | None = None
+    """Description; default the data key's."""
 
 
 class OperatorKey(pulumi.ComponentResource):
     """A customer-managed KMS key held by the third-party operator: single-region, rotated, protected.
 
     The operator administers it but cannot use it; named data-account roles use
-    it only through S3 and Secrets Manager in the site's region.
+    it only through S3 and Secrets Manager in the site's region, the deployer only
+    for the pepper. A sandbox's key is not protected and has the shortest deletion window.
     """
 
     key_arn: pulumi.Output[str]
@@ -241,18 +283,19 @@ class OperatorKey(pulumi.ComponentResource):
         cfg = args.config
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"enclave {cfg.site}: operator-held key for the site's user data and logs ({cfg.region})",
+            description=args.description
+            or f"enclave {cfg.site}: operator-held key for the site's user data and logs ({cfg.region})",
             key_usage="ENCRYPT_DECRYPT",
             customer_master_key_spec="SYMMETRIC_DEFAULT",
             multi_region=False,
             enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=json.dumps(operator_key_policy(cfg)),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, protect=True),
+            deletion_window_in_days=SANDBOX_DELETION_WINDOW_DAYS if cfg.sandbox else DELETION_WINDOW_DAYS,
+            policy=json.dumps(args.policy if args.policy is not None else operator_key_policy(cfg)),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, protect=not cfg.sandbox),
         )
         alias = aws.kms.Alias(
             f"{name}-alias",
-            name=cfg.key_alias,
+            name=args.alias or cfg.key_alias,
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )

@@ -25,6 +25,9 @@ MIN_PEPPER_BYTES = 32
 RECOVERY_WINDOW_DAYS = 30
 """A deleted pepper can be restored for 30 days (the longest Secrets Manager allows)."""
 
+SANDBOX_RECOVERY_WINDOW_DAYS = 0
+"""A sandbox's pepper is deleted at once, so the next trial can reuse the secret's name."""
+
 
 def pepper_secret_name(cfg: SiteConfig) -> str:
     """Name of the site's pepper secret in Secrets Manager."""
@@ -103,21 +106,21 @@ class PseudonymSecret(pulumi.ComponentResource):
         super().__init__("enclave:secrets:PseudonymSecret", name, None, opts)
         cfg = args.config
         on_provider = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        protected = pulumi.ResourceOptions(parent=self, provider=args.provider, protect=True)
+        protected = pulumi.ResourceOptions(parent=self, provider=args.provider, protect=not cfg.sandbox)
 
         pepper = random.RandomPassword(
             f"{name}-pepper",
             length=PEPPER_LENGTH,
             # Alphanumeric only: the pepper's bytes are its UTF-8 text, no escaping anywhere.
             special=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=not cfg.sandbox),
         )
         secret = aws.secretsmanager.Secret(
             f"{name}-secret",
             name=pepper_secret_name(cfg),
             description=f"Pseudonymisation pepper of {cfg.name_prefix}: HMAC-SHA256 key for user identifiers",
             kms_key_id=args.key_arn,
-            recovery_window_in_days=RECOVERY_WINDOW_DAYS,
+            recovery_window_in_days=SANDBOX_RECOVERY_WINDOW_DAYS if cfg.sandbox else RECOVERY_WINDOW_DAYS,
             opts=protected,
         )
         aws.secretsmanager.SecretVersion(

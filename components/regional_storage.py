@@ -42,11 +42,18 @@ OBJECT_DATA_ACTIONS = (
     "s3:PutObject*",
     "s3:DeleteObject*",
     "s3:RestoreObject",
-    "s3:ListBucket",
     "s3:ListBucketVersions",
 )
-"""Reads and writes of objects (versions, tags, attributes included) and listings of their keys,
-which may themselves identify users; confined to the VPC endpoint when one is given."""
+"""Reads and writes of objects (versions, tags, attributes included) and listings of their versions:
+confined to the VPC endpoint (or the staff gate) when one is given."""
+
+KEY_LISTING_ACTIONS = ("s3:ListBucket",)
+"""Listing the keys. ``HeadBucket``, with which the AWS provider reads a bucket on every refresh and
+update, is authorised as ``s3:ListBucket`` (an S3 API fact no policy condition can separate from
+``ListObjects``), so the deployment role keeps it: key names, pseudonymous by design, never object data."""
+
+TEARDOWN_ACTIONS = ("s3:DeleteObject*", "s3:ListBucketVersions")
+"""What ``force_destroy`` needs to empty a bucket: granted to the deployer only in a sandbox."""
 
 
 def _join(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
@@ -145,22 +152,38 @@ def data_bucket_policy(
         *_deployer_only_governance(cfg, bucket_arn),
     ]
     if read_vpc_endpoint_id is not None:
-        statements.append(
-            {
-                # Two conditions in one Deny must both hold: the request is denied
-                # when it comes from outside the endpoint AND not from the staff gate role.
-                "Sid": "ObjectAccessOnlyThroughVpcEndpointOrStaffGate",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": list(OBJECT_DATA_ACTIONS),
-                "Resource": [bucket_arn, objects],
-                "Condition": {
-                    "StringNotEquals": {"aws:SourceVpce": read_vpc_endpoint_id},
-                    "ArnNotEquals": {"aws:PrincipalArn": cfg.role_arn("staff-access")},
-                },
-            }
-        )
+        statements.extend(_endpoint_only_statements(cfg, bucket_arn, objects, read_vpc_endpoint_id))
     return {"Version": "2012-10-17", "Id": f"{cfg.name_prefix}-user-data", "Statement": statements}
+
+
+def _endpoint_only_statements(
+    cfg: SiteConfig, bucket_arn: Any, objects: Any, vpc_endpoint_id: pulumi.Input[str]
+) -> list[dict[str, Any]]:
+    """Object data only through the endpoint (or the staff gate); key listing also for the deployer."""
+    staff = cfg.role_arn("staff-access")
+    outside = {"StringNotEquals": {"aws:SourceVpce": vpc_endpoint_id}}
+    # A sandbox is torn down by the deployer: it may list versions and delete, never read or write.
+    teardown = TEARDOWN_ACTIONS if cfg.sandbox else ()
+    return [
+        {
+            # Two conditions in one Deny must both hold: the request is denied
+            # when it comes from outside the endpoint AND not from the staff gate role.
+            "Sid": "ObjectAccessOnlyThroughVpcEndpointOrStaffGate",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": [a for a in OBJECT_DATA_ACTIONS if a not in teardown],
+            "Resource": [bucket_arn, objects],
+            "Condition": {**outside, "ArnNotEquals": {"aws:PrincipalArn": staff}},
+        },
+        {
+            "Sid": "KeyListingOnlyThroughVpcEndpointStaffGateOrDeployer",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": [*KEY_LISTING_ACTIONS, *teardown],
+            "Resource": [bucket_arn, objects],
+            "Condition": {**outside, "ArnNotEquals": {"aws:PrincipalArn": [staff, cfg.deployment_role_arn]}},
+        },
+    ]
 
 
 def log_bucket_policy(
@@ -273,7 +296,9 @@ class RegionalStorage(pulumi.ComponentResource):
     def _create_bucket(self, name: str, bucket_name: str, expire_current: bool) -> dict[str, pulumi.CustomResource]:
         """One bucket with its encryption, versioning, access block, ownership and lifecycle."""
         s3 = aws.s3
-        bucket = s3.Bucket(name, bucket=bucket_name, opts=self._opts(protect=True))
+        sandbox = self._args.config.sandbox
+        # A sandbox must tear down: no protect, and force_destroy empties the bucket first.
+        bucket = s3.Bucket(name, bucket=bucket_name, force_destroy=sandbox, opts=self._opts(protect=not sandbox))
         settings = harden_bucket(name, bucket, self._args.key_arn, self._opts)
         rules = [
             s3.BucketLifecycleConfigurationRuleArgs(

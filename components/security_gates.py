@@ -11,9 +11,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
+from components.config import STAFF_SESSION_SECONDS, SiteConfig
+from components.grants import staff_trust_policy, ticket_window_condition
 from components.operator_key import audit_bucket_context
 from components.pseudonym_secret import pepper_secret_arn_pattern
+from components.transfer_export import boundary_export_statements, workload_export_statements
 
 VERSION = "2012-10-17"
 
@@ -183,9 +185,6 @@ AUDIT_TAMPER_ACTIONS = (
 CROSS_ACCOUNT_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl", "s3:ReplicateObject")
 """Object writes (CopyObject is authorised as s3:PutObject on the target) denied outside the data account."""
 
-TICKET_PATTERN = "?*-?*"
-"""An access ticket looks like ``PRIV-1234``: a project key, a dash, a number (IAM wildcards only)."""
-
 
 def _bucket_and_objects(cfg: SiteConfig, role: str) -> list[str]:
     return [cfg.bucket_arn(role), f"{cfg.bucket_arn(role)}/*"]
@@ -280,6 +279,7 @@ def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> 
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": pepper_secret_arn_pattern(cfg),
             },
+            *boundary_export_statements(cfg),
             *configuration_read_statements(cfg, key_arn),
             {
                 "Sid": "DenyOutsideSiteRegion",
@@ -373,70 +373,54 @@ def workload_policy(cfg: SiteConfig, key_arn: pulumi.Input[str], s3_endpoint_id:
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": pepper_secret_arn_pattern(cfg),
             },
+            *workload_export_statements(cfg, s3_endpoint_id),
         ],
     }
 
 
 def staff_access_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
-    """Only approved staff, with fresh MFA and an access-ticket session tag, may assume the staff-access role."""
-    tag = f"aws:RequestTag/{ACCESS_TICKET_TAG}"
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "ApprovedStaffWithMfaAndTicket",
-                "Effect": "Allow",
-                "Principal": {"AWS": list(cfg.staff_principals)},
-                # sts:TagSession in the same statement: the ticket tag is passed at
-                # AssumeRole time, and both actions are authorised on the same conditions.
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
-                    "NumericLessThanEquals": {"aws:MultiFactorAuthAge": str(STAFF_SESSION_SECONDS)},
-                    "Null": {tag: "false"},
-                    "StringLike": {tag: TICKET_PATTERN},
-                    # Only through the site's regional STS endpoint: the global one is
-                    # logged in us-east-1, where the site's single-region trail would
-                    # never see the AssumeRole event that carries the ticket.
-                    "StringEquals": {"aws:RequestedRegion": cfg.region},
-                    # The ticket is the only tag a session may set: no other tag can
-                    # masquerade as an approval.
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [ACCESS_TICKET_TAG]},
-                },
-            }
-        ],
-    }
+    """Nobody may assume the staff-access role but under a grant in force: its principal, ticket, MFA and window.
+
+    With no grant in force the trust is one Deny for everyone (components/grants.py).
+    """
+    return staff_trust_policy(cfg.staff_grants_in_force, cfg.region)
 
 
 def staff_access_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """A staff session reads and writes user data and decrypts through S3, only while it carries a ticket."""
-    ticketed = {"Null": {f"aws:PrincipalTag/{ACCESS_TICKET_TAG}": "false"}}
-    return {
-        "Version": VERSION,
-        "Statement": [
+    """A staff session reads and writes user data only while its ticket's grant is in force; decrypts through S3.
+
+    The window is checked again on every request, so a session assumed just
+    before a grant ends cannot outlast it (a session lasts up to an hour).
+    """
+    statements: list[dict[str, Any]] = []
+    for grant in cfg.staff_grants_in_force:
+        condition = ticket_window_condition(grant)
+        statements += [
             {
-                "Sid": "UserDataObjectsWithTicket",
+                "Sid": f"{grant.sid}UserDataObjects",
                 "Effect": "Allow",
                 "Action": list(DATA_OBJECT_ACTIONS),
                 "Resource": f"{cfg.bucket_arn('user-data')}/*",
-                "Condition": ticketed,
+                "Condition": condition,
             },
             {
-                "Sid": "ListUserDataWithTicket",
+                "Sid": f"{grant.sid}ListUserData",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
                 "Resource": cfg.bucket_arn("user-data"),
-                "Condition": ticketed,
+                "Condition": condition,
             },
-            {
-                "Sid": "OperatorKeyViaS3",
-                "Effect": "Allow",
-                "Action": list(KEY_USE_ACTIONS),
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": _via_services(cfg, "s3")}},
-            },
-        ],
-    }
+        ]
+    statements.append(
+        {
+            "Sid": "OperatorKeyViaS3",
+            "Effect": "Allow",
+            "Action": list(KEY_USE_ACTIONS),
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": _via_services(cfg, "s3")}},
+        }
+    )
+    return {"Version": VERSION, "Statement": statements}
 
 
 def auditor_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
@@ -543,7 +527,7 @@ class SecurityGates(pulumi.ComponentResource):
     workload_role_arn: pulumi.Output[str]
     """Role of the in-site services."""
     staff_access_role_arn: pulumi.Output[str]
-    """Role approved staff assume (MFA, ticket, one hour)."""
+    """Role staff assume under a grant in force (MFA, the grant's ticket, one hour per session)."""
     auditor_role_arn: pulumi.Output[str]
     """Role the external security firm assumes (external id)."""
     permissions_boundary_arn: pulumi.Output[str]
@@ -573,7 +557,7 @@ class SecurityGates(pulumi.ComponentResource):
         )
         staff = self._create_role(
             "staff-access",
-            "Approved staff with MFA and an access ticket, one hour at most; every use is in CloudTrail",
+            "Staff under a reviewed, time-boxed grant: MFA and the grant's ticket, one hour per session; every use is in CloudTrail",
             staff_access_trust_policy(cfg),
             staff_access_policy(cfg, args.key_arn),
             boundary,

@@ -45,6 +45,12 @@ class Violation:
     type: str
     name: str
     message: str
+    file: str = ""
+    """Program-relative path of the source file that registered the resource ("" for the stack)."""
+    line: int = 0
+    """1-based line of that registration (0 when unknown)."""
+    exception: dict[str, str] | None = None
+    """For enforcement "excepted": the policy-config exception that suppressed it."""
 
     @property
     def mandatory(self) -> bool:
@@ -52,9 +58,11 @@ class Violation:
 
 
 def load_policies() -> list:
-    """The pack's ``ALL_POLICIES``."""
-    if str(POLICY_DIR) not in sys.path:
-        sys.path.insert(0, str(POLICY_DIR))
+    """The pack's ``ALL_POLICIES``: from this checkout's ``policy/`` when there is one, else installed."""
+    if (POLICY_DIR / "residency_rules").is_dir():
+        if str(POLICY_DIR) not in sys.path:
+            sys.path.insert(0, str(POLICY_DIR))
+    # An installed copy (``pip install .`` maps policy/residency_rules to this top-level package).
     from residency_rules import ALL_POLICIES
 
     return ALL_POLICIES
@@ -87,42 +95,163 @@ def policy_config_from_stack(config: dict[str, Any], project: str) -> dict[str, 
         "data-classification": value("dataClassification") or "personal-data",
     }
     accounts = {"dataAccountId": data, "operatorAccountId": operator}
-    return {
+    derived = {
         "no-cross-region-replication": {"allowedRegion": region},
         "region-pinned": {"allowedRegion": region, **accounts},
         "operator-held-encryption": {"allowedRegion": region, **accounts},
         "no-egress": {"allowedRegion": region},
         "residency-tags": {"requiredTags": tags},
     }
+    # Declared transfer recipients (components/grants.py), trusted only on the export
+    # bucket's policy and the export key, by every policy that checks accounts.
+    from components.grants import transfer_trusted_accounts
+
+    trusted = transfer_trusted_accounts(config, project)
+    for block in derived.values():
+        if trusted and "dataAccountId" in block:
+            block["trustedAccounts"] = trusted
+    return derived
+
+
+ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+"""What ``apitype.EnforcementLevel.IsValid`` accepts in the CLI."""
+
+ALL_KEY = "all"
+"""The config key whose enforcement level applies to every policy (the CLI's ``applyConfig``)."""
 
 
 def read_policy_config(path: Path) -> dict[str, dict[str, Any]]:
-    """A ``--policy-pack-config`` file, checked against the pack's policies and their required keys."""
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"policy config {path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"policy config {path}: not valid JSON ({exc})") from None
+    """A ``--policy-pack-config`` file, read and validated the way the Pulumi CLI does.
+
+    See ``parse_policy_config``. Raises ``UsageError`` for a missing, non-UTF-8
+    or invalid file, naming the policy and key at fault.
+    """
+    from enclave.files import read_text
+
+    return parse_policy_config(read_text(path, "policy config"), str(path))
+
+
+def parse_policy_config(text: str, source: str, policies: list | None = None) -> dict[str, dict[str, Any]]:
+    """Parse, reconcile and validate a policy-pack config as the CLI does (pulumi/pulumi ``pkg/resource/analyzer/config.go``).
+
+    - Blank text is no config at all (``parsePolicyPackConfig``: "gracefully allow empty content").
+    - Each top-level key is a policy name (or ``all``) mapped to an enforcement-level string
+      (``"no-egress": "advisory"``) or to an object of settings with an optional ``enforcementLevel``.
+    - ``all``'s level applies to every policy; a policy's own level wins over it (``applyConfig``).
+    - Every policy's settings, with its schema's defaults filled in, are validated against its
+      ``config_schema`` as the object schema the CLI builds (``convertSchema``), for every policy,
+      configured or not (``validatePolicyPackConfig``).
+
+    Returns ``{policy: {"enforcementLevel": level, **settings}}`` for every policy of the pack.
+    Unknown policy names are accepted, as by the CLI, with a warning on stderr.
+    """
+    import jsonschema
+
+    where = f"policy config {source}"
+    if not text.strip():
+        doc: Any = {}
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     if not isinstance(doc, dict):
-        raise UsageError(f'policy config {path}: expected an object {{"<policy-name>": {{"<key>": value}}}}')
-    policies = {p.name: p for p in load_policies()}
-    for name, entry in doc.items():
-        if name not in policies:
-            raise UsageError(f"policy config {path}: no policy named {name!r} (policies: {', '.join(policies)})")
-        if not isinstance(entry, dict):
-            raise UsageError(f"policy config {path}: {name!r} must map to an object of settings")
-        level = entry.get("enforcementLevel")
-        if level is not None and level not in ("advisory", "mandatory", "remediate", "disabled"):
+        raise UsageError(f'{where}: expected an object {{"<policy-name>": {{"<key>": value}}}}, got {_kind(doc)}')
+    if "environments" in doc:
+        raise UsageError(
+            f"{where}: 'environments' names Pulumi ESC environments, which cannot be opened offline; "
+            "put their policy settings in the file itself"
+        )
+
+    given: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for name, value in doc.items():
+        if isinstance(value, str):
+            given[name] = (_level(value, f"{where}: {name!r} enforcementLevel"), {})
+        elif isinstance(value, dict):
+            settings = dict(value)
+            level = settings.pop("enforcementLevel", None)
+            if level is not None:
+                if not isinstance(level, str):
+                    raise UsageError(
+                        f"{where}: {name!r} enforcementLevel {json.dumps(level)} is not a valid enforcement level; "
+                        "must be a string"
+                    )
+                level = _level(level, f"{where}: {name!r} enforcementLevel")
+            given[name] = (level, settings)
+        else:
             raise UsageError(
-                f"policy config {path}: {name!r} enforcementLevel {level!r}; expected advisory, mandatory or disabled"
+                f"{where}: {name!r}: {json.dumps(value)} is not a valid value; must be a string "
+                "(an enforcement level) or an object of settings"
             )
-    for name, policy in policies.items():
+
+    policies = load_policies() if policies is None else policies
+    names = {p.name for p in policies}
+    unknown = sorted(set(given) - names - {ALL_KEY})
+    if unknown:
+        print(
+            f"warning: {where}: no policy named {', '.join(map(repr, unknown))} in the pack "
+            f"(the CLI ignores it too; a typo?). Policies: {', '.join(sorted(names))}",
+            file=sys.stderr,
+        )
+
+    all_level = given.get(ALL_KEY, (None, {}))[0]
+    result: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []
+    for policy in policies:
         schema = policy.config_schema
-        for key in (schema.required or []) if schema else []:
-            if key not in doc.get(name, {}):
-                raise UsageError(f"policy config {path}: {name!r} needs {key!r}; add it")
-    return doc
+        properties = dict(schema.properties or {}) if schema else {}
+        settings = {
+            k: spec["default"] for k, spec in properties.items() if isinstance(spec, dict) and "default" in spec
+        }
+        own_level, own = given.get(policy.name, (None, {}))
+        settings.update(own)
+        level = own_level or all_level or _level_of(policy)
+        if schema is not None:
+            object_schema: dict[str, Any] = {"type": "object"}
+            if properties:
+                object_schema["properties"] = properties
+            if schema.required:
+                object_schema["required"] = list(schema.required)
+            validator = jsonschema.Draft7Validator(object_schema)
+            for err in sorted(validator.iter_errors(settings), key=lambda e: (list(e.absolute_path), e.message)):
+                errors.append(_schema_error(policy.name, err))
+        result[policy.name] = {"enforcementLevel": level, **settings}
+    if errors:
+        raise UsageError(f"{where}: " + "; ".join(errors))
+    return result
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _level(value: str, where: str) -> str:
+    if value not in ENFORCEMENT_LEVELS:
+        raise UsageError(
+            f"{where} {value!r} is not a valid enforcement level; expected {', '.join(ENFORCEMENT_LEVELS)}"
+        )
+    return value
+
+
+def _level_of(policy) -> str:
+    level = getattr(policy, "enforcement_level", None)
+    return getattr(level, "value", level) or "mandatory"
+
+
+def _schema_error(policy: str, err) -> str:
+    """One validation error, naming the policy and the key: ``'no-egress'.allowedRegion: 5 is not of type 'string'``."""
+    key = _json_path(err.absolute_path)
+    if err.validator == "required" and not key:
+        missing = next((k for k in err.validator_value if k not in err.instance), "?")
+        return f"{policy!r} needs {missing!r} (required by its config schema); add it"
+    return f"{policy!r}{'.' + key if key else ''}: {err.message}"
+
+
+def _json_path(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def resolve_policy_config(program_dir: Path, stack: str, run: ProgramRun, explicit: Path | None = None) -> dict:
@@ -252,6 +381,8 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
                     message=message or policy.description,
+                    file=rec.source_file if rec else "",
+                    line=rec.source_line if rec else 0,
                 )
             )
 
@@ -325,17 +456,18 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
 
 def check_stack(
-    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None
+    stack: str, program_dir: Path | None = None, policy_config_file: Path | None = None, timeout: float | None = None
 ) -> tuple[ProgramRun, list[Violation]]:
     """Run ``program_dir``'s program for ``stack`` under mocks and evaluate the pack on it.
 
-    Raises ``UsageError`` for a missing stack, a broken program or a bad policy config.
+    ``timeout`` bounds the program's run (seconds; default ``ENCLAVE_TIMEOUT``, else the harness default).
+    Raises ``UsageError`` for a missing stack, a broken or hanging program or a bad policy config.
     """
     from enclave.harness import PROJECT_DIR, HarnessError, run_program
 
     program_dir = (program_dir or PROJECT_DIR).resolve()
     try:
-        run = run_program(stack, program_dir)
+        run = run_program(stack, program_dir, timeout=timeout)
     except HarnessError as exc:
         raise UsageError(str(exc)) from None
     return run, evaluate(run, resolve_policy_config(program_dir, stack, run, policy_config_file))
@@ -344,50 +476,79 @@ def check_stack(
 # --------------------------------------------------------------------------- command
 
 
+FORMATS = ("text", "json", "sarif", "junit")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack to check (its Pulumi.<stack>.yaml holds the config)")
     target.add_argument("--all", action="store_true", help="check every Pulumi.<stack>.yaml stack of the program")
-    parser.add_argument("--program", type=Path, help="Pulumi program directory (default: this project)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.add_argument(
-        "--policy-config",
-        type=Path,
-        help="--policy-pack-config JSON (default: <program>/policy/config/<stack>.json, else derived from the stack config)",
+        "--program", type=Path, help="Pulumi program directory (default: the Pulumi project here or above)"
+    )
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(parser, FORMATS, "text, json, sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a program that has not finished after this long, exit 2 (default: $ENCLAVE_TIMEOUT, else 30)",
     )
 
 
-def _report(run: ProgramRun, violations: list[Violation]) -> dict[str, Any]:
+def _report(run: ProgramRun, violations: list[Violation], exceptions: list | None = None) -> dict[str, Any]:
     return {
         "stack": run.stack,
         "resources": len(run.resources),
         "violations": [asdict(v) for v in violations],
+        "exceptions": [asdict(x) for x in exceptions or []],
     }
 
 
-def _text(run: ProgramRun, violations: list[Violation]) -> str:
+def _text(run: ProgramRun, violations: list[Violation], exceptions: list | None = None) -> str:
     mandatory = sum(v.mandatory for v in violations)
-    advisory = len(violations) - mandatory
+    excepted = sum(v.enforcement == "excepted" for v in violations)
+    advisory = len(violations) - mandatory - excepted
     verdict = "FAIL" if mandatory else "PASS"
     lines = [
         f"{verdict} {run.stack}: {len(run.resources)} resources, {mandatory} mandatory and {advisory} advisory violations"
+        + (f", {excepted} excepted" if excepted else "")
     ]
     for v in violations:
         lines.append(f"  [{v.enforcement}] {v.policy}: {v.type} {v.name}")
         if v.urn:
             lines.append(f"      urn: {v.urn}")
+        if v.file and v.line:
+            lines.append(f"      at: {v.file}:{v.line}")
         lines.append(f"      {v.message}")
+        if v.exception:
+            why = v.exception
+            lines.append(
+                f"      excepted: {why.get('reason', '?')} (approved by {why.get('approver', '?')}, "
+                f"expires {why.get('expires', '?')})"
+            )
+    for x in exceptions or []:
+        lines.append(f"  exception: {x.describe()}")
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from enclave.harness import PROJECT_DIR, HarnessError, list_stacks
+def levels_of(policy_config: dict) -> dict[str, str]:
+    """Policy -> the enforcement level its config sets (for SARIF rules and JUnit skips)."""
+    return {
+        name: entry["enforcementLevel"]
+        for name, entry in policy_config.items()
+        if isinstance(entry, dict) and isinstance(entry.get("enforcementLevel"), str)
+    }
 
-    program_dir = (args.program or PROJECT_DIR).resolve()
-    if not program_dir.is_dir():
-        raise UsageError(f"--program {args.program}: no such directory")
-    if not (program_dir / "Pulumi.yaml").exists():
-        raise UsageError(f"--program {args.program}: no Pulumi.yaml there (is it a Pulumi project?)")
+
+def run(args: argparse.Namespace) -> int:
+    from enclave.cli import resolve_program
+    from enclave.files import emit
+    from enclave.harness import HarnessError, list_stacks, run_program
+    from enclave.verdict import exceptions_of
+
+    program_dir = resolve_program(args.program)
     if args.all:
         stacks = list_stacks(program_dir)
         if not stacks:
@@ -406,11 +567,35 @@ def run(args: argparse.Namespace) -> int:
 
     # Evaluate every stack before printing anything: a config error in one stack
     # must not leave a half-printed report.
-    results = [check_stack(stack, program_dir, args.policy_config) for stack in stacks]
-    failed = any(v.mandatory for _run, violations in results for v in violations)
+    results = []
+    for stack in stacks:
+        try:
+            recorded = run_program(stack, program_dir, timeout=args.timeout)
+        except HarnessError as exc:
+            raise UsageError(str(exc)) from None
+        for note in recorded.notes:
+            print(f"note: {recorded.stack}: {note}", file=sys.stderr)
+        config = resolve_policy_config(program_dir, stack, recorded, args.policy_config)
+        results.append((recorded, evaluate(recorded, config), config))
+    failed = any(v.mandatory for _run, violations, _c in results for v in violations)
+
     if args.format == "json":
-        reports = [_report(r, v) for r, v in results]
-        print(json.dumps({"stacks": reports} if args.all else reports[0], indent=2))
+        reports = [_report(r, v, exceptions_of(c)) for r, v, c in results]
+        body = json.dumps({"stacks": reports} if args.all else reports[0], indent=2) + "\n"
+    elif args.format in ("sarif", "junit"):
+        pairs = [(r.stack, v) for r, v, _c in results]
+        levels = {k: lv for _r, _v, c in results for k, lv in levels_of(c).items()}
+        if args.format == "sarif":
+            from enclave.cli import version
+            from enclave.sarif import to_sarif
+
+            doc = to_sarif(pairs, load_policies(), program_dir, levels=levels, tool_version=version())
+            body = json.dumps(doc, indent=2) + "\n"
+        else:
+            from enclave.junit import to_junit
+
+            body = to_junit(pairs, load_policies(), levels)
     else:
-        print("\n".join(_text(r, v) for r, v in results))
-    return EXIT_FAIL if failed else EXIT_OK
+        body = "\n".join(_text(r, v, exceptions_of(c)) for r, v, c in results) + "\n"
+    emit(body, args.output, f"{'FAIL' if failed else 'PASS'}, {args.format} report")
+    return EXIT_FAIL if failed and not args.soft_fail else EXIT_OK

@@ -19,20 +19,112 @@ HELP = "Compare two plan snapshots (files, git revisions, or . for the working t
 
 WORKTREE = "."
 
-# Properties the AWS provider can only change by replacing the resource (pulumi-aws docs: "forces new").
-FORCE_NEW: dict[str, frozenset[str]] = {
-    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled", "region"}),
-    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion", "region"}),
-    "aws:kms/alias:Alias": frozenset({"name", "region"}),
-    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
-    "aws:iam/policy:Policy": frozenset({"name", "namePrefix", "path"}),
-    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "region"}),
-    "aws:ec2/subnet:Subnet": frozenset({"cidrBlock", "availabilityZone", "vpcId", "region"}),
-    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "description", "vpcId", "region"}),
-    "aws:ec2/vpcEndpoint:VpcEndpoint": frozenset({"serviceName", "vpcId", "vpcEndpointType", "region"}),
-    "aws:cloudtrail/trail:Trail": frozenset({"name", "region"}),
-    "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix", "region"}),
+# What the AWS provider replaces rather than updates, per type: (force-new, updatable) inputs, as
+# Pulumi names them. From hashicorp/terraform-provider-aws (which pulumi-aws bridges), each
+# resource's schema under internal/service/: `ForceNew: true` is force-new, every other argument is
+# updatable. Read at (file @ commit):
+#   s3/bucket.go @0070bcd1 (bucket, bucket_prefix; the argument list read is partial, so only
+#   what it showed is listed), s3/bucket_policy.go @0073593e, s3/bucket_versioning.go @01c08000,
+#   kms/key.go @00a35305, secretsmanager/secret.go @00c21ced, iam/role.go @0040ea69,
+#   ec2/vpc_.go @00081ce4, ec2/vpc_subnet.go @00cda125, ec2/vpc_security_group.go @01606926,
+#   ec2/vpc_endpoint.go @008db85a, logs/group.go @0073593e, cloudtrail/trail.go @0a9af16a.
+# `region` (pulumi-aws v7's per-resource region) moves the resource, so it is force-new for every
+# regional type. Tags are updatable everywhere (tagging APIs). A property in neither set, or a
+# type not in the table, is reported as "may replace": only the provider's diff can say.
+FORCE_NEW: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    t: (frozenset(f.split()), frozenset(u.split()))
+    for t, f, u in (
+        ("aws:s3/bucket:Bucket", "bucket bucketPrefix region", "acl grants forceDestroy versioning lifecycleRules"),
+        ("aws:s3/bucketPolicy:BucketPolicy", "bucket region", "policy"),
+        (
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "bucket expectedBucketOwner region",
+            "mfa versioningConfiguration",
+        ),
+        (
+            "aws:kms/key:Key",
+            "customKeyStoreId customerMasterKeySpec keyUsage multiRegion xksKeyId region",
+            "bypassPolicyLockoutSafetyCheck deletionWindowInDays description enableKeyRotation isEnabled policy "
+            "rotationPeriodInDays",
+        ),
+        (
+            "aws:secretsmanager/secret:Secret",
+            "name namePrefix region",
+            "description forceOverwriteReplicaSecret kmsKeyId policy recoveryWindowInDays replicas",
+        ),
+        (
+            "aws:iam/role:Role",
+            "name namePrefix path",
+            "assumeRolePolicy description forceDetachPolicies inlinePolicies managedPolicyArns maxSessionDuration "
+            "permissionsBoundary",
+        ),
+        (
+            "aws:ec2/vpc:Vpc",
+            "cidrBlock ipv4IpamPoolId ipv4NetmaskLength region",
+            "assignGeneratedIpv6CidrBlock enableDnsHostnames enableDnsSupport enableNetworkAddressUsageMetrics "
+            "instanceTenancy ipv6CidrBlock ipv6CidrBlockNetworkBorderGroup ipv6IpamPoolId ipv6NetmaskLength",
+        ),
+        (
+            # ipv6CidrBlock is force-new only in some cases (CustomizeDiff): in neither set.
+            "aws:ec2/subnet:Subnet",
+            "availabilityZone availabilityZoneId cidrBlock ipv4IpamPoolId ipv4NetmaskLength ipv6IpamPoolId "
+            "ipv6Native ipv6NetmaskLength outpostArn vpcId region",
+            "assignIpv6AddressOnCreation customerOwnedIpv4Pool enableDns64 enableLniAtDeviceIndex "
+            "enableResourceNameDnsAaaaRecordOnLaunch enableResourceNameDnsARecordOnLaunch mapCustomerOwnedIpOnLaunch "
+            "mapPublicIpOnLaunch privateDnsHostnameTypeOnLaunch",
+        ),
+        (
+            "aws:ec2/securityGroup:SecurityGroup",
+            "description name namePrefix vpcId region",
+            "egress ingress revokeRulesOnDelete",
+        ),
+        (
+            # dnsOptions (some nested fields force new) and privateDnsEnabled (force-new unless the
+            # endpoint is an interface endpoint, by CustomizeDiff) are in neither set.
+            "aws:ec2/vpcEndpoint:VpcEndpoint",
+            "resourceConfigurationArn serviceName serviceNetworkArn serviceRegion vpcEndpointType vpcId region",
+            "autoAccept ipAddressType policy routeTableIds securityGroupIds subnetConfigurations subnetIds",
+        ),
+        (
+            "aws:cloudwatch/logGroup:LogGroup",
+            "logGroupClass name namePrefix region",
+            "kmsKeyId retentionInDays skipDestroy",
+        ),
+        (
+            "aws:cloudtrail/trail:Trail",
+            "name region",
+            "advancedEventSelectors cloudWatchLogsGroupArn cloudWatchLogsRoleArn enableLogFileValidation enableLogging "
+            "eventSelectors includeGlobalServiceEvents insightSelectors isMultiRegionTrail isOrganizationTrail kmsKeyId "
+            "s3BucketName s3KeyPrefix snsTopicName",
+        ),
+    )
 }
+ALWAYS_UPDATABLE = frozenset({"tags", "tagsAll"})
+
+
+def replacement(
+    type_: str, props: set[str], replace_on_changes: list[str] | None = None, custom: bool = True
+) -> tuple[str, list[str]]:
+    """``("replaced" | "may-replace" | "changed", the properties that decide it)`` for changed top-level inputs.
+
+    Components (``custom=False``) and providers are never replaced by a provider's diff.
+    """
+    props = set(props) - ALWAYS_UPDATABLE
+    roc = set(replace_on_changes or [])
+    forcing = sorted(props if "*" in roc else props & roc)
+    if type_ in FORCE_NEW:
+        force_new, updatable = FORCE_NEW[type_]
+        forcing = sorted({*forcing, *(props & force_new)})
+        if forcing:
+            return "replaced", forcing
+        unknown = sorted(props - updatable)
+        return ("may-replace", unknown) if unknown else ("changed", [])
+    if forcing:
+        return "replaced", forcing
+    if props and custom and not type_.startswith("pulumi:"):
+        return "may-replace", sorted(props)
+    return "changed", []
+
 
 # Stack config keys (after the "project:" prefix) and the risk class a change to them falls in.
 CONFIG_CLASSES = {
@@ -52,12 +144,23 @@ CONFIG_CLASSES = {
 }
 
 
+FORMATS = ("text", "markdown", "json", "github")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="OLD", help="snapshot file, git revision, or . (the working tree)")
     parser.add_argument("new", metavar="NEW", help="snapshot file, git revision, or . (the working tree)")
-    parser.add_argument("--format", choices=("text", "markdown"), default="text", help="markdown: a PR comment")
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(parser, FORMATS, "markdown; json; github: a PR comment with a marker and a size cap")
     parser.add_argument("--stack", metavar="NAME", help="only this stack (default: every stack on either side)")
-    parser.add_argument("--program", type=Path, metavar="DIR", help="the Pulumi program (default: this project)")
+    parser.add_argument("--program", type=Path, metavar="DIR", help="the Pulumi program (default: the project here)")
+    parser.add_argument(
+        "--fail-on",
+        choices=("new", "any"),
+        default="new",
+        help="exit 1 on mandatory violations NEW brings (default) or on any NEW has",
+    )
 
 
 # --------------------------------------------------------------------------- comparing
@@ -67,30 +170,8 @@ def _config_class(key: str) -> str:
     return CONFIG_CLASSES.get(key.split(":", 1)[-1], "residency" if key == "aws:region" else "other")
 
 
-def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
-    """The risk-ordered ``ResourceChange`` list between two snapshots (None: the stack does not exist)."""
-    from enclave.snapshot import Change, ResourceChange, classify, diff_values, order, resource_class
-
-    old = old or {"config": {}, "resources": []}
-    new = new or {"config": {}, "resources": []}
-    result: list[ResourceChange] = []
-
-    cfg_changes = [
-        Change(path, o, n, _config_class(path.split(".")[0].split("[")[0].split('"')[0]), scope="config", note=note)
-        for key in sorted(set(old["config"]) | set(new["config"]))
-        for path, o, n, note in diff_values(key, old["config"].get(key), new["config"].get(key))
-    ]
-    if cfg_changes:
-        risk = min((c.risk for c in cfg_changes), key=_rank)
-        result.append(ResourceChange("changed", "(stack config)", "pulumi:config", "stack config", risk, cfg_changes))
-
-    old_by = {e["urn"]: e for e in old["resources"]}
-    new_by = {e["urn"]: e for e in new["resources"]}
-    removed = [old_by[u] for u in sorted(set(old_by) - set(new_by))]
-    added = [new_by[u] for u in sorted(set(new_by) - set(old_by))]
-    old_regions = {e.get("region") for e in old["resources"] if e.get("region")}
-
-    # A type, name or parent change is a new URN: the engine deletes and creates (a replacement).
+def _pair_renames(removed: list[dict], added: list[dict]) -> list[tuple[dict, dict, str]]:
+    """Removed/added entries that are one resource moved or renamed (a new URN: the engine replaces it)."""
     pairs: list[tuple[dict, dict, str]] = []
     for same in (lambda a, b: a["type"] == b["type"], lambda a, b: True):
         for r in list(removed):
@@ -111,8 +192,37 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
             pairs.append((r, a, f"renamed: {r['name']} -> {a['name']} (without an alias the engine replaces it)"))
             removed.remove(r)
             added.remove(a)
+    return pairs
+
+
+def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
+    """The risk-ordered ``ResourceChange`` list between two snapshots (None: the stack does not exist)."""
+    from enclave.snapshot import Change, ResourceChange, classify, diff_values, order, resource_class
+
+    old = old or {"config": {}, "resources": []}
+    new = new or {"config": {}, "resources": []}
+    result: list[ResourceChange] = []
+    before: dict[int, dict] = {}  # id(ResourceChange) -> the OLD entry it changes or removes
+
+    cfg_changes = [
+        Change(path, o, n, _config_class(path.split(".")[0].split("[")[0].split('"')[0]), scope="config", note=note)
+        for key in sorted(set(old["config"]) | set(new["config"]))
+        for path, o, n, note in diff_values(key, old["config"].get(key), new["config"].get(key))
+    ]
+    if cfg_changes:
+        risk = min((c.risk for c in cfg_changes), key=_rank)
+        result.append(ResourceChange("changed", "(stack config)", "pulumi:config", "stack config", risk, cfg_changes))
+
+    old_by = {e["urn"]: e for e in old["resources"]}
+    new_by = {e["urn"]: e for e in new["resources"]}
+    removed = [old_by[u] for u in sorted(set(old_by) - set(new_by))]
+    added = [new_by[u] for u in sorted(set(new_by) - set(old_by))]
+    old_regions = {e.get("region") for e in old["resources"] if e.get("region")}
+    pairs = _pair_renames(removed, added)
 
     def whole(entry: dict[str, Any], kind: str) -> ResourceChange:
+        from enclave.snapshot import resource_direction
+
         risk = resource_class(entry["type"], entry["inputs"])
         note = ""
         if kind == "added" and entry.get("region") and old_regions and entry["region"] not in old_regions:
@@ -121,21 +231,112 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
             Change(path, *((None, v) if kind == "added" else (v, None)), classify(entry["type"], path), note=n)
             for path, v, n in _flatten(entry["inputs"])
         ]
-        return ResourceChange(kind, entry["urn"], entry["type"], entry["name"], risk, changes, note)
+        rc = ResourceChange(kind, entry["urn"], entry["type"], entry["name"], risk, changes, note)
+        rc.direction = resource_direction(entry["type"], entry["inputs"], kind)
+        return rc
 
-    result += [whole(e, "removed") for e in removed]
+    for e in removed:
+        rc = whole(e, "removed")
+        before[id(rc)] = e
+        result.append(rc)
     result += [whole(e, "added") for e in added]
 
     for urn in sorted(set(old_by) & set(new_by)):
-        rc = _compare(old_by[urn], new_by[urn])
+        rc = _compare(old_by[urn], new_by[urn], {o["urn"]: n["urn"] for o, n, _ in pairs})
         if rc is not None:
+            before[id(rc)] = old_by[urn]
             result.append(rc)
+    renamed = {o["urn"]: n["urn"] for o, n, _ in pairs}
     for o, n, note in pairs:
-        rc = _compare(o, n) or ResourceChange("replaced", n["urn"], n["type"], n["name"], "other")
+        rc = _compare(o, n, renamed) or ResourceChange("replaced", n["urn"], n["type"], n["name"], "other")
         rc.kind, rc.note = "replaced", "; ".join(x for x in (note, rc.note) if x)
         rc.risk = min([resource_class(n["type"], n["inputs"]), rc.risk], key=_rank)
+        before[id(rc)] = o
         result.append(rc)
+    _propagate_replacements(result, new_by, renamed)
+    for rc in result:
+        _flag_data_loss(rc, before.get(id(rc)))
     return order(result)
+
+
+def _propagate_replacements(result: list, new_by: dict[str, dict], renamed: dict[str, str]) -> None:
+    """Dependents of a replaced resource change too: their inputs hold its (new) id or ARN.
+
+    A resource whose input depends (``options.propertyDependencies``) on a replaced one gets that
+    input marked "known after apply"; whether it is then replaced depends on whether the input forces
+    replacement (``FORCE_NEW``), else it "may replace". Repeated until nothing new is replaced.
+    """
+    from enclave.snapshot import UNKNOWN, Change, ResourceChange, classify
+
+    by_urn = {rc.urn: rc for rc in result}
+    replaced = {rc.urn for rc in result if rc.kind == "replaced"} | set(renamed) | set(renamed.values())
+    names = {urn: e["name"] for urn, e in new_by.items()}
+    names.update({old: names.get(new, old.rsplit("::", 1)[-1]) for old, new in renamed.items()})
+    done: set[tuple[str, str]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for urn in sorted(new_by):
+            entry = new_by[urn]
+            if not entry["custom"]:
+                continue
+            for prop, deps in sorted(entry["options"].get("propertyDependencies", {}).items()):
+                sources = sorted(d for d in deps if d in replaced and d != urn)
+                if not sources or (urn, prop) in done:
+                    continue
+                done.add((urn, prop))
+                source = names.get(sources[0], sources[0].rsplit("::", 1)[-1])
+                kind, _ = replacement(entry["type"], {prop}, entry["options"].get("replaceOnChanges"))
+                if kind == "changed" and prop in ALWAYS_UPDATABLE:
+                    continue
+                note = (
+                    f"input from replaced {source} will change; "
+                    + {
+                        "replaced": "forces replacement",
+                        "may-replace": "may replace if that input forces replacement",
+                        "changed": "updated in place",
+                    }[kind]
+                )
+                change = Change(prop, entry["inputs"].get(prop), UNKNOWN, classify(entry["type"], prop), note=note)
+                rc = by_urn.get(urn)
+                if rc is None:
+                    rc = ResourceChange(kind, urn, entry["type"], entry["name"], change.risk, [], "")
+                    result.append(rc)
+                    by_urn[urn] = rc
+                elif KIND_STRENGTH[kind] > KIND_STRENGTH.get(rc.kind, 0):
+                    rc.kind = kind
+                rc.changes.append(change)
+                rc.risk = min([rc.risk, change.risk], key=_rank)
+                rc.note = "; ".join(x for x in (rc.note, f"{prop}: {note}") if x)
+                if rc.kind == "replaced" and urn not in replaced:
+                    replaced.add(urn)
+                    changed = True
+
+
+KIND_STRENGTH = {"changed": 1, "may-replace": 2, "replaced": 3}
+
+
+def _flag_data_loss(rc, old_entry: dict | None) -> None:
+    """Deleting or replacing a protected or data-bearing resource: the top risk, always flagged."""
+    from enclave.snapshot import data_bearing
+
+    if rc.kind not in ("removed", "replaced", "may-replace") or old_entry is None:
+        return
+    protected = bool(old_entry.get("options", {}).get("protect"))
+    holds_data = data_bearing(old_entry["type"])
+    if not (protected or holds_data) or (rc.kind == "may-replace" and not holds_data):
+        return
+    what = "deletes" if rc.kind == "removed" else "replaces" if rc.kind == "replaced" else "may replace"
+    why = []
+    if holds_data:
+        why.append(f"{what} a data-bearing {old_entry['type'].split(':')[-1]}: what it holds is lost")
+    if protected:
+        why.append(
+            "it is protected: the engine refuses until someone unprotects it; "
+            "to rename or move it keep the old URN with an alias (ResourceOptions(aliases=[...]))"
+        )
+    rc.risk = "data-loss"
+    rc.note = "; ".join(x for x in (f"DATA LOSS: {'; '.join(why)}", rc.note) if x)
 
 
 def neutralise_stack(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -177,9 +378,23 @@ def _flatten(inputs: dict[str, Any]):
         yield key, inputs[key], ""
 
 
-def _compare(old: dict[str, Any], new: dict[str, Any]):
+def _follow_renames(options: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    """OLD's options with the URNs of renamed resources replaced by their new URNs (no noise from a rename)."""
+    if not renamed:
+        return options
+    return dict(
+        options,
+        dependencies=sorted(renamed.get(u, u) for u in options.get("dependencies", [])),
+        propertyDependencies={
+            k: sorted(renamed.get(u, u) for u in v) for k, v in options.get("propertyDependencies", {}).items()
+        },
+    )
+
+
+def _compare(old: dict[str, Any], new: dict[str, Any], renamed: dict[str, str] | None = None):
     from enclave.snapshot import Change, ResourceChange, classify, diff_values
 
+    old = dict(old, options=_follow_renames(old["options"], renamed or {}))
     typ = new["type"]
     changes: list[Change] = []
     for field in ("region", "provider"):
@@ -192,13 +407,18 @@ def _compare(old: dict[str, Any], new: dict[str, Any]):
     if not changes:
         return None
     top = {c.path.split(".")[0].split("[")[0] for c in changes if c.scope == "input"}
-    forcing = sorted(top & (FORCE_NEW.get(typ, frozenset()) | set(new["options"]["replaceOnChanges"])))
-    if "*" in new["options"]["replaceOnChanges"] and top:
-        forcing = sorted(top)
     if old.get("region") != new.get("region"):
-        forcing = sorted({*forcing, "region"})
-    kind = "replaced" if forcing else "changed"
-    note = f"replaced because {', '.join(forcing)} changed" if forcing else ""
+        top.add("region")
+    kind, why = replacement(typ, top, new["options"]["replaceOnChanges"], new["custom"])
+    if kind == "replaced":
+        note = f"replaced because {', '.join(why)} changed"
+    elif kind == "may-replace":
+        note = (
+            f"may replace: whether the AWS provider replaces {typ} on a change of {', '.join(why)} is not in "
+            "enclave/diff.py's FORCE_NEW table; the real preview decides"
+        )
+    else:
+        note = ""
     risk = min((c.risk for c in changes), key=_rank)
     return ResourceChange(kind, new["urn"], typ, new["name"], risk, changes, note)
 
@@ -207,17 +427,31 @@ def _compare(old: dict[str, Any], new: dict[str, Any]):
 
 
 def _counts(changes) -> dict[str, int]:
-    counts = {k: 0 for k in ("added", "removed", "replaced", "changed")}
+    counts = {k: 0 for k in ("added", "removed", "replaced", "may-replace", "changed")}
     for rc in changes:
-        counts[rc.kind] += 1
+        counts[rc.kind] = counts.get(rc.kind, 0) + 1
     return counts
 
 
 def summary_line(changes) -> str:
+    from enclave.snapshot import KIND_LABEL
+
     counts = _counts(changes)
     flagged = sum(1 for rc in changes if rc.flagged)
-    parts = [f"{n} {k}" for k, n in counts.items()]
-    return f"{flagged} flagged (residency or access), " + ", ".join(parts)
+    data_loss = sum(1 for rc in changes if rc.risk == "data-loss")
+    parts = [f"{n} {KIND_LABEL.get(k, k)}" for k, n in counts.items() if n or k != "may-replace"]
+    lead = f"{flagged} flagged (residency or access)" + (f", {data_loss} DATA LOSS" if data_loss else "")
+    return lead + ", " + ", ".join(parts)
+
+
+def _label(rc) -> str:
+    from enclave.snapshot import KIND_LABEL
+
+    return KIND_LABEL.get(rc.kind, rc.kind)
+
+
+def _direction(rc) -> str:
+    return "  weakens" if rc.weakens else "  hardens" if rc.hardening_only and rc.risk != "other" else ""
 
 
 def render_text(title: str, changes, notes: list[str] | None = None) -> str:
@@ -230,13 +464,14 @@ def render_text(title: str, changes, notes: list[str] | None = None) -> str:
     for i, rc in enumerate(changes, 1):
         mark = "!!" if rc.flagged else "  "
         lines.append("")
-        lines.append(f"{mark} {i}. [{RISK[rc.risk].title}] {rc.kind.upper()} {rc.name}  ({rc.type})")
+        lines.append(f"{mark} {i}. [{RISK[rc.risk].title}] {_label(rc).upper()} {rc.name}  ({rc.type}){_direction(rc)}")
         if rc.note:
             lines.append(f"      {rc.note}")
         for c in rc.changes:
-            flag = "!" if RISK[c.risk].flagged else " "
+            flag = "!" if RISK[c.risk].flagged and c.direction != "hardens" else " "
+            extra = "; ".join(x for x in (c.note, c.direction) if x)
             lines.append(
-                f"    {flag} {c.path or '(whole value)'}  [{RISK[c.risk].title}]" + (f"  {c.note}" if c.note else "")
+                f"    {flag} {c.path or '(whole value)'}  [{RISK[c.risk].title}]" + (f"  {extra}" if extra else "")
             )
             if c.old is not None:
                 lines.append(f"        - {shorten(c.old)}")
@@ -249,35 +484,75 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 
-def render_markdown(title: str, changes, notes: list[str] | None = None) -> str:
+def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(head: title, summary and table; one detail block per change; the legend) of the Markdown report."""
     from enclave.snapshot import RISK, RISK_CLASSES, shorten
 
-    lines = [f"### {title}", "", f"**{summary_line(changes)}**. Riskiest first; ⚠️ marks residency/access changes.", ""]
-    lines += [f"> {n}" for n in notes or []] + ([""] if notes else [])
+    head = [f"### {title}", "", f"**{summary_line(changes)}**. Riskiest first; ⚠️ marks residency/access changes.", ""]
+    head += [f"> {n}" for n in notes or []] + ([""] if notes else [])
     if not changes:
-        return "\n".join(lines + ["No changes.", ""])
-    lines += ["| # | risk | change | resource | type |", "| --- | --- | --- | --- | --- |"]
+        return head + ["No changes.", ""], [], []
+    head += ["| # | risk | change | resource | type |", "| --- | --- | --- | --- | --- |"]
     for i, rc in enumerate(changes, 1):
-        mark = "⚠️ " if rc.flagged else ""
-        lines.append(f"| {i} | {mark}{RISK[rc.risk].title} | {rc.kind} | `{_md(rc.name)}` | `{rc.type}` |")
-    lines.append("")
+        mark = "🛑 " if rc.risk == "data-loss" else "⚠️ " if rc.flagged else ""
+        head.append(
+            f"| {i} | {mark}{RISK[rc.risk].title}{_direction(rc)} | {_label(rc)} | `{_md(rc.name)}` | `{rc.type}` |"
+        )
+    head.append("")
+    details = []
     for i, rc in enumerate(changes, 1):
-        mark = "⚠️ " if rc.flagged else ""
-        summary = f"{i}. {mark}{RISK[rc.risk].title}: {rc.kind} <code>{_md(rc.name)}</code>"
-        lines += [f"<details{' open' if rc.flagged else ''}><summary>{summary}</summary>", ""]
+        mark = "🛑 " if rc.risk == "data-loss" else "⚠️ " if rc.flagged else ""
+        summary = f"{i}. {mark}{RISK[rc.risk].title}: {_label(rc)} <code>{_md(rc.name)}</code>"
+        block = [f"<details{' open' if rc.flagged else ''}><summary>{summary}</summary>", ""]
         if rc.note:
-            lines += [rc.note, ""]
-        lines.append("```diff")
+            block += [_md(rc.note), ""]
+        block.append("```diff" if rc.changes else "(no property changes)")
         for c in rc.changes:
-            lines.append(f"@ {c.path or '(whole value)'} [{RISK[c.risk].title}]" + (f" {c.note}" if c.note else ""))
+            extra = "; ".join(x for x in (c.note, c.direction) if x)
+            block.append(f"@ {c.path or '(whole value)'} [{RISK[c.risk].title}]" + (f" {extra}" if extra else ""))
             if c.old is not None:
-                lines.append(f"- {shorten(c.old, 400)}")
+                block.append(f"- {shorten(c.old, 400)}")
             if c.new is not None:
-                lines.append(f"+ {shorten(c.new, 400)}")
-        lines += ["```", "", "</details>", ""]
+                block.append(f"+ {shorten(c.new, 400)}")
+        block += ["```" if rc.changes else "", "", "</details>", ""]
+        details.append("\n".join(block))
     legend = [f"{i}. **{c.title}**: {c.why}" for i, c in enumerate(RISK_CLASSES, 1)]
-    lines += ["<details><summary>Risk classes, riskiest first</summary>", "", *legend, "", "</details>", ""]
-    return "\n".join(lines)
+    tail = ["<details><summary>Risk classes, riskiest first</summary>", "", *legend, "", "</details>", ""]
+    return head, details, tail
+
+
+def render_markdown(title: str, changes, notes: list[str] | None = None) -> str:
+    head, details, tail = markdown_parts(title, changes, notes)
+    return "\n".join(head) + ("\n" + "\n".join(details) if details else "") + ("\n" + "\n".join(tail) if tail else "")
+
+
+def change_json(rc) -> dict[str, Any]:
+    """One ``ResourceChange`` as JSON (the ``--format json`` of diff and review)."""
+    from enclave.snapshot import RISK
+
+    return {
+        "kind": rc.kind,
+        "urn": rc.urn,
+        "type": rc.type,
+        "name": rc.name,
+        "risk": rc.risk,
+        "riskTitle": RISK[rc.risk].title,
+        "flagged": rc.flagged,
+        "direction": "weakens" if rc.weakens else "hardens" if rc.hardening_only else "",
+        "note": rc.note,
+        "changes": [
+            {
+                "path": c.path,
+                "old": c.old,
+                "new": c.new,
+                "risk": c.risk,
+                "scope": c.scope,
+                "note": c.note,
+                "direction": c.direction,
+            }
+            for c in rc.changes
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- inputs
@@ -290,9 +565,10 @@ def _git(program_dir: Path, *argv: str) -> subprocess.CompletedProcess:
         raise UsageError("git is not installed, so revisions cannot be read; pass snapshot files instead") from None
 
 
-def _side(arg: str, label: str, program_dir: Path, stack: str | None) -> tuple[str, dict[str, dict[str, Any]]]:
-    """(display name, stack -> snapshot) for one side of the comparison."""
-    from enclave.snapshot import SnapshotError, build_snapshot, load_snapshot, parse_snapshot
+def _side(arg: str, label: str, program_dir: Path, stack: str | None):
+    """(display name, stack -> snapshot, stack -> ProgramRun for the working tree) for one side."""
+    from enclave.files import read_text
+    from enclave.snapshot import SnapshotError, build_snapshot, parse_snapshot
 
     path = Path(arg)
     if arg == WORKTREE:
@@ -300,15 +576,16 @@ def _side(arg: str, label: str, program_dir: Path, stack: str | None) -> tuple[s
 
         stacks = [stack] if stack else list_stacks(program_dir)
         try:
-            return "working tree", {s: build_snapshot(run_program(s, program_dir)) for s in stacks}
+            runs = {s: run_program(s, program_dir) for s in stacks}
         except HarnessError as exc:
             raise UsageError(f"{label} (working tree): {exc}") from None
+        return "working tree", {s: build_snapshot(r) for s, r in runs.items()}, runs
     if path.is_file():
         try:
-            snap = load_snapshot(path)
+            snap = parse_snapshot(read_text(path, label), str(path))
         except SnapshotError as exc:
             raise UsageError(f"{label}: {exc}") from None
-        return str(path), {snap["stack"]: snap}
+        return str(path), {snap["stack"]: snap}, {}
     if path.suffix == ".json":
         raise UsageError(f"{label} {arg!r}: no such file")
 
@@ -330,22 +607,81 @@ def _side(arg: str, label: str, program_dir: Path, stack: str | None) -> tuple[s
         except SnapshotError as exc:
             raise UsageError(f"{label}: {exc}") from None
         snaps[snap["stack"]] = snap
-    return arg, snaps
+    return arg, snaps, {}
+
+
+# The risk class of each policy's subject, for changes the verdict blames.
+POLICY_CLASSES = {
+    "no-cross-region-replication": "replication",
+    "region-pinned": "residency",
+    "operator-held-encryption": "encryption",
+    "no-egress": "network",
+    "no-public-data": "access",
+    "data-protected": "protection",
+    "audit-on": "audit",
+    "residency-tags": "residency",
+}
+
+
+def blame(changes, violations) -> None:
+    """A change whose resource has a mandatory violation in NEW is flagged at least at that policy's class."""
+    by_urn: dict[str, list[str]] = {}
+    for v in violations:
+        if v.enforcement == "mandatory" and v.urn:
+            by_urn.setdefault(v.urn, []).append(v.policy)
+    for rc in changes:
+        policies = sorted(set(by_urn.get(rc.urn, [])))
+        if not policies:
+            continue
+        rc.risk = min([rc.risk, *(POLICY_CLASSES.get(p, "residency") for p in policies)], key=_rank)
+        rc.direction = "weakens"
+        rc.note = "; ".join(x for x in (f"violates {', '.join(policies)} (see the verdict)", rc.note) if x)
+
+
+def stack_verdict(program_dir: Path, stack: str, new_snap, new_run, old_snap, policy_config_file: Path | None):
+    """The pack's verdict on NEW, with OLD's violations (same policy config) as the baseline.
+
+    Both sides are evaluated the same way, from their snapshots (as a first preview would see them:
+    secret values and outputs unknown), so a violation OLD already had compares equal. When NEW is
+    the working tree, its violations take their source positions from the real run.
+    """
+    import dataclasses
+
+    from enclave.check import evaluate, resolve_policy_config
+    from enclave.snapshot import run_from_snapshot
+    from enclave.verdict import Verdict, exceptions_of, key
+
+    if new_snap is None:
+        return Verdict(stack, [], notes=["the stack is gone in NEW: nothing to evaluate"], baseline=set())
+    run = run_from_snapshot(new_snap)
+    config = resolve_policy_config(program_dir, new_snap["stack"], new_run or run, policy_config_file)
+    violations = evaluate(run, config)
+    if new_run is not None:
+        where = {r.urn: (getattr(r, "source_file", ""), getattr(r, "source_line", 0)) for r in new_run.resources}
+        violations = [
+            dataclasses.replace(v, file=where[v.urn][0], line=where[v.urn][1]) if not v.file and v.urn in where else v
+            for v in violations
+        ]
+    baseline = {key(v) for v in evaluate(run_from_snapshot(old_snap), config)} if old_snap is not None else set()
+    return Verdict(stack, violations, exceptions_of(config), baseline=baseline)
 
 
 def run(args: argparse.Namespace) -> int:
-    from enclave.harness import PROJECT_DIR
+    import json
 
-    program_dir = (args.program or PROJECT_DIR).resolve()
-    old_name, olds = _side(args.old, "OLD", program_dir, args.stack)
-    new_name, news = _side(args.new, "NEW", program_dir, args.stack)
-    render = render_markdown if args.format == "markdown" else render_text
+    from enclave import comment, verdict
+    from enclave.cli import EXIT_FAIL, resolve_program
+    from enclave.files import emit
+
+    program_dir = resolve_program(args.program)
+    old_name, olds, _ = _side(args.old, "OLD", program_dir, args.stack)
+    new_name, news, new_runs = _side(args.new, "NEW", program_dir, args.stack)
 
     if len(olds) == 1 and len(news) == 1 and set(olds) != set(news) and not args.stack:
         # Two files of different stacks ("how does hamar differ from dublin"): line resources up by
         # URN and name with the stack name neutralised; inputs keep their real values.
         (os_, o), (ns_, n) = next(iter(olds.items())), next(iter(news.items()))
-        pairs = [(f"{os_} -> {ns_}", neutralise_stack(o), neutralise_stack(n))]
+        pairs = [(f"{os_} -> {ns_}", ns_, neutralise_stack(o), neutralise_stack(n), o, n)]
     else:
         stacks = sorted(set(olds) | set(news))
         if args.stack:
@@ -354,16 +690,64 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--stack {args.stack}: neither {old_name} nor {new_name} has a snapshot of it")
         if not stacks:
             raise UsageError(f"no snapshots found in {old_name} or {new_name} (run: python -m enclave plan --all)")
-        pairs = [(s, olds.get(s), news.get(s)) for s in stacks]
+        pairs = [(s, s, olds.get(s), news.get(s), olds.get(s), news.get(s)) for s in stacks]
 
-    out = []
-    for stack, o, n in pairs:
+    # Everything is computed before anything is printed or written.
+    reports = []
+    for label, stack, o, n, raw_old, raw_new in pairs:
         notes = []
         if o is None:
             notes.append(f"stack {stack} does not exist in {old_name}: everything is new")
         if n is None:
             notes.append(f"stack {stack} does not exist in {new_name}: everything goes")
-        title = f"enclave diff: stack {stack} ({old_name} -> {new_name})"
-        out.append(render(title, diff_snapshots(o, n), notes))
-    print("\n".join(out), end="")
-    return EXIT_OK
+        v = stack_verdict(program_dir, stack, raw_new, new_runs.get(stack), raw_old, args.policy_config)
+        if label != stack:
+            v.baseline = None  # two different sites: OLD's violations are another stack's
+        title = f"enclave diff: stack {label} ({old_name} -> {new_name})"
+        changes = diff_snapshots(o, n)
+        if label == stack:
+            from enclave.snapshot import order
+
+            blame(changes, v.violations)
+            changes = order(changes)
+        reports.append((title, label, v, changes, notes))
+    failed = any(v.fails(args.fail_on) for _t, _l, v, _c, _n in reports)
+
+    if args.format == "json":
+        doc = {
+            "old": old_name,
+            "new": new_name,
+            "failed": failed,
+            "stacks": [
+                {
+                    "stack": label,
+                    "verdict": verdict.to_json(v),
+                    "summary": _counts(changes),
+                    "notes": notes,
+                    "changes": [change_json(rc) for rc in changes],
+                }
+                for _t, label, v, changes, notes in reports
+            ],
+        }
+        body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    elif args.format in ("markdown", "github"):
+        head: list[str] = [f"## enclave diff: {'❌ FAIL' if failed else '✅ PASS'} ({old_name} -> {new_name})", ""]
+        for _t, _l, v, _c, _n in reports:
+            head += verdict.render_markdown(v)
+        details: list[str] = []
+        tail: list[str] = []
+        for title, _l, _v, changes, notes in reports:
+            h, d, t = markdown_parts(title, changes, notes)
+            details += ["\n".join(h), *d]
+            tail = t
+        if args.format == "github":
+            body = comment.fit("diff", head, details, tail)
+        else:
+            body = "\n".join(head + details + tail) + "\n"
+    else:
+        lines = [f"enclave diff: {'FAIL' if failed else 'PASS'} ({old_name} -> {new_name})"]
+        for _t, _l, v, _c, _n in reports:
+            lines += verdict.render_text(v)
+        body = "\n".join(lines) + "\n\n" + "\n".join(render_text(t, c, n) for t, _l, _v, c, n in reports)
+    emit(body, args.output, f"{'FAIL' if failed else 'PASS'}, {args.format} report")
+    return EXIT_FAIL if failed and not args.soft_fail else EXIT_OK

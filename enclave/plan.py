@@ -10,6 +10,7 @@ and is not committed: its bytes depend on the Graphviz version and fonts.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import os
 import re
@@ -164,8 +165,18 @@ def build_graph(run, snapshot: dict[str, Any]) -> Graph:
         best.setdefault((src, dst), label)
     graph = Graph(components=components, members=members, edges=sorted((s, d, lbl) for (s, d), lbl in best.items()))
     ordered = [c["urn"] for c in components] + [r["urn"] for rs in members.values() for r in rs]
-    graph.node_ids = {urn: f"n{i}" for i, urn in enumerate(sorted(ordered))}
+    graph.node_ids = node_ids(ordered, entries)
     return graph
+
+
+def node_ids(urns: list[str], entries: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """A diagram id per resource from its own name and URN, never its position in a list: adding or
+    removing one resource changes only the lines that mention it."""
+    ids: dict[str, str] = {}
+    for urn in sorted(set(urns)):
+        name = re.sub(r"[^A-Za-z0-9]+", "_", entries[urn]["name"]).strip("_") or "r"
+        ids[urn] = f"{name}_{hashlib.sha256(urn.encode()).hexdigest()[:6]}"
+    return ids
 
 
 def _short_type(type_: str) -> str:
@@ -477,17 +488,16 @@ def _stacks(args, program_dir: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from enclave.harness import PROJECT_DIR
 
-    program_dir = (args.program or PROJECT_DIR).resolve()
-    if not (program_dir / "Pulumi.yaml").is_file():
-        raise UsageError(f"--program {program_dir}: no Pulumi.yaml there (point it at a Pulumi project directory)")
+    from enclave.cli import resolve_program
+
+    program_dir = resolve_program(args.program)
     out_dir = (args.out or program_dir / "previews").resolve()
     stacks = _stacks(args, program_dir)
     # Render everything before writing anything: a failing stack leaves no half-updated previews.
     files: dict[str, str] = {}
     for stack in stacks:
-        files.update(render_stack(stack, args.program))
+        files.update(render_stack(stack, program_dir))
 
     if args.check:
         stale = [name for name, text in sorted(files.items()) if _read(out_dir / name) != text]
@@ -505,14 +515,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"previews are current: {', '.join(stacks)}")
         return EXIT_OK
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in sorted(files.items()):
-        (out_dir / name).write_text(text, encoding="utf-8")
+    # Every file goes to a temporary first and replaces its target only when all are written:
+    # a failure leaves the previous previews as they were.
+    from enclave.files import write_files
+
+    write_files({out_dir / name: text for name, text in sorted(files.items())})
+    for name in sorted(files):
         print(f"wrote {_display(out_dir / name)}")
     if shutil.which("dot"):
         for stack in stacks:
             svg = out_dir / f"{stack}.svg"
-            subprocess.run(["dot", "-Tsvg", "-o", str(svg), str(out_dir / f"{stack}.dot")], check=True)
+            temp = out_dir / f".{stack}.svg.tmp"
+            done = subprocess.run(["dot", "-Tsvg", "-o", str(temp), str(out_dir / f"{stack}.dot")], capture_output=True)
+            if done.returncode != 0:
+                temp.unlink(missing_ok=True)
+                print(f"warning: Graphviz could not render {svg.name}: {done.stderr.decode(errors='replace').strip()}")
+                continue
+            os.replace(temp, svg)
             print(f"wrote {_display(svg)} (Graphviz; not committed: its bytes depend on the Graphviz version)")
     return EXIT_OK
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ _KIND = {
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|<\{%[a-z]*%\}>")
 
 
+FORMATS = ("text", "markdown", "json", "sarif", "github")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("preview", metavar="PREVIEW.json", type=Path, help="stdout of `pulumi preview --json`")
     parser.add_argument(
@@ -50,7 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the same preview's `--event-log FILE` (JSON Lines): adds the policy results the digest lacks",
     )
-    parser.add_argument("--format", choices=("text", "markdown"), default="text", help="markdown: a PR comment")
+    from enclave.cli import add_report_arguments
+
+    add_report_arguments(
+        parser, FORMATS, "markdown; json; sarif (code scanning); github: a PR comment with a marker and a size cap"
+    )
+    parser.add_argument(
+        "--program", type=Path, metavar="DIR", help="the Pulumi program the preview is of (default: the project here)"
+    )
 
 
 @dataclass
@@ -61,6 +72,8 @@ class Preview:
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
     change_summary: dict[str, int] = field(default_factory=dict)
     maybe_corrupt: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    """The stack config the preview ran with (``project:key`` -> string; secrets ``[secret]``)."""
     policy_events: list[dict[str, Any]] | None = None
     """None: the input had no policy data at all (a digest)."""
 
@@ -69,10 +82,9 @@ class Preview:
 
 
 def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{what} {path}: cannot read it ({exc.strerror})") from None
+    from enclave.files import read_text
+
+    return read_text(path, what)
 
 
 def _event_step(meta: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +168,7 @@ def parse_preview(text: str, source: str) -> Preview:
         diagnostics=[d for d in data.get("diagnostics") or [] if isinstance(d, dict)],
         change_summary=dict(data.get("changeSummary") or {}),
         maybe_corrupt=bool(data.get("maybeCorrupt")),
+        config={k: v for k, v in (data.get("config") or {}).items() if isinstance(v, str)},
     )
 
 
@@ -297,9 +310,20 @@ def _changes_of(step: dict[str, Any], typ: str):
 
 def review(preview: Preview):
     """Risk-ordered ``ResourceChange``s of a preview (the same classes as ``enclave diff``)."""
-    from enclave.snapshot import Change, ResourceChange, canonical, classify, order, resource_class
+    from enclave.snapshot import (
+        Change,
+        ResourceChange,
+        canonical,
+        classify,
+        data_bearing,
+        order,
+        resource_class,
+        resource_direction,
+    )
 
     by_urn: dict[str, ResourceChange] = {}
+    olds: dict[str, dict] = {}
+    news: dict[str, dict] = {}
     ops: dict[str, list[str]] = {}
     reasons: dict[str, set[str]] = {}
     for step in preview.steps:
@@ -310,6 +334,10 @@ def review(preview: Preview):
         old, new = _state(step, "oldState"), _state(step, "newState")
         if op in _QUIET_OPS and not (op == "same" and bool(old.get("protect")) != bool(new.get("protect"))):
             continue
+        if old:
+            olds.setdefault(urn, old)
+        if new:
+            news[urn] = new
         kind = _KIND.get(op, "changed")
         if kind in ("added", "removed"):
             inputs = canonical((new if kind == "added" else old).get("inputs") or {})
@@ -341,6 +369,21 @@ def review(preview: Preview):
     for urn, rc in by_urn.items():
         why = sorted(reasons[urn])
         rc.note = f"op: {', '.join(ops[urn])}" + (f"; replaced because {', '.join(why)} changed" if why else "")
+        old = olds.get(urn) or {}
+        if rc.kind in ("added", "removed"):
+            state = old if rc.kind == "removed" else news.get(urn) or {}
+            rc.direction = resource_direction(rc.type, canonical(state.get("inputs") or {}), rc.kind)
+        if rc.kind in ("removed", "replaced") and (bool(old.get("protect")) or data_bearing(rc.type)):
+            what = "deletes" if rc.kind == "removed" else "replaces"
+            why_lost = (
+                [f"{what} a data-bearing {rc.type.split(':')[-1]}: what it holds is lost"]
+                if data_bearing(rc.type)
+                else []
+            )
+            if old.get("protect"):
+                why_lost.append("it is protected: the engine refuses until someone unprotects it")
+            rc.risk = "data-loss"
+            rc.note = f"DATA LOSS: {'; '.join(why_lost)}; {rc.note}"
     return order(list(by_urn.values()))
 
 
@@ -411,26 +454,258 @@ def _diagnostic_lines(preview: Preview) -> list[str]:
     return (["diagnostics:"] + lines) if lines else []
 
 
+# --------------------------------------------------------------------------- the offline verdict
+
+_GONE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace", "read", "refresh"}
+
+
+def stack_of(preview: Preview) -> tuple[str, str]:
+    """(stack, project) from the URNs (``urn:pulumi:<stack>::<project>::...``)."""
+    for step in preview.steps:
+        parts = step.get("urn", "").split("::")
+        if len(parts) >= 2 and parts[0].startswith("urn:pulumi:"):
+            return parts[0][len("urn:pulumi:") :], parts[1]
+    return "", ""
+
+
+def completeness(preview: Preview) -> str:
+    """ "" when the steps cover every resource the engine counted; else why not (the pack needs all of them)."""
+    if not preview.change_summary:
+        return "the preview has no change summary, so it cannot show that it lists every resource"
+    listed: dict[str, int] = {}
+    seen: set[tuple[str, str]] = set()
+    for step in preview.steps:
+        op = step.get("op", "")
+        if (step.get("urn"), op) not in seen:
+            seen.add((step.get("urn"), op))
+            listed[op] = listed.get(op, 0) + 1
+    missing = {op: n - listed.get(op, 0) for op, n in preview.change_summary.items() if n > listed.get(op, 0)}
+    if missing:
+        counts = ", ".join(f"{n} {op}" for op, n in sorted(missing.items()))
+        return (
+            f"the preview does not list every resource ({counts} not shown; run `pulumi preview --json "
+            "--show-sames`), and the pack needs all of them (providers, buckets' configurations)"
+        )
+    return ""
+
+
+def _position(state: dict[str, Any]) -> tuple[str, int]:
+    """(project-relative file, line) from a ``sourcePosition`` like ``project:///components/x.py#12,5``."""
+    pos = state.get("sourcePosition") or ""
+    if not isinstance(pos, str) or not pos.startswith("project:///"):
+        return "", 0
+    path, _, where = pos[len("project:///") :].partition("#")
+    line = where.split(",")[0]
+    return path, int(line) if line.isdigit() else 0
+
+
+def run_from_preview(preview: Preview, config: dict[str, Any] | None = None):
+    """The preview's new states as a ``ProgramRun`` (what the engine hands the policy pack), and source positions."""
+    from enclave.harness import ProgramRun, RecordedResource
+    from enclave.snapshot import BOOKKEEPING_KEYS
+
+    stack, project = stack_of(preview)
+    resources, positions = [], {}
+    done: set[str] = set()
+    for step in preview.steps:
+        new = _state(step, "newState")
+        urn = step.get("urn", "")
+        if step.get("op") in _GONE_OPS or not new or urn in done or _type_of(step) == "pulumi:pulumi:Stack":
+            continue
+        done.add(urn)
+        inputs = {k: v for k, v in (new.get("inputs") or {}).items() if k not in BOOKKEEPING_KEYS}
+        positions[urn] = _position(new)
+        resources.append(
+            RecordedResource(
+                urn=urn,
+                type=_type_of(step),
+                name=_name_of(urn),
+                custom=bool(new.get("custom", True)),
+                inputs=inputs,
+                redacted_inputs=inputs,
+                provider=new.get("provider") or step.get("provider") or "",
+                parent=new.get("parent") or "",
+                protect=bool(new.get("protect")),
+                retain_on_delete=bool(new.get("retainOnDelete")),
+                delete_before_replace=bool(new.get("deleteBeforeReplace")),
+                dependencies=list(new.get("dependencies") or []),
+                property_dependencies={k: list(v) for k, v in (new.get("propertyDependencies") or {}).items()},
+                ignore_changes=[],
+                replace_on_changes=[],
+                additional_secret_outputs=list(new.get("additionalSecretOutputs") or []),
+                id=str(new.get("id") or ""),
+                outputs={k: v for k, v in (new.get("outputs") or {}).items() if k not in BOOKKEEPING_KEYS},
+            )
+        )
+    return ProgramRun(project, stack, dict(config or {}), resources, {}), positions
+
+
+def _event_violations(preview: Preview, positions: dict[str, tuple[str, int]]) -> list:
+    """The event log's policy events as ``Violation``s (the engine's own verdict)."""
+    from enclave.check import STACK_TYPE, Violation
+
+    found = []
+    for e in preview.policy_events or []:
+        urn = e.get("resourceUrn") or ""
+        level = e.get("enforcementLevel", "advisory")
+        file, line = positions.get(urn, ("", 0))
+        found.append(
+            Violation(
+                policy=e.get("policyName", "?"),
+                enforcement="mandatory" if level in ("mandatory", "remediate") else "advisory",
+                urn=urn,
+                type=_type_from_urn(urn) if urn else STACK_TYPE,
+                name=_name_of(urn) if urn else "",
+                message=_clean(e.get("message", ""))
+                + f" [{e.get('policyPackName', '?')} {e.get('policyPackVersion', '')}]".rstrip(),
+                file=file,
+                line=line,
+            )
+        )
+    return found
+
+
+def _type_from_urn(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[2].split("$")[-1] if len(parts) >= 4 else ""
+
+
+def preview_verdict(preview: Preview, args: argparse.Namespace, program_dir: Path | None):
+    """The pack's verdict on the preview's new states (offline), plus the engine's policy events."""
+    import dataclasses
+
+    from enclave.check import evaluate, load_policies, policy_config_from_stack, read_policy_config
+    from enclave.verdict import Verdict, exceptions_of
+
+    stack, project = stack_of(preview)
+    run, positions = run_from_preview(preview, preview.config)
+    notes: list[str] = []
+    violations: list = []
+    config: dict = {}
+    evaluated = False
+    why_not = completeness(preview)
+    try:
+        if args.policy_config is not None:
+            config = read_policy_config(args.policy_config)
+        elif program_dir is not None and (program_dir / "policy" / "config" / f"{stack}.json").is_file():
+            config = read_policy_config(program_dir / "policy" / "config" / f"{stack}.json")
+        else:
+            config = policy_config_from_stack(run.config, project)
+    except UsageError as exc:
+        if args.policy_config is not None:
+            raise
+        why_not = why_not or f"no policy config ({exc}); pass --policy-config FILE"
+    if why_not:
+        notes.append(f"offline policy verdict skipped: {why_not}")
+    else:
+        violations = evaluate(run, config)
+        evaluated = True
+        violations = [
+            dataclasses.replace(
+                v, file=v.file or positions.get(v.urn, ("", 0))[0], line=v.line or positions.get(v.urn, ("", 0))[1]
+            )
+            for v in violations
+        ]
+    events = _event_violations(preview, positions)
+    if preview.policy_events is not None:
+        evaluated = True
+        ours = {(v.policy, v.urn) for v in violations}
+        pack = {p.name for p in load_policies()}
+        # The engine's results for our pack duplicate the offline ones: keep the engine's only where we have none.
+        violations += [e for e in events if not (e.policy in pack and (e.policy, e.urn) in ours)]
+        notes.append(f"{len(events)} policy result(s) from the engine's event log")
+    return Verdict(
+        stack or "(unknown stack)", violations, exceptions_of(config), notes=notes, evaluated=evaluated
+    ), config
+
+
 def run(args: argparse.Namespace) -> int:
-    from enclave.diff import render_markdown, render_text
+    import json
+
+    from enclave import comment
+    from enclave import verdict as verdicts
+    from enclave.cli import EXIT_FAIL, EXIT_USAGE, resolve_program
+    from enclave.diff import blame, change_json, markdown_parts, render_text
+    from enclave.files import emit
+    from enclave.snapshot import order
 
     preview = parse_preview(_read(args.preview, "PREVIEW"), str(args.preview))
     if args.event_log is not None:
         events = parse_events(_read(args.event_log, "--event-log"), str(args.event_log))
         preview.policy_events = events.policy_events
         preview.diagnostics = preview.diagnostics or events.diagnostics
+        preview.change_summary = preview.change_summary or events.change_summary
         if not preview.steps:
             preview.steps = events.steps
+    try:
+        program_dir = resolve_program(args.program)
+    except UsageError:
+        if args.program is not None:
+            raise
+        program_dir = None  # a preview of another project: its policy config must be given or derivable
+    verdict, config = preview_verdict(preview, args, program_dir)
     changes = review(preview)
+    blame(changes, verdict.violations)
+    changes = order(changes)
+    failed_preview = any(d.get("severity") == "error" for d in preview.diagnostics)
+    failed = verdict.fails("any")
     title = f"enclave review: {args.preview.name}"
     extra = _policy_lines(preview) + _diagnostic_lines(preview)
-    if args.format == "markdown":
-        body = render_markdown(title, changes, preview_notes(preview))
+    notes = preview_notes(preview)
+
+    if args.format == "json":
+        doc = {
+            "preview": str(args.preview),
+            "failed": failed,
+            "previewFailed": failed_preview,
+            "verdict": verdicts.to_json(verdict),
+            "notes": notes,
+            "changeSummary": preview.change_summary,
+            "changes": [change_json(rc) for rc in changes],
+            "diagnostics": [d for d in preview.diagnostics if d.get("severity") in ("error", "warning")],
+        }
+        body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "sarif":
+        from enclave.check import levels_of, load_policies
+        from enclave.cli import version
+        from enclave.sarif import to_sarif
+
+        root = program_dir or Path.cwd()
+        doc = to_sarif(
+            [(verdict.stack, verdict.violations)],
+            load_policies(),
+            root,
+            levels=levels_of(config),
+            tool_version=version(),
+        )
+        body = json.dumps(doc, indent=2) + "\n"
+    elif args.format in ("markdown", "github"):
+        status = "❌ FAIL" if failed else "⛔ PREVIEW FAILED" if failed_preview else "✅ PASS"
+        head = [f"## {title}: {status}", "", *verdicts.render_markdown(verdict)]
         if extra:
-            body += "\n```\n" + "\n".join(extra) + "\n```\n"
+            head += ["```", *extra, "```", ""]
+        h, details, tail = markdown_parts(title, changes, notes)
+        head += h
+        body = (
+            comment.fit("review", head, details, tail)
+            if args.format == "github"
+            else "\n".join(head + details + tail) + "\n"
+        )
     else:
-        body = render_text(title, changes, preview_notes(preview))
+        body = "\n".join(verdicts.render_text(verdict)) + "\n\n" + render_text(title, changes, notes)
         if extra:
             body += "\n" + "\n".join(extra) + "\n"
-    print(body, end="")
+    emit(
+        body,
+        args.output,
+        f"{'FAIL' if failed else 'PREVIEW FAILED' if failed_preview else 'PASS'}, {args.format} report",
+    )
+    if failed and not args.soft_fail:
+        return EXIT_FAIL
+    if failed_preview:
+        print(
+            "error: the preview failed (an error diagnostic): fix the preview first; its verdict is incomplete",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     return EXIT_OK

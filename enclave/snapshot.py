@@ -155,7 +155,44 @@ def parse_snapshot(text: str, source: str) -> dict[str, Any]:
         raise SnapshotError(
             f"{source}: snapshot format {data.get('format')!r}, this tool reads {SNAPSHOT_FORMAT}: regenerate it"
         )
+    problem = _malformed(data)
+    if problem:
+        raise SnapshotError(
+            f"{source}: not a valid plan snapshot ({problem}); regenerate it with: python -m enclave plan"
+        )
     return data
+
+
+_ENTRY_FIELDS = {
+    "urn": str,
+    "type": str,
+    "name": str,
+    "custom": bool,
+    "parent": str,
+    "provider": str,
+    "inputs": dict,
+    "options": dict,
+}
+
+
+def _malformed(data: dict[str, Any]) -> str:
+    """What is wrong with a parsed snapshot's structure ("" when nothing): the fields diff and the pack read."""
+    if not isinstance(data.get("stack"), str) or not isinstance(data.get("config", {}), dict):
+        return "'stack' must be a string and 'config' an object"
+    if not isinstance(data["resources"], list):
+        return "'resources' must be a list"
+    for i, entry in enumerate(data["resources"]):
+        if not isinstance(entry, dict):
+            return f"resources[{i}] is not an object"
+        for key, kind in _ENTRY_FIELDS.items():
+            if not isinstance(entry.get(key), kind):
+                return f"resources[{i}].{key} must be {kind.__name__}"
+        opts = entry["options"]
+        if not isinstance(opts.get("propertyDependencies", {}), dict) or not isinstance(
+            opts.get("dependencies", []), list
+        ):
+            return f"resources[{i}].options: dependencies must be a list and propertyDependencies an object"
+    return ""
 
 
 def load_snapshot(path: Path) -> dict[str, Any]:
@@ -178,6 +215,12 @@ class RiskClass:
 
 
 RISK_CLASSES: tuple[RiskClass, ...] = (
+    RiskClass(
+        "data-loss",
+        "data loss",
+        "deleting or replacing a protected or data-bearing resource (bucket, key, secret, table, "
+        "volume, log group...) destroys what it holds; a rename is a delete and a create",
+    ),
     RiskClass("residency", "region / provider / account", "where resources and data land, and which account runs them"),
     RiskClass("replication", "replication", "copies of data or keys to other regions or accounts"),
     RiskClass("access", "access policy", "who may do what: IAM, bucket and endpoint policies, trust, public access"),
@@ -279,6 +322,52 @@ _TYPE_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# Resource types that hold data (or, for keys, everything encrypted with them): deleting or
+# replacing one destroys it. Matched on the lower-cased "<package>:<module>/<type>:" prefix.
+_DATA_BEARING = (
+    "aws:s3/bucket:",
+    "aws:s3/bucketv2:",
+    "aws:s3/directorybucket:",
+    "aws:s3tables/",
+    "aws:kms/key:",
+    "aws:kms/replicakey:",
+    "aws:kms/externalkey:",
+    "aws:secretsmanager/secret:",
+    "aws:ssm/parameter:",
+    "aws:dynamodb/table:",
+    "aws:rds/instance:",
+    "aws:rds/cluster:",
+    "aws:rds/clustersnapshot:",
+    "aws:rds/snapshot:",
+    "aws:docdb/cluster:",
+    "aws:neptune/cluster:",
+    "aws:redshift/cluster:",
+    "aws:efs/filesystem:",
+    "aws:fsx/",
+    "aws:ebs/volume:",
+    "aws:ebs/snapshot:",
+    "aws:kinesis/stream:",
+    "aws:kinesis/firehosedeliverystream:",
+    "aws:sqs/queue:",
+    "aws:cloudwatch/loggroup:",
+    "aws:glacier/vault:",
+    "aws:backup/vault:",
+    "aws:opensearch/domain:",
+    "aws:elasticsearch/domain:",
+    "aws:elasticache/replicationgroup:",
+    "aws:memorydb/cluster:",
+    "aws:ecr/repository:",
+    "aws:timestreamwrite/table:",
+    "aws:qldb/ledger:",
+)
+
+
+def data_bearing(type_: str) -> bool:
+    """Whether deleting a resource of this type destroys data (or the key to it)."""
+    low = type_.lower()
+    return any(low.startswith(prefix) for prefix in _DATA_BEARING)
+
+
 def type_class(type_: str) -> str:
     """The risk class a resource type belongs to as a whole ("other" when none)."""
     low = type_.lower()
@@ -361,6 +450,12 @@ class Change:
     risk: str
     scope: str = "input"
     note: str = ""
+    direction: str = ""
+    """``weakens`` (grants, opens or protects less), ``hardens`` (the reverse) or "" (cannot say)."""
+
+    def __post_init__(self) -> None:
+        if not self.direction:
+            self.direction = direction_of(self.path, self.old, self.new, self.note)
 
     @property
     def rank(self) -> int:
@@ -379,23 +474,251 @@ class ResourceChange:
     changes: list[Change] = field(default_factory=list)
     note: str = ""
 
+    direction: str = ""
+    """Set for whole-resource additions and removals (see ``resource_direction``)."""
+
     @property
     def rank(self) -> int:
         return RANK[self.risk]
 
     @property
+    def hardening_only(self) -> bool:
+        """Every change it makes hardens (adds a Deny, narrows, turns a protection on): no alarm."""
+        if self.risk == "data-loss":
+            return False
+        if self.kind in ("added", "removed"):
+            return self.direction == "hardens"
+        return bool(self.changes) and all(c.direction == "hardens" or c.risk == "other" for c in self.changes)
+
+    @property
+    def weakens(self) -> bool:
+        return self.direction == "weakens" or any(c.direction == "weakens" for c in self.changes)
+
+    @property
     def flagged(self) -> bool:
-        return RISK[self.risk].flagged
+        return RISK[self.risk].flagged and not self.hardening_only
 
 
-KIND_ORDER = {"removed": 0, "replaced": 1, "added": 2, "changed": 3}
+KIND_ORDER = {"removed": 0, "replaced": 1, "may-replace": 2, "added": 3, "changed": 4}
+KIND_LABEL = {"may-replace": "may replace"}
 
 
 def order(changes: list[ResourceChange]) -> list[ResourceChange]:
-    """Most severe first; then removals before replacements, additions and updates; then by URN."""
+    """Data loss first, then by class; hardening-only changes after every other flagged one.
+
+    Within a class: weakening before neutral, then removals, replacements, possible
+    replacements, additions and updates, then by URN.
+    """
     for rc in changes:
-        rc.changes.sort(key=lambda c: (c.rank, c.path))
-    return sorted(changes, key=lambda rc: (rc.rank, KIND_ORDER.get(rc.kind, 9), rc.urn))
+        rc.changes.sort(key=lambda c: (c.rank, {"weakens": 0, "": 1, "hardens": 2}[c.direction], c.path))
+    return sorted(
+        changes,
+        key=lambda rc: (
+            rc.risk == "other",
+            rc.hardening_only,
+            rc.rank,
+            not rc.weakens,
+            KIND_ORDER.get(rc.kind, 9),
+            rc.urn,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- direction
+
+# Booleans that protect when true (turning them off weakens), and ones that expose when true.
+_PROTECTIVE_TRUE = frozenset(
+    "protect retainOnDelete enableKeyRotation enableLogFileValidation enableLogging blockPublicAcls "
+    "blockPublicPolicy ignorePublicAcls restrictPublicBuckets bucketKeyEnabled encrypted storageEncrypted "
+    "deletionProtection objectLockEnabled objectLockEnabledForBucket isEnabled includeGlobalServiceEvents "
+    "enableDnsSupport mfaDelete".split()
+)
+_EXPOSING_TRUE = frozenset(
+    "forceDestroy multiRegion isMultiRegionTrail isOrganizationTrail mapPublicIpOnLaunch associatePublicIpAddress "
+    "skipFinalSnapshot bypassPolicyLockoutSafetyCheck forceOverwriteReplicaSecret publiclyAccessible "
+    "assignIpv6AddressOnCreation".split()
+)
+# Numbers where less is weaker (shorter retention or deletion window), by the last path segment.
+_MORE_IS_SAFER = frozenset(
+    "deletionWindowInDays recoveryWindowInDays retentionInDays days years backupRetentionPeriod "
+    "auditLogRetentionDays".split()
+)
+_CIDR_KEYS = frozenset(
+    "cidrIpv4 cidrIpv6 cidrBlock cidrBlocks ipv6CidrBlock ipv6CidrBlocks destinationCidrBlock "
+    "destinationIpv6CidrBlock".split()
+)
+_WEAKER_VALUES = {
+    # (old, new) pairs of enumerated settings where the new value protects less.
+    ("Enabled", "Suspended"),
+    ("Enabled", "Disabled"),
+    ("COMPLIANCE", "GOVERNANCE"),
+    ("aws:kms", "AES256"),
+    ("aws:kms:dsse", "AES256"),
+    ("aws:kms:dsse", "aws:kms"),
+    ("BucketOwnerEnforced", "BucketOwnerPreferred"),
+    ("BucketOwnerEnforced", "ObjectWriter"),
+    ("BucketOwnerPreferred", "ObjectWriter"),
+    ("private", "public-read"),
+    ("private", "public-read-write"),
+    ("private", "authenticated-read"),
+}
+# Settings whose direction depends on the property: (protective value, weaker value).
+_WEAKER_BY_KEY = {
+    "mutationProtection": ("ENABLED", "DISABLED"),
+    "firewallFailOpen": ("DISABLED", "ENABLED"),
+    "state": ("block-all-sharing", "unblocked"),
+}
+_WEAKENING_NOTES = ("allows more", "widened", "wildcard added", "may allow more")
+_HARDENING_NOTES = ("narrowed", "deny statement added", "condition added", "allow statement removed")
+
+
+def _networks(value: Any) -> list:
+    import ipaddress
+
+    items = value if isinstance(value, list) else [value]
+    nets = []
+    for item in items:
+        if not isinstance(item, str):
+            return []
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            return []
+    return nets
+
+
+def _cidr_direction(old: Any, new: Any) -> str:
+    """Wider address ranges weaken (an egress or ingress opens to more), narrower harden."""
+    if new is None:
+        return ""
+    olds, news = _networks(old) if old is not None else [], _networks(new)
+    if not news:
+        return ""
+    if any(n.prefixlen == 0 for n in news) and not any(o.prefixlen == 0 for o in olds):
+        return "weakens"
+    if not olds:
+        return ""
+
+    def covered(nets, by) -> bool:
+        return all(any(n.version == b.version and n.subnet_of(b) for b in by) for n in nets)
+
+    if covered(olds, news) and not covered(news, olds):
+        return "weakens"
+    if covered(news, olds) and not covered(olds, news):
+        return "hardens"
+    return ""
+
+
+def _number_or_none(value: Any) -> float | None:
+    # Stack config values are strings ("2555"); inputs are numbers.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def direction_of(path: str, old: Any, new: Any, note: str = "") -> str:
+    """Whether a change to ``path`` weakens or hardens isolation, protection or access control ("" if unclear)."""
+    if any(n in note for n in _WEAKENING_NOTES):
+        return "weakens"
+    if any(n in note for n in _HARDENING_NOTES):
+        return "hardens"
+    segs = [seg.rsplit(":", 1)[-1] for seg in _segments(path)]  # stack config keys: "project:key"
+    last = segs[-1] if segs else ""
+    if last in _CIDR_KEYS or (len(segs) > 1 and segs[-2] in _CIDR_KEYS):
+        return _cidr_direction(old, new)
+    if isinstance(old, bool) or isinstance(new, bool):
+        was, now = bool(old), bool(new)
+        if was == now:
+            return ""
+        if last in _PROTECTIVE_TRUE:
+            return "weakens" if was else "hardens"
+        if last in _EXPOSING_TRUE:
+            return "hardens" if was else "weakens"
+        return ""
+    if last in _MORE_IS_SAFER:
+        was, now = _number_or_none(old), _number_or_none(new)
+        if was is not None and now is not None:
+            return "weakens" if now < was else "hardens" if now > was else ""
+    if isinstance(old, str) and isinstance(new, str):
+        if last in _WEAKER_BY_KEY:
+            safe, weak = _WEAKER_BY_KEY[last]
+            return "weakens" if (old, new) == (safe, weak) else "hardens" if (old, new) == (weak, safe) else ""
+        if (old, new) in _WEAKER_VALUES:
+            return "weakens"
+        if (new, old) in _WEAKER_VALUES:
+            return "hardens"
+    if new is None and old is not None and last in ("kmsKeyId", "kmsMasterKeyId", "kmsKeyArn", "sseAlgorithm"):
+        return "weakens"
+    return ""
+
+
+# Added resources of these types open a path or grant something (removing them closes it).
+_OPENING_TYPES = (
+    "aws:ec2/route:",
+    "aws:ec2/internetgateway",
+    "aws:ec2/egressonlyinternetgateway",
+    "aws:ec2/natgateway",
+    "aws:ec2/vpcpeering",
+    "aws:ec2/vpngateway",
+    "aws:ec2/vpnconnection",
+    "aws:ec2transitgateway/",
+    "aws:vpc/securitygroupegressrule",
+    "aws:vpc/securitygroupingressrule",
+    "aws:ec2/securitygrouprule",
+    "aws:ec2/eip",
+    "aws:directconnect/",
+    "aws:iam/",
+    "aws:lambda/permission",
+    "aws:kms/grant",
+    "aws:s3/bucketacl",
+    "replication",
+    "replica",
+)
+# Added resources of these types add a control (removing them takes it away).
+_CONTROL_TYPES = (
+    "aws:s3/bucketpublicaccessblock",
+    "aws:s3/accountpublicaccessblock",
+    "serversideencryption",
+    "aws:s3/bucketversioning",
+    "objectlock",
+    "aws:cloudtrail/",
+    "aws:ec2/flowlog",
+    "aws:s3/bucketlogging",
+    "aws:s3/bucketownershipcontrols",
+    "aws:ec2/vpcblockpublicaccess",
+    "aws:ebs/snapshotblockpublicaccess",
+    "aws:ec2/imageblockpublicaccess",
+    "aws:route53/resolverfirewall",
+    "aws:route53/resolverquerylog",
+)
+
+
+def _only_denies(doc: Any) -> bool | None:
+    stmts = _policy_statements(doc)
+    if not stmts:
+        return None
+    return all(isinstance(s, dict) and s.get("Effect") == "Deny" for s in stmts)
+
+
+def resource_direction(type_: str, inputs: dict[str, Any], kind: str) -> str:
+    """Whether adding (``kind="added"``) or removing a whole resource weakens or hardens."""
+    low = type_.lower()
+    policy = (inputs or {}).get("policy")
+    deny_only = _only_denies(policy[JSON_MARK]) if isinstance(policy, dict) and JSON_MARK in policy else None
+    if any(n in low for n in _CONTROL_TYPES) or deny_only:
+        opens = False
+    elif any(n in low for n in _OPENING_TYPES) or deny_only is False:
+        opens = True
+    elif any(_cidr_direction(None, v) == "weakens" for k, v in (inputs or {}).items() if k in _CIDR_KEYS):
+        opens = True
+    else:
+        return ""
+    return ("weakens" if opens else "hardens") if kind == "added" else ("hardens" if opens else "weakens")
 
 
 def _join(path: str, key: str) -> str:
@@ -451,10 +774,12 @@ def _diff_policy(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str
 def _diff_statement(p: str, o: Any, n: Any) -> list[tuple[str, Any, Any, str]]:
     """Changes of one policy statement, noting where an Allow grants more or a Deny changes."""
     if o is None:
+        if isinstance(n, dict) and n.get("Effect") == "Deny":
+            return [(p, None, n, "deny statement added")]
         return [(p, None, n, "statement added" + _widening(None, n))]
     if n is None:
         deny = isinstance(o, dict) and o.get("Effect") == "Deny"
-        return [(p, o, None, "deny statement removed: may allow more" if deny else "statement removed")]
+        return [(p, o, None, "deny statement removed: may allow more" if deny else "allow statement removed")]
     if not (isinstance(o, dict) and isinstance(n, dict)):
         return [(p, o, n, "")]
     # Widening only matters for Allow: a wider Deny takes away, it never grants.
@@ -468,13 +793,20 @@ def _diff_statement(p: str, o: Any, n: Any) -> list[tuple[str, Any, Any, str]]:
         if key == "Condition" and isinstance(ov, dict) and isinstance(nv, dict):
             # Condition blocks are long: show the operator and key that changed, not the whole block.
             for cp, cov, cnv, _ in diff_values(_join(p, key), ov, nv):
-                note = ("condition removed: may allow more" if cnv is None else "") if allow else deny_note
+                if not allow:
+                    note = deny_note
+                else:
+                    note = (
+                        "condition removed: may allow more" if cnv is None else "condition added" if cov is None else ""
+                    )
                 out.append((cp, cov, cnv, note))
             continue
         if key == "Effect":
             note = f"effect now {nv}"
         elif allow and key == "Condition" and not nv:
             note = "condition removed: may allow more"
+        elif allow and key == "Condition" and not ov:
+            note = "condition added"
         elif allow:
             note = _widening(ov, nv, key)
         else:
@@ -517,6 +849,8 @@ def _widening(old: Any, new: Any, key: str = "") -> str:
             return "wildcard added"
         if key in ("Action", "Resource", "Principal") and _members(new) > _members(old):
             return "widened"
+        if key in ("Action", "Resource", "Principal") and _members(new) < _members(old):
+            return "narrowed"
     return ""
 
 
@@ -550,3 +884,59 @@ def diff_values(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any, str]
             (f"{path}[+]", None, n, "item added") for n in added
         ]
     return [(path, old, new, "")]
+
+
+# --------------------------------------------------------------------------- back to a program run
+
+
+def _uncanonical(value: Any) -> Any:
+    """Inputs as the engine would hand them to a policy: ``{"$json": doc}`` back to a JSON string,
+    ``[secret]`` (redacted here) as an unknown value, which policies treat as not known offline."""
+    if isinstance(value, dict):
+        if set(value) == {JSON_MARK}:
+            return json.dumps(value[JSON_MARK], separators=(",", ":"), sort_keys=True)
+        return {k: _uncanonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_uncanonical(v) for v in value]
+    if value == SECRET_MARK:
+        return UNKNOWN
+    return value
+
+
+def run_from_snapshot(snapshot: dict[str, Any]):
+    """A ``ProgramRun`` rebuilt from a snapshot, for evaluating the policy pack on a committed revision.
+
+    What the snapshot does not keep is left out: outputs (stack policies then read inputs, as for
+    a first preview) and secret values (unknown). Provider inputs go back to the JSON-encoded form
+    the engine receives them in; stack config values to the strings the CLI passes.
+    """
+    from enclave.harness import ProgramRun, RecordedResource
+
+    resources = []
+    for e in snapshot["resources"]:
+        inputs = _uncanonical(e["inputs"])
+        if e["type"].startswith("pulumi:providers:"):
+            inputs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in inputs.items()}
+        opts = e["options"]
+        resources.append(
+            RecordedResource(
+                urn=e["urn"],
+                type=e["type"],
+                name=e["name"],
+                custom=e["custom"],
+                inputs=inputs,
+                redacted_inputs=inputs,
+                provider=f"{e['provider']}::snapshot" if e["provider"] else "",
+                parent=e["parent"],
+                protect=bool(opts.get("protect")),
+                retain_on_delete=bool(opts.get("retainOnDelete")),
+                delete_before_replace=bool(opts.get("deleteBeforeReplace")),
+                dependencies=list(opts.get("dependencies", [])),
+                property_dependencies={k: list(v) for k, v in opts.get("propertyDependencies", {}).items()},
+                ignore_changes=list(opts.get("ignoreChanges", [])),
+                replace_on_changes=list(opts.get("replaceOnChanges", [])),
+                additional_secret_outputs=list(opts.get("additionalSecretOutputs", [])),
+            )
+        )
+    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in snapshot.get("config", {}).items()}
+    return ProgramRun(snapshot.get("project", ""), snapshot["stack"], config, resources, {})

@@ -46,6 +46,7 @@ from components.security_gates import (
     staff_access_trust_policy,
     workload_trust_policy,
 )
+from components.transfer_export import export_resource_names
 from tests import aws_unmodelled  # noqa: I001  (before any boto3 session exists: it hooks every client)
 
 FAKE_CREDENTIALS = {
@@ -443,13 +444,20 @@ def apply_program_documents(estate: Estate, run: Any) -> list[str]:
     """
     s3, iam, ec2 = estate.client("s3"), estate.client("iam"), estate.client("ec2")
     applied = []
+    # The estate has no export bucket or export key yet (components/transfer_export.py):
+    # their documents are the program's own, checked in tests/test_grants_transfer.py.
+    exports = set(export_resource_names(estate.cfg.name_prefix))
     for res in run.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        if res.name in exports:
+            continue
         s3.put_bucket_policy(Bucket=res.inputs["bucket"], Policy=res.inputs["policy"])
         applied.append(res.urn)
     for res in run.of_type("aws:iam/role:Role"):
         iam.update_assume_role_policy(RoleName=res.inputs["name"], PolicyDocument=res.inputs["assumeRolePolicy"])
         applied.append(res.urn)
     for res in run.of_type("aws:kms/key:Key"):
+        if res.name in exports:
+            continue
         estate.client("kms", operator=True).put_key_policy(
             KeyId=estate.key_arn, PolicyName="default", Policy=res.inputs["policy"]
         )

@@ -1,9 +1,11 @@
 """The access matrix: for each kind of principal and each class of action, allowed or denied, and why.
 
-No IAM evaluator is written here. Each cell is proved by asserting on the exact
-statements and conditions that decide it, in every document AWS would evaluate
-for that request: the caller's trust and identity policies, the permissions
-boundary, the bucket, key, secret and endpoint policies. AWS's own evaluation
+Each cell is proved by asserting on the exact statements and conditions that
+decide it, in every document AWS would evaluate for that request: the caller's
+trust and identity policies, the permissions boundary, the bucket, key, secret
+and endpoint policies. The deployment role's row is also decided by the small
+evaluator in ``tests/iam_eval.py`` (its identity policy is not the program's,
+so only the resource policies can be read for it). AWS's own evaluation
 (explicit deny wins; cross-account KMS needs both the key policy and the
 caller's policy; a boundary caps an identity policy) is what turns these
 statements into the outcome; docs/gates-and-threat-model.md lists which
@@ -24,27 +26,35 @@ from components.isolated_network import s3_endpoint_policy
 from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
 from components.regional_storage import data_bucket_policy
+from components.transfer_export import export_bucket_policy, export_key_policy
 from tests.conftest import KEY_ARN, stack_config
+from tests.grants_fixture import RECIPIENT, config_with, staff_grant, transfer_grant
+from tests.iam_eval import allows as evaluator_allows
+from tests.iam_eval import denies as evaluator_denies
+from tests.iam_eval import role_request
 
 ENDPOINT_ID = "vpce-0123456789abcdef0"
+EXPORT_KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/0000abcd-12ab-34cd-56ef-1234567890ab"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gates-and-threat-model.md"
 
 ALLOWED = "allowed"
 DENIED = "denied"
 
 PRINCIPALS = (
-    "approved staff, MFA and ticket",
-    "approved staff, no ticket",
+    "staff under a grant in force (MFA, its ticket)",
+    "staff without a grant in force",
     "other data-account principal",
     "workload role",
     "auditor",
+    "deployment role",
+    "transfer recipient under a grant in force",
     "anonymous",
 )
 ACTIONS = ("read data", "write data", "change replication or bucket policy", "decrypt", "read logs")
 
 MATRIX: dict[str, tuple[str, ...]] = {
-    "approved staff, MFA and ticket": (ALLOWED, ALLOWED, DENIED, "via S3 only", DENIED),
-    "approved staff, no ticket": (DENIED, DENIED, DENIED, DENIED, DENIED),
+    "staff under a grant in force (MFA, its ticket)": (ALLOWED, ALLOWED, DENIED, "via S3 only", DENIED),
+    "staff without a grant in force": (DENIED, DENIED, DENIED, DENIED, DENIED),
     "other data-account principal": (DENIED, DENIED, DENIED, DENIED, DENIED),
     "workload role": (
         "through the site endpoint",
@@ -53,7 +63,21 @@ MATRIX: dict[str, tuple[str, ...]] = {
         "via S3 / Secrets Manager",
         DENIED,
     ),
-    "auditor": (DENIED, DENIED, DENIED, "audit logs only", "audit logs (trail files, flow logs)"),
+    "auditor": (DENIED, DENIED, DENIED, "audit logs only", "audit logs (trail files, flow logs, DNS query logs)"),
+    "deployment role": (
+        DENIED,
+        DENIED,
+        "bucket settings, never replication",
+        "the pepper only, via Secrets Manager",
+        DENIED,
+    ),
+    "transfer recipient under a grant in force": (
+        "pseudonymised exports under its prefix, in its window",
+        DENIED,
+        DENIED,
+        "export key via S3, its prefix only",
+        DENIED,
+    ),
     "anonymous": (DENIED, DENIED, DENIED, DENIED, DENIED),
 }
 """The table the README shows; each cell is proved by the test of the same name below."""
@@ -79,6 +103,10 @@ class Docs:
     key: dict
     secret: dict
     endpoint: dict
+    export_bucket: dict
+    export_key: dict
+    ungranted_trust: dict
+    """The staff trust of the shipped stack, which declares no grant."""
 
     @property
     def other(self) -> str:
@@ -94,7 +122,8 @@ class Docs:
 
 
 def build_docs(stack: str) -> Docs:
-    cfg = site_config_from_mapping(stack_config(stack))
+    """The documents of ``stack`` with one staff grant and one transfer grant in force (fixed clock)."""
+    cfg = config_with(stack, staff=[staff_grant(stack)], transfers=[transfer_grant()])
     return Docs(
         cfg=cfg,
         boundary=gates.permissions_boundary_policy(cfg, KEY_ARN),
@@ -109,6 +138,9 @@ def build_docs(stack: str) -> Docs:
         key=operator_key_policy(cfg),
         secret=pepper_secret_policy(cfg, cfg.role_arn("workload")),
         endpoint=s3_endpoint_policy(cfg),
+        export_bucket=export_bucket_policy(cfg, EXPORT_KEY_ARN, ENDPOINT_ID, cfg.transfer_grants_in_force),
+        export_key=export_key_policy(cfg, cfg.transfer_grants_in_force),
+        ungranted_trust=gates.staff_access_trust_policy(site_config_from_mapping(stack_config(stack))),
     )
 
 
@@ -184,14 +216,22 @@ def assert_change_denied(docs: Docs, identity: dict | None, exempt: str | None =
             assert covers(stmt(docs.boundary, "DenyTransferOut")["Action"], action), action
 
 
-def assert_staff_gate_needs_ticket(docs: Docs) -> None:
-    """Without the ticket tag no AssumeRole succeeds, and a ticketless session is granted no data."""
-    (trust,) = docs.staff_trust["Statement"]
-    assert trust["Condition"]["Null"] == {"aws:RequestTag/access-ticket": "false"}
-    assert trust["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+def assert_staff_gate_needs_a_grant(docs: Docs) -> None:
+    """Without a grant in force nobody assumes the role; with one, only its principal, ticket and window.
+
+    And a session whose ticket is no grant's in force, or outside the window, is granted no data.
+    """
+    assert [s["Effect"] for s in docs.ungranted_trust["Statement"]] == ["Deny"]
+    tickets = {g.ticket: g for g in docs.cfg.staff_grants_in_force}
+    for trust in docs.staff_trust["Statement"]:
+        grant = tickets[trust["Condition"]["StringEquals"]["aws:RequestTag/access-ticket"]]
+        assert trust["Principal"] == {"AWS": grant.principal}
+        assert trust["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+        assert trust["Condition"]["DateLessThanEquals"] == {"aws:CurrentTime": "2026-05-04T16:00:00Z"}
     for s in docs.staff["Statement"]:
         if any(a.startswith("s3:") for a in listed(s["Action"])):
-            assert s["Condition"] == {"Null": {"aws:PrincipalTag/access-ticket": "false"}}, s["Sid"]
+            assert s["Condition"]["StringEquals"]["aws:PrincipalTag/access-ticket"] in tickets, s["Sid"]
+            assert set(s["Condition"]) == {"StringEquals", "DateGreaterThanEquals", "DateLessThanEquals"}, s["Sid"]
 
 
 def assert_not_a_key_user(docs: Docs, principal: str) -> None:
@@ -208,15 +248,18 @@ def assert_data_bucket_blocks_outside_endpoint(docs: Docs, principal: str) -> No
     assert s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] != principal
 
 
-# --------------------------------------------------------------------------- approved staff with MFA and ticket
+# --------------------------------------------------------------------------- staff under a grant in force
 
 
 def _staff_reaches_data(docs: Docs, action: str, key_action: str) -> None:
     (trust,) = docs.staff_trust["Statement"]
-    assert trust["Principal"] == {"AWS": list(docs.cfg.staff_principals)}
+    assert trust["Principal"] == {"AWS": docs.cfg.staff_grants_in_force[0].principal}
     assert set(trust["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
     # Regional STS only, so the AssumeRole event with the ticket lands in the site's trail.
-    assert trust["Condition"]["StringEquals"] == {"aws:RequestedRegion": docs.cfg.region}
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:RequestTag/access-ticket": "PRIV-1234",
+        "aws:RequestedRegion": docs.cfg.region,
+    }
     assert allows(docs.staff, action, docs.data_objects), f"staff policy must allow {action}"
     assert allows(docs.boundary, action, docs.data_objects), f"boundary must leave room for {action}"
     # The bucket's endpoint deny exempts exactly the staff-access role.
@@ -226,11 +269,11 @@ def _staff_reaches_data(docs: Docs, action: str, key_action: str) -> None:
     assert allows(docs.staff, key_action, KEY_ARN)
 
 
-def test_staff_with_ticket_read_data(docs):
+def test_staff_with_grant_read_data(docs):
     _staff_reaches_data(docs, "s3:GetObject", "kms:Decrypt")
 
 
-def test_staff_with_ticket_write_data(docs):
+def test_staff_with_grant_write_data(docs):
     _staff_reaches_data(docs, "s3:PutObject", "kms:GenerateDataKey")
     # Uploads are refused only when they pick another encryption than the operator key:
     # a plain upload (no encryption header) gets the bucket default, the operator key.
@@ -243,11 +286,11 @@ def test_staff_with_ticket_write_data(docs):
     assert cross == {"s3:ResourceAccount": docs.cfg.data_account_id}
 
 
-def test_staff_with_ticket_change_replication_or_bucket_policy(docs):
+def test_staff_with_grant_change_replication_or_bucket_policy(docs):
     assert_change_denied(docs, docs.staff)
 
 
-def test_staff_with_ticket_decrypt(docs):
+def test_staff_with_grant_decrypt(docs):
     s = stmt(docs.staff, "OperatorKeyViaS3")
     assert s["Condition"] == {"StringEquals": {"kms:ViaService": [f"s3.{docs.cfg.region}.amazonaws.com"]}}
     key = stmt(docs.key, "DataRolesUseKeyViaInRegionS3AndSecretsManager")
@@ -255,42 +298,42 @@ def test_staff_with_ticket_decrypt(docs):
     assert "kms:ViaService" in key["Condition"]["StringEquals"], "direct kms:Decrypt calls are never allowed"
 
 
-def test_staff_with_ticket_read_logs(docs):
+def test_staff_with_grant_read_logs(docs):
     assert not allows(docs.staff, "s3:GetObject", docs.log_objects)
     assert not allows(docs.staff, "s3:ListBucket", docs.cfg.bucket_arn("audit-logs"))
 
 
-# --------------------------------------------------------------------------- approved staff without a ticket
+# --------------------------------------------------------------------------- staff without a grant in force
 
 
-def _staff_without_ticket(docs: Docs) -> None:
-    assert_staff_gate_needs_ticket(docs)
+def _staff_without_grant(docs: Docs) -> None:
+    assert_staff_gate_needs_a_grant(docs)
     # Outside the gate the staff member is just their own principal: not a key user, not exempt.
     for principal in docs.cfg.staff_principals:
         assert_not_a_key_user(docs, principal)
         assert_data_bucket_blocks_outside_endpoint(docs, principal)
 
 
-def test_staff_without_ticket_read_data(docs):
-    _staff_without_ticket(docs)
+def test_staff_without_grant_read_data(docs):
+    _staff_without_grant(docs)
 
 
-def test_staff_without_ticket_write_data(docs):
-    _staff_without_ticket(docs)
+def test_staff_without_grant_write_data(docs):
+    _staff_without_grant(docs)
 
 
-def test_staff_without_ticket_change_replication_or_bucket_policy(docs):
-    assert_staff_gate_needs_ticket(docs)
+def test_staff_without_grant_change_replication_or_bucket_policy(docs):
+    assert_staff_gate_needs_a_grant(docs)
     assert_change_denied(docs, None)
     assert docs.cfg.deployment_role_arn not in docs.cfg.staff_principals
 
 
-def test_staff_without_ticket_decrypt(docs):
-    _staff_without_ticket(docs)
+def test_staff_without_grant_decrypt(docs):
+    _staff_without_grant(docs)
 
 
-def test_staff_without_ticket_read_logs(docs):
-    _staff_without_ticket(docs)
+def test_staff_without_grant_read_logs(docs):
+    _staff_without_grant(docs)
     assert not allows(docs.staff, "s3:GetObject", docs.log_objects)
 
 
@@ -443,6 +486,152 @@ def test_auditor_read_logs(docs):
             assert s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, s["Sid"]
 
 
+# --------------------------------------------------------------------------- the deployment role
+
+
+def _deployer(docs: Docs, action: str, resource: str, context: dict | None = None):
+    return role_request(docs.cfg.deployment_role_arn, action, resource, context)
+
+
+def _deployer_key_use(docs: Docs, bucket_role: str) -> list[str]:
+    context = {
+        "kms:CallerAccount": docs.cfg.data_account_id,
+        "kms:ViaService": f"s3.{docs.cfg.region}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": docs.cfg.bucket_arn(bucket_role),
+    }
+    return [
+        sid
+        for action in ("kms:Decrypt", "kms:GenerateDataKey")
+        for sid in evaluator_allows(docs.key, _deployer(docs, action, "*", context))
+    ]
+
+
+def test_deployer_read_data(docs):
+    # Outside the endpoint the bucket denies it object reads, and the key would not decrypt them.
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert evaluator_denies(docs.data_bucket, _deployer(docs, action, docs.data_objects))
+    assert _deployer_key_use(docs, "user-data") == []
+
+
+def test_deployer_write_data(docs):
+    assert evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutObject", docs.data_objects))
+    assert _deployer_key_use(docs, "user-data") == []
+
+
+def test_deployer_change_replication_or_bucket_policy(docs):
+    bucket = docs.cfg.bucket_arn("user-data")
+    # It is the one principal that may change bucket settings (that is what deploying is)...
+    assert not evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutBucketPolicy", bucket))
+    governance = stmt(docs.data_bucket, "OnlyDeployerChangesBucketSettings")
+    assert governance["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": docs.cfg.deployment_role_arn}}
+    # ...and, like everyone, never replication.
+    assert evaluator_denies(docs.data_bucket, _deployer(docs, "s3:PutReplicationConfiguration", bucket))
+    assert evaluator_denies(
+        docs.audit_bucket, _deployer(docs, "s3:PutReplicationConfiguration", docs.cfg.bucket_arn("audit-logs"))
+    )
+
+
+def test_deployer_decrypt(docs):
+    s = stmt(docs.key, "DeployerUsesKeyForThePepperOnly")
+    assert s["Condition"]["StringEquals"]["kms:ViaService"] == [f"secretsmanager.{docs.cfg.region}.amazonaws.com"]
+    assert s["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"].endswith("-pseudonym-pepper-??????")
+    for role in ("user-data", "access-logs", "audit-logs"):
+        assert _deployer_key_use(docs, role) == [], role
+    # The pepper's own resource policy lets it read back the value it wrote.
+    read = stmt(docs.secret, "DenyReadExceptWorkloadAndDeployer")
+    assert docs.cfg.deployment_role_arn in read["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+
+
+def test_deployer_read_logs(docs):
+    # Log files are SSE-KMS objects under the operator key, which the deployer cannot use through S3.
+    assert _deployer_key_use(docs, "audit-logs") == []
+    assert _deployer_key_use(docs, "access-logs") == []
+
+
+# --------------------------------------------------------------------------- a transfer recipient outside the site
+
+
+def _foreign_principals(doc: dict) -> set[str]:
+    """Account roots of other accounts that an Allow of ``doc`` names."""
+    own = {
+        f"arn:aws:iam::{a}:root"
+        for a in ("111111111111", "222222222222", "333333333333", "444444444444", "555555555555")
+    }
+    named = set()
+    for s in doc["Statement"]:
+        if s["Effect"] == "Allow" and isinstance(s.get("Principal"), dict):
+            named |= {p for p in listed(s["Principal"].get("AWS", [])) if p.endswith(":root")} - own
+    return named
+
+
+def _recipient_reaches_nothing_else(docs: Docs) -> None:
+    """Outside the export bucket and key the recipient is named nowhere; inside, only Get and List are left to it."""
+    for name in ("data_bucket", "audit_bucket", "key", "secret", "boundary", "staff_trust", "auditor_trust"):
+        assert RECIPIENT not in json.dumps(getattr(docs, name)), f"{name} names the recipient"
+    only = stmt(docs.export_bucket, "RecipientsOnlyReadAndList")
+    assert only["Effect"] == "Deny" and only["NotAction"] == ["s3:GetObject", "s3:ListBucket"]
+    assert only["Condition"] == {"StringEquals": {"aws:PrincipalAccount": [RECIPIENT]}}
+    perimeter = stmt(docs.export_bucket, "NoAccountOutsideTheSiteOrItsRecipients")["Condition"]["StringNotEquals"]
+    assert perimeter == {"aws:PrincipalAccount": [docs.cfg.data_account_id, RECIPIENT]}
+    assert (
+        _foreign_principals(docs.export_bucket)
+        == _foreign_principals(docs.export_key)
+        == {f"arn:aws:iam::{RECIPIENT}:root"}
+    )
+
+
+def test_recipient_read_data(docs):
+    _recipient_reaches_nothing_else(docs)
+    reads = stmt(docs.export_bucket, "TransferXFER77Reads")
+    assert reads["Principal"] == {"AWS": f"arn:aws:iam::{RECIPIENT}:root"} and reads["Action"] == "s3:GetObject"
+    assert reads["Resource"] == f"{docs.cfg.bucket_arn('exports')}/exports/acme-research/*"
+    assert reads["Condition"] == {
+        "StringEquals": {"s3:ExistingObjectTag/enclave:pseudonymised": "true"},
+        "DateGreaterThanEquals": {"aws:CurrentTime": "2026-05-01T00:00:00Z"},
+        "DateLessThanEquals": {"aws:CurrentTime": "2026-05-31T00:00:00Z"},
+    }
+    unlabelled = stmt(docs.export_bucket, "NoReadsOfUnlabelledObjects")
+    assert unlabelled["Effect"] == "Deny" and unlabelled["Principal"] == "*"
+    # The user data itself: its bucket allows no one outside, and its key names no other account.
+    assert not [s for s in docs.data_bucket["Statement"] if s["Effect"] == "Allow"]
+    assert not _foreign_principals(docs.key)
+
+
+def test_recipient_write_data(docs):
+    _recipient_reaches_nothing_else(docs)
+    writes = stmt(docs.export_bucket, "OnlyThePseudonymiserWrites")
+    assert writes["Action"] == "s3:PutObject" and writes["Principal"] == "*"
+    assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": docs.cfg.role_arn("workload")}}
+
+
+def test_recipient_change_replication_or_bucket_policy(docs):
+    _recipient_reaches_nothing_else(docs)
+    assert_deny_for_everyone(docs.export_bucket, "NoReplicationForAnyone", "s3:PutReplicationConfiguration")
+    governance = stmt(docs.export_bucket, "OnlyDeployerChangesBucketSettings")
+    assert governance["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": docs.cfg.deployment_role_arn}}
+
+
+def test_recipient_decrypt(docs):
+    _recipient_reaches_nothing_else(docs)
+    decrypts = stmt(docs.export_key, "TransferXFER77Decrypts")
+    assert decrypts["Action"] == "kms:Decrypt"
+    assert decrypts["Condition"]["StringEquals"] == {
+        "kms:CallerAccount": RECIPIENT,
+        "kms:ViaService": f"s3.{docs.cfg.region}.amazonaws.com",
+    }
+    assert decrypts["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:s3:arn": f"{docs.cfg.bucket_arn('exports')}/exports/acme-research/*"
+    }
+    assert decrypts["Condition"]["DateLessThanEquals"] == {"aws:CurrentTime": "2026-05-31T00:00:00Z"}
+
+
+def test_recipient_read_logs(docs):
+    _recipient_reaches_nothing_else(docs)
+    for s in docs.audit_bucket["Statement"]:
+        if s["Effect"] == "Allow":
+            assert list(s["Principal"]) == ["Service"], s["Sid"]
+
+
 # --------------------------------------------------------------------------- anonymous
 
 
@@ -451,7 +640,8 @@ def _nothing_public(docs: Docs) -> None:
         assert not public_allows(getattr(docs, name)), f"{name} allows anyone"
     for trust in (docs.workload_trust, docs.staff_trust, docs.auditor_trust):
         for s in trust["Statement"]:
-            assert s["Principal"] not in ("*", {"AWS": "*"}), s["Sid"]
+            assert s["Effect"] == "Deny" or s["Principal"] not in ("*", {"AWS": "*"}), s["Sid"]
+    assert not public_allows(docs.export_bucket) and not public_allows(docs.export_key)
 
 
 def test_anonymous_read_data(docs):
@@ -498,11 +688,13 @@ def test_every_bucket_blocks_public_access(stack, program_run):
 def test_every_cell_has_its_proof():
     names = {name for name in globals() if name.startswith("test_")}
     slug = {
-        "approved staff, MFA and ticket": "staff_with_ticket",
-        "approved staff, no ticket": "staff_without_ticket",
+        "staff under a grant in force (MFA, its ticket)": "staff_with_grant",
+        "staff without a grant in force": "staff_without_grant",
+        "transfer recipient under a grant in force": "recipient",
         "other data-account principal": "other_principal",
         "workload role": "workload",
         "auditor": "auditor",
+        "deployment role": "deployer",
         "anonymous": "anonymous",
     }
     assert set(MATRIX) == set(PRINCIPALS) and all(len(row) == len(ACTIONS) for row in MATRIX.values())

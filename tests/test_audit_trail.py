@@ -10,8 +10,10 @@ import pytest
 from parliament import analyze_policy_string
 
 from components.audit_trail import (
+    DNS_QUERY_LOG_PREFIX,
     FLOW_LOG_PREFIX,
     GOVERNANCE_ACTIONS,
+    SANDBOX_RETENTION_DAYS,
     AuditTrail,
     AuditTrailArgs,
     audit_log_bucket_policy,
@@ -171,18 +173,26 @@ def test_only_this_sites_trail_may_deliver_into_its_account_prefix(dublin_config
     assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
 
 
-def test_flow_log_delivery_is_admitted_for_the_flow_log_prefix_of_this_account_only(dublin_config):
+def test_log_delivery_is_admitted_for_the_flow_and_dns_log_prefixes_of_this_account_only(dublin_config):
     policy = audit_log_bucket_policy(dublin_config)
     bucket = dublin_config.bucket_arn("audit-logs")
     source_arn = {"aws:SourceArn": "arn:aws:logs:eu-west-1:111111111111:*"}
-    acl = statement(policy, "FlowLogDeliveryAclCheck")
+    acl = statement(policy, "LogDeliveryAclCheck")
     assert acl["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
-    assert (acl["Action"], acl["Resource"]) == ("s3:GetBucketAcl", bucket)
+    # The statement the VPC guide documents: ACL check and ListBucket on the bucket.
+    assert (acl["Action"], acl["Resource"]) == (["s3:GetBucketAcl", "s3:ListBucket"], bucket)
     assert acl["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}, "ArnLike": source_arn}
-    write = statement(policy, "FlowLogDeliveryWrite")
+    write = statement(policy, "LogDeliveryWrite")
     assert write["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
-    assert write["Resource"] == f"{bucket}/{FLOW_LOG_PREFIX}AWSLogs/111111111111/*"
-    assert write["Condition"]["StringEquals"]["aws:SourceAccount"] == "111111111111"
+    assert write["Resource"] == [
+        f"{bucket}/{FLOW_LOG_PREFIX}AWSLogs/111111111111/*",
+        f"{bucket}/{DNS_QUERY_LOG_PREFIX}AWSLogs/111111111111/*",
+    ]
+    assert DNS_QUERY_LOG_PREFIX == "dns-query-logs/"
+    assert write["Condition"]["StringEquals"] == {
+        "s3:x-amz-acl": "bucket-owner-full-control",
+        "aws:SourceAccount": "111111111111",
+    }
     assert write["Condition"]["ArnLike"] == source_arn
 
 
@@ -190,7 +200,8 @@ def test_only_log_services_are_allowed_anything(dublin_config):
     for stmt in audit_log_bucket_policy(dublin_config)["Statement"]:
         if stmt["Effect"] == "Allow":
             assert set(stmt["Principal"]) == {"Service"}, f"{stmt['Sid']}: {stmt['Principal']}"
-            assert stmt["Action"] in ("s3:GetBucketAcl", "s3:PutObject"), stmt["Sid"]
+            actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+            assert set(actions) <= {"s3:GetBucketAcl", "s3:ListBucket", "s3:PutObject"}, stmt["Sid"]
 
 
 def test_data_account_principals_cannot_write_or_delete_logs(dublin_config):
@@ -281,24 +292,36 @@ def test_trail_records_management_and_user_data_object_events(site_providers, mo
         assert selector["includeManagementEvents"] is True, trail.urn
         assert not selector.get("excludeManagementEventSources"), trail.urn
         assert selector["dataResources"] == [
-            {"type": "AWS::S3::Object", "values": ["arn:aws:s3:::enclave-dublin-user-data-111111111111/"]}
+            {
+                "type": "AWS::S3::Object",
+                "values": [
+                    "arn:aws:s3:::enclave-dublin-user-data-111111111111/",
+                    "arn:aws:s3:::enclave-dublin-exports-111111111111/",
+                ],
+            }
         ], trail.urn
 
     return settled(monitor, audit.trail_arn).apply(check)
 
 
 @pulumi.runtime.test
-def test_trail_waits_for_the_bucket_policy_and_is_protected(site_providers, monitor, dublin_config):
+def test_trail_waits_for_object_lock_encryption_and_policy_and_is_protected(site_providers, monitor, dublin_config):
     audit = build(dublin_config, site_providers)
 
     def check(args):
-        _, records = args
+        (_, *exposed), records = args
         trail = one(records, TRAIL)
-        policy = child(records, "bucketPolicy")
-        assert policy.urn in trail.dependencies, f"{trail.urn}: CloudTrail checks bucket access on creation"
+        ready = [
+            child(records, t) for t in ("bucketObjectLockConfiguration", "bucketServerSideEncryptionConfiguration")
+        ]
+        ready.append(child(records, "bucketPolicy"))
+        for rec in ready:
+            assert rec.urn in trail.dependencies, f"{trail.urn}: no log file before {rec.urn}"
+        # What the other log deliveries (flow logs, DNS query logs) are given to wait for.
+        assert exposed == [r.urn for r in ready]
         assert trail.protect is True, f"{trail.urn}: the trail must be protected against deletion"
 
-    return settled(monitor, audit.trail_arn).apply(check)
+    return settled(monitor, audit.trail_arn, *[r.urn for r in audit.log_delivery_prerequisites]).apply(check)
 
 
 @pulumi.runtime.test
@@ -327,3 +350,34 @@ def test_each_stack_has_one_protected_trail_and_locked_bucket_in_its_region(prog
     (bucket,) = [b for b in run.of_type(BUCKET) if b.inputs["bucket"] == cfg.bucket_name("audit-logs")]
     assert bucket.inputs["objectLockEnabled"] is True and bucket.protect, bucket.urn
     assert run.effective_region(bucket) == cfg.region, bucket.urn
+
+
+# --------------------------------------------------------------------------- a sandbox
+
+
+@pulumi.runtime.test
+def test_sandbox_bucket_tears_down_governance_one_day_nothing_protected(site_providers, monitor, dublin_config):
+    cfg = replace(dublin_config, sandbox=True)
+    audit = build(cfg, site_providers)
+
+    def check(args):
+        _, records = args
+        bucket = one(records, BUCKET)
+        assert bucket.protect is False and bucket.inputs["forceDestroy"] is True, bucket.urn
+        assert bucket.inputs["objectLockEnabled"] is True, f"{bucket.urn}: still locked, only for less long"
+        lock = child(records, "bucketObjectLockConfiguration")
+        assert lock.inputs["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": SANDBOX_RETENTION_DAYS}
+        assert lock.protect is False, lock.urn
+        assert one(records, TRAIL).protect is False
+        sse = child(records, "bucketServerSideEncryptionConfiguration")
+        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == KEY_ARN
+
+    return settled(monitor, audit.trail_arn).apply(check)
+
+
+def test_only_a_sandbox_deployer_may_delete_log_versions(dublin_config):
+    site = statement(audit_log_bucket_policy(dublin_config), "DenyLogDeletion")
+    assert "Condition" not in site
+    sandbox = statement(audit_log_bucket_policy(replace(dublin_config, sandbox=True)), "DenyLogDeletion")
+    assert sandbox["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": dublin_config.deployment_role_arn}}
+    assert {k: v for k, v in sandbox.items() if k != "Condition"} == site

@@ -187,12 +187,29 @@ def test_all_problems_are_reported_at_once():
 def test_pulumi_yaml_documents_exactly_the_known_keys():
     doc = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
     assert set(doc) == {key.name for key in CONFIG_KEYS}
-    kinds = {"string": "string", "integer": "integer", "array": "array"}
+    kinds = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array"}
     for key in CONFIG_KEYS:
         assert doc[key.name]["type"] == kinds[key.kind], key.name
         assert len(doc[key.name]["description"]) > 20, key.name
         if key.default is not None:
             assert doc[key.name]["default"] == key.default, key.name
+
+
+def test_every_optional_key_has_a_default_the_cli_can_apply(tmp_path):
+    """The CLI refuses a stack that omits a declared key without a default: a stack of required keys only runs."""
+    import shutil
+
+    doc = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    for key in CONFIG_KEYS:
+        assert key.required or "default" in doc[key.name], f"{key.name}: optional, so Pulumi.yaml needs a default"
+    program = tmp_path / "site"
+    shutil.copytree(PROJECT_DIR, program, ignore=shutil.ignore_patterns(".*", "tests", "previews", "guardrails"))
+    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dublin.yaml").read_text())
+    required = {f"{PROJECT}:{key.name}" for key in CONFIG_KEYS if key.required}
+    stack["config"] = {k: v for k, v in stack["config"].items() if k in required or not k.startswith(f"{PROJECT}:")}
+    (program / "Pulumi.dublin.yaml").write_text(yaml.safe_dump(stack))
+    run = run_program("dublin", program)
+    assert run.stack_outputs["region"] == "eu-west-1" and run.resources
 
 
 def test_bad_config_registers_no_resource():

@@ -19,6 +19,7 @@ from components.isolated_network import (
     subnet_cidrs,
 )
 from tests.conftest import KEY_ARN, STACKS, settled, stack_config, use_mocks
+from tests.records import audit_log_prerequisite_urns
 
 LOG_BUCKET_ARN = "arn:aws:s3:::enclave-dublin-audit-logs-111111111111"
 
@@ -390,8 +391,9 @@ def test_endpoint_policies_allow_only_named_actions_for_data_account_principals(
 def test_s3_endpoint_reaches_only_the_site_buckets_of_the_data_account(dublin_config):
     doc = ENDPOINT_POLICIES["s3"](dublin_config)
     buckets = [dublin_config.bucket_arn(role) for role in ("user-data", "access-logs", "audit-logs")]
+    exports = f"{dublin_config.bucket_arn('exports')}/exports/*"
     for resource in _all_values(doc, "Resource"):
-        assert resource in buckets or resource in [f"{b}/*" for b in buckets], resource
+        assert resource in buckets or resource in [f"{b}/*" for b in buckets] or resource == exports, resource
     for stmt in doc["Statement"]:
         assert stmt["Condition"]["StringEquals"]["aws:ResourceAccount"] == "111111111111", stmt["Sid"]
     statements = {s["Sid"]: s for s in doc["Statement"]}
@@ -493,3 +495,12 @@ def test_flow_log_waits_for_the_audit_bucket_policy(site_providers, monitor, dub
         assert flow.inputs["logDestination"] == f"{dublin_config.bucket_arn('audit-logs')}/{FLOW_LOG_PREFIX}"
 
     return settled(monitor, network.vpc_id).apply(check)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_flow_log_waits_explicitly_for_the_audit_buckets_lock_encryption_and_policy(program_run, stack):
+    run = program_run(stack)
+    cfg = site_config_from_mapping(stack_config(stack))
+    (flow,) = run.of_type(FLOW_LOG)
+    ready = audit_log_prerequisite_urns(run, cfg)
+    assert ready <= set(flow.dependencies), f"{flow.urn}: does not wait for {ready - set(flow.dependencies)}"

@@ -114,11 +114,12 @@ def test_registered_policy_is_the_documented_one(site_providers, monitor, dublin
     return settled(monitor, key.key_arn).apply(check)
 
 
-def test_program_registers_exactly_one_protected_key_per_stack(program_run):
+def test_program_registers_exactly_one_protected_data_key_per_stack(program_run):
     for stack in ("dublin", "hamar"):
         run = program_run(stack)
-        keys = run.of_type(KEY_TYPE)
-        assert len(keys) == 1, [k.urn for k in keys]
+        # The other key is the export key (components/transfer_export.py, its own policy).
+        keys = [k for k in run.of_type(KEY_TYPE) if json.loads(k.inputs["policy"])["Id"].endswith("-operator-key")]
+        assert len(keys) == 1 and len(run.of_type(KEY_TYPE)) == 2, [k.urn for k in run.of_type(KEY_TYPE)]
         assert keys[0].protect, keys[0].urn
         assert keys[0].parent.endswith("::enclave-" + stack + "-key"), keys[0].parent
         assert run.effective_region(keys[0]) == run.config["eu-data-enclave:region"], keys[0].urn
@@ -161,11 +162,36 @@ def test_data_roles_use_the_key_only_via_in_region_s3_and_secrets_manager(dublin
         "s3.eu-west-1.amazonaws.com",
         "secretsmanager.eu-west-1.amazonaws.com",
     ]
+    # The runtime roles only: the deployer is not among them (it never touches S3 objects).
     assert cond["ArnEquals"]["aws:PrincipalArn"] == [
         "arn:aws:iam::111111111111:role/enclave-dublin-workload",
         "arn:aws:iam::111111111111:role/enclave-dublin-staff-access",
-        "arn:aws:iam::111111111111:role/enclave-deployer",
     ]
+
+
+def test_deployer_uses_the_key_only_through_secrets_manager_for_the_pepper(dublin_config):
+    stmt = statement(operator_key_policy(dublin_config), "DeployerUsesKeyForThePepperOnly")
+    assert stmt["Effect"] == "Allow" and stmt["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert actions(stmt) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert stmt["Condition"] == {
+        "StringEquals": {
+            "kms:CallerAccount": "111111111111",
+            "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com"],
+        },
+        # Secrets Manager's encryption context names the secret: this one only.
+        "StringLike": {
+            "kms:EncryptionContext:SecretARN": (
+                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:enclave-dublin-pseudonym-pepper-??????"
+            )
+        },
+        "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/enclave-deployer"},
+    }
+    others = [
+        s["Sid"]
+        for s in operator_key_policy(dublin_config)["Statement"]
+        if s["Sid"] != stmt["Sid"] and dublin_config.deployment_role_arn in json.dumps(s)
+    ]
+    assert others == [], f"the deployer is named elsewhere: {others}"
 
 
 def test_auditor_decrypts_audit_bucket_objects_only(dublin_config):
@@ -230,22 +256,32 @@ def test_cloudtrail_encrypts_only_for_the_site_trail(dublin_config):
 
 
 @pytest.mark.parametrize(
-    ("sid", "service", "expected"),
+    ("sid", "service", "expected", "source_arn"),
     [
-        ("S3ServerAccessLoggingEncryptsLogs", "logging.s3.amazonaws.com", {"kms:GenerateDataKey*", "kms:Decrypt"}),
         (
-            "FlowLogDeliveryEncryptsLogs",
+            "S3ServerAccessLoggingEncryptsLogs",
+            "logging.s3.amazonaws.com",
+            {"kms:GenerateDataKey*", "kms:Decrypt"},
+            None,
+        ),
+        (
+            # Flow logs and Resolver query logs: AWS's documented key-policy conditions.
+            "LogDeliveryEncryptsLogs",
             "delivery.logs.amazonaws.com",
             {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"},
+            {"aws:SourceArn": "arn:aws:logs:eu-west-1:111111111111:*"},
         ),
     ],
 )
-def test_log_delivery_services_are_bound_to_the_data_account(dublin_config, sid, service, expected):
+def test_log_delivery_services_are_bound_to_the_data_account(dublin_config, sid, service, expected, source_arn):
     stmt = statement(operator_key_policy(dublin_config), sid)
     assert stmt["Effect"] == "Allow"
     assert stmt["Principal"] == {"Service": service}
     assert actions(stmt) == expected
-    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+    condition = {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+    if source_arn:
+        condition["ArnLike"] = source_arn
+    assert stmt["Condition"] == condition
 
 
 def test_nobody_may_grant_or_replicate(dublin_config):
@@ -276,13 +312,14 @@ def test_no_other_statement_allows_use(dublin_config):
     assert allows == {
         "OperatorAdministersKey",
         "DataRolesUseKeyViaInRegionS3AndSecretsManager",
+        "DeployerUsesKeyForThePepperOnly",
         "AuditorDecryptsTrailLogsOnly",
         "AuditorDecryptsAuditBucketObjects",
         "AuditorReadsKeyConfiguration",
         "CloudTrailEncryptsSiteTrail",
         "CloudTrailDescribesKeyForSiteTrail",
         "S3ServerAccessLoggingEncryptsLogs",
-        "FlowLogDeliveryEncryptsLogs",
+        "LogDeliveryEncryptsLogs",
     }
     for stmt in policy["Statement"]:
         if stmt["Sid"] != "OperatorAdministersKey" and stmt["Effect"] == "Allow":

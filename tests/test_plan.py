@@ -249,3 +249,42 @@ def test_real_program_secrets_stay_out_of_its_previews(program_run, stack):
         for value in _secret_values(res.inputs, res.redacted_inputs):
             for text in texts:
                 assert json.dumps(value)[1:-1] not in text, f"{res.urn}: a secret input reached the preview"
+
+
+def test_adding_one_resource_changes_only_its_own_diagram_lines(program, rendered, tmp_path):
+    import difflib
+
+    bigger = write_program(
+        tmp_path / "bigger",
+        extra='\naws.s3.Bucket("aaa-first", bucket="enclave-dublin-aaa", opts=data)\n',
+    )
+    after = plan.render_stack("dublin", bigger)
+
+    def diagram(name: str, text: str) -> list[str]:
+        return text.split("```mermaid", 1)[1].splitlines() if name.endswith(".md") else text.splitlines()
+
+    for name in ("dublin.dot", "dublin.md"):
+        diff = [
+            line
+            for line in difflib.unified_diff(
+                diagram(name, rendered[name]), diagram(name, after[name]), lineterm="", n=0
+            )
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        # Only the new node's line: no other node is renumbered (ids come from names and URNs).
+        assert len(diff) == 1 and diff[0].startswith("+") and "aaa_first_" in diff[0], (name, diff)
+
+
+def test_a_failed_write_leaves_the_previous_previews(program, tmp_path, capsys):
+    out = tmp_path / "previews"
+    assert plan.run(plan_args(all=True, program=program, out=out)) == EXIT_OK
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    changed = write_program(tmp_path / "changed", replace={"from_port=443": "from_port=22"})
+    (out / "hamar.md").unlink()
+    (out / "hamar.md").mkdir()  # one target cannot be written
+    with pytest.raises(UsageError, match="hamar.md: it is a directory"):
+        plan.run(plan_args(all=True, program=changed, out=out))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == {
+        k: v for k, v in before.items() if k != "hamar.md"
+    }, "dublin.json and the others are untouched"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary file left"

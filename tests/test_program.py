@@ -17,7 +17,12 @@ COMPONENTS = {
     "enclave:gates:SecurityGates",
     "enclave:storage:RegionalStorage",
     "enclave:secrets:PseudonymSecret",
+    "enclave:network:DnsFirewall",
+    "enclave:account:AccountGuardrails",
+    "enclave:exports:TransferExport",
 }
+NESTED = {"enclave:keys:OperatorKey": "enclave:exports:TransferExport"}
+"""Components inside another: the export key is an OperatorKey of the TransferExport."""
 
 # Resources that hold data, keys or evidence: deleting one loses data or the audit record.
 DATA_BEARING = {
@@ -32,7 +37,7 @@ DATA_BEARING = {
 def test_stack_builds_every_component_once(program_run, stack):
     run = program_run(stack)
     types = [r.type for r in run.resources if not r.custom]
-    assert sorted(types) == sorted(COMPONENTS)
+    assert sorted(types) == sorted([*COMPONENTS, *NESTED])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -69,9 +74,11 @@ def test_providers_are_pinned_to_their_accounts_with_residency_tags(program_run,
 def test_operator_key_is_created_in_the_operator_account(program_run, stack):
     run = program_run(stack)
     cfg = site_config_from_mapping(stack_config(stack))
-    (key,) = run.of_type("aws:kms/key:Key")
-    assert key.provider_urn.endswith(f"::{cfg.name_prefix}-operator")
-    assert key.outputs["arn"].split(":")[4] == cfg.operator_account_id
+    keys = run.of_type("aws:kms/key:Key")
+    assert {k.name for k in keys} == {f"{cfg.name_prefix}-key-key", f"{cfg.name_prefix}-exports-key-key"}
+    for key in keys:
+        assert key.provider_urn.endswith(f"::{cfg.name_prefix}-operator"), key.urn
+        assert key.outputs["arn"].split(":")[4] == cfg.operator_account_id, key.urn
     for res in run.resources:
         if res.type.startswith("aws:") and res.type not in ("aws:kms/key:Key", "aws:kms/alias:Alias"):
             assert res.provider_urn.endswith(f"::{cfg.name_prefix}-data"), res.urn
@@ -91,10 +98,13 @@ def test_data_bearing_resources_are_protected(program_run, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_resource_is_parented_to_a_component(program_run, stack):
     run = program_run(stack)
-    components = {r.urn for r in run.resources if r.type in COMPONENTS}
+    components = {r.urn for r in run.resources if not r.custom}
+    top = {r.urn for r in run.resources if r.type in COMPONENTS}
     for res in run.resources:
-        if res.type in COMPONENTS:
+        if res.type in COMPONENTS and res.parent not in top:
             assert "::pulumi:pulumi:Stack::" in res.parent, res.urn
+        elif not res.custom:
+            assert NESTED.get(res.type) and res.parent in top, f"{res.urn} has parent {res.parent!r}"
         else:
             assert res.parent in components, f"{res.urn} has parent {res.parent!r}"
 
@@ -106,8 +116,8 @@ def test_nothing_replicates(program_run, stack):
     assert not {t for t in types if "eplicat" in t or "eplica" in t}
     for bucket in run.of_type("aws:s3/bucket:Bucket"):
         assert "replicationConfiguration" not in bucket.inputs, bucket.urn
-    (key,) = run.of_type("aws:kms/key:Key")
-    assert key.inputs["multiRegion"] is False
+    for key in run.of_type("aws:kms/key:Key"):
+        assert key.inputs["multiRegion"] is False, key.urn
     (secret,) = run.of_type("aws:secretsmanager/secret:Secret")
     assert not secret.inputs.get("replicas"), secret.urn
 
@@ -118,6 +128,8 @@ def test_stack_outputs(program_run, stack):
     cfg = site_config_from_mapping(stack_config(stack))
     out = run.stack_outputs
     assert out["site"] == stack and out["region"] == cfg.region
+    assert out["sandbox"] is False, "a shipped stack is a site, never a sandbox"
+    assert out["dns_firewall_rule_group_id"]
     assert out["data_bucket_name"] == cfg.bucket_name("user-data")
     assert out["audit_log_bucket_name"] == cfg.bucket_name("audit-logs")
     assert out["operator_key_arn"].startswith(f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:key/")

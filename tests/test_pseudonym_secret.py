@@ -196,7 +196,7 @@ def test_pseudonymise_refuses_a_short_pepper(pepper):
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
 def test_program_encrypts_the_pepper_with_the_operator_key_and_names_the_workload(stack, program_run):
     run = program_run(stack)
-    (key,) = run.of_type("aws:kms/key:Key")
+    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.name == f"enclave-{stack}-key-key"]
     (secret,) = run.of_type(SECRET_TYPE)
     assert secret.inputs.get("kmsKeyId") == key.outputs["arn"], secret.urn
     assert secret.protect and run.effective_region(secret) == run.config["eu-data-enclave:region"], secret.urn

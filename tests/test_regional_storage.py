@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pulumi
 import pytest
@@ -330,13 +331,37 @@ def test_object_access_only_through_the_endpoint_or_the_staff_gate(dublin_config
         "s3:PutObject*",
         "s3:DeleteObject*",
         "s3:RestoreObject",
-        "s3:ListBucket",
         "s3:ListBucketVersions",
     ]
     assert stmt["Condition"] == {
         "StringNotEquals": {"aws:SourceVpce": VPCE},
         "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/enclave-dublin-staff-access"},
     }
+
+
+def test_key_listing_outside_the_endpoint_only_for_the_staff_gate_and_the_deployer(dublin_config):
+    """HeadBucket (the provider's read of the bucket) is s3:ListBucket: the deployer must keep it."""
+    policy = data_bucket_policy(dublin_config, dublin_config.bucket_arn("user-data"), KEY_ARN, VPCE)
+    stmt = statement(policy, "KeyListingOnlyThroughVpcEndpointStaffGateOrDeployer")
+    assert (stmt["Effect"], stmt["Principal"], stmt["Action"]) == ("Deny", "*", ["s3:ListBucket"])
+    assert stmt["Condition"] == {
+        "StringNotEquals": {"aws:SourceVpce": VPCE},
+        "ArnNotEquals": {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::111111111111:role/enclave-dublin-staff-access",
+                "arn:aws:iam::111111111111:role/enclave-deployer",
+            ]
+        },
+    }
+
+
+def test_only_a_sandbox_deployer_may_empty_the_bucket_and_never_read_it(dublin_config):
+    cfg = replace(dublin_config, sandbox=True)
+    policy = data_bucket_policy(cfg, cfg.bucket_arn("user-data"), KEY_ARN, VPCE)
+    data = statement(policy, "ObjectAccessOnlyThroughVpcEndpointOrStaffGate")
+    assert data["Action"] == ["s3:GetObject*", "s3:PutObject*", "s3:RestoreObject"]
+    listing = statement(policy, "KeyListingOnlyThroughVpcEndpointStaffGateOrDeployer")
+    assert listing["Action"] == ["s3:ListBucket", "s3:DeleteObject*", "s3:ListBucketVersions"]
 
 
 # --------------------------------------------------------------------------- the log bucket policy

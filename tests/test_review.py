@@ -61,7 +61,7 @@ def digest(*steps: dict, **top) -> dict:
     return {"steps": [root, *steps], "duration": 1200000000, **top}
 
 
-def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json") -> str:
+def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json", code: int = EXIT_OK) -> str:
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data, indent=4))
     parser = argparse.ArgumentParser()
@@ -72,7 +72,7 @@ def run_review(tmp_path: Path, data, *extra: str, name: str = "preview.json") ->
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert review.run(args) == EXIT_OK
+        assert review.run(args) == code
     return out.getvalue()
 
 
@@ -88,13 +88,17 @@ def test_sample_tags_and_sets():
     preview = review.parse_preview((SAMPLES / "drift-adopter-aws-tags-and-sets.json").read_text(), "sample")
     assert preview.change_summary == {"replace": 1, "same": 2, "update": 3}
     changes = review.review(preview)
-    assert [(rc.kind, rc.name, rc.risk) for rc in changes] == [
-        ("changed", "test-role", "access"),
-        ("replaced", "test-sg", "network"),
-        ("changed", "test-bucket-versioning", "protection"),
-        ("changed", "test-bucket", "other"),
+    # Dropping two actions narrows the role and enabling versioning protects more: both harden, so
+    # they rank after the replaced security group and raise no alarm.
+    assert [(rc.kind, rc.name, rc.risk, rc.flagged) for rc in changes] == [
+        ("replaced", "test-sg", "network", True),
+        ("changed", "test-role", "access", False),
+        ("changed", "test-bucket-versioning", "protection", False),
+        ("changed", "test-bucket", "other", False),
     ]
+    changes = [changes[1], changes[0], changes[2], changes[3]]
     [action] = changes[0].changes
+    assert action.direction == "hardens" and action.note == "narrowed"
     # The inline policy is a JSON string: compared statement by statement, two log actions dropped.
     assert action.path == "inlinePolicies[0].policy.Statement[0].Action"
     assert set(action.old) - set(action.new) == {"logs:DescribeLogGroups", "logs:DescribeLogStreams"}
@@ -117,9 +121,13 @@ def test_sample_tags_and_sets():
 def test_sample_cascading_deps_keeps_secrets_redacted(tmp_path):
     text = run_review(tmp_path, (SAMPLES / "drift-adopter-aws-cascading-deps.json").read_text())
     lines = text.splitlines()
-    assert lines[1] == "  1 flagged (residency or access), 0 added, 0 removed, 0 replaced, 4 changed"
-    assert lines[5].startswith("!! 1. [encryption] CHANGED app-key  (aws:kms/key:Key)")
-    assert "    ! enableKeyRotation  [encryption]" in lines
+    assert lines[0].startswith("VERDICT test-d67e0b53: UNKNOWN"), lines[0]
+    assert "offline policy verdict skipped: the preview does not list every resource (3 same not shown" in text
+    lines = lines[lines.index("enclave review: preview.json") :]
+    # Turning key rotation on hardens: listed first (the only non-"other" change), without an alarm.
+    assert lines[1] == "  0 flagged (residency or access), 0 added, 0 removed, 0 replaced, 4 changed"
+    assert lines[5].startswith("   1. [encryption] CHANGED app-key  (aws:kms/key:Key)  hardens")
+    assert "      enableKeyRotation  [encryption]  hardens" in lines
     assert "digest carries no policy results" in text
     assert "engine change summary: 4 same, 4 update" in text
     values = [
@@ -183,8 +191,10 @@ def test_replacement_halves_are_one_entry():
         changeSummary={"replace": 1},
     )
     [rc] = changes_of(data)
-    assert (rc.kind, rc.name, rc.risk) == ("replaced", "key", "replication")
-    assert rc.note == "op: create-replacement, replace, delete-replaced; replaced because multiRegion changed"
+    # Replacing a KMS key loses what it encrypts: data loss outranks the replication it adds.
+    assert (rc.kind, rc.name, rc.risk) == ("replaced", "key", "data-loss")
+    assert rc.note.startswith("DATA LOSS: replaces a data-bearing Key")
+    assert rc.note.endswith("op: create-replacement, replace, delete-replaced; replaced because multiRegion changed")
     [change] = rc.changes
     assert (change.path, change.old, change.new, change.note) == ("multiRegion", False, True, "forces replacement")
 
@@ -308,7 +318,7 @@ def test_failed_digest_says_policy_data_is_missing(tmp_path):
         ],
         maybeCorrupt=True,
     )
-    text = run_review(tmp_path, data)
+    text = run_review(tmp_path, data, code=2)  # a failed preview cannot be judged
     assert "maybeCorrupt: the engine says this preview may be corrupt" in text
     assert "the preview FAILED" in text
     assert "a mandatory policy violation is one possible cause of the failure, but the digest does not say" in text
@@ -351,7 +361,8 @@ def test_event_log_adds_policy_results(tmp_path):
             },
         )
     )
-    text = run_review(tmp_path, data, "--event-log", str(log))
+    text = run_review(tmp_path, data, "--event-log", str(log), code=1)  # a mandatory violation fails
+    assert text.startswith("VERDICT prod: FAIL: 1 mandatory violation(s)")
     assert "digest carries no policy results" not in text
     assert (
         "[mandatory] eu-data-residency/no-foreign-principals on data-policy: Bucket policy grants another account."
@@ -385,7 +396,7 @@ def test_streaming_json_lines_as_the_preview(tmp_path):
             }
         },
     )
-    text = run_review(tmp_path, stream, name="preview.jsonl")
+    text = run_review(tmp_path, stream, name="preview.jsonl", code=1)
     assert "!! 1. [egress / routes] CHANGED r" in text
     assert "        + 0.0.0.0/0" in text
     assert "engine change summary: 1 update" in text
@@ -406,8 +417,9 @@ def test_markdown_format(tmp_path):
         }
     )
     md = run_review(tmp_path, data, "--format", "markdown")
-    assert md.startswith("### enclave review: preview.json")
-    assert "| 1 | ⚠️ egress / routes | changed | `r` |" in md
+    assert md.startswith("## enclave review: preview.json: ✅ PASS\n\n**❔ UNKNOWN** `prod`")
+    assert "\n### enclave review: preview.json\n" in md
+    assert "| 1 | ⚠️ egress / routes  weakens | changed | `r` |" in md
 
 
 @pytest.mark.parametrize(
@@ -429,7 +441,7 @@ def test_bad_previews_are_usage_errors(tmp_path, text, message):
 def test_missing_file_is_a_usage_error(tmp_path):
     parser = argparse.ArgumentParser()
     review.add_arguments(parser)
-    with pytest.raises(UsageError, match="cannot read it"):
+    with pytest.raises(UsageError, match="nope.json: no such file"):
         review.run(parser.parse_args([str(tmp_path / "nope.json")]))
 
 
@@ -450,3 +462,91 @@ def test_cli_entry_point_exit_codes(tmp_path, capsys):
     fixture.write_text(json.dumps(digest(changeSummary={"same": 1})))
     assert main(["review", str(fixture)]) == 0
     assert "0 flagged (residency or access)" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the offline verdict on a complete preview
+
+DATA_PROVIDER = "urn:pulumi:dublin::eu-data-enclave::pulumi:providers:aws::enclave-dublin-data"
+DUBLIN_STACK = "urn:pulumi:dublin::eu-data-enclave::pulumi:pulumi:Stack::eu-data-enclave-dublin"
+TAGS = {"enclave:site": "dublin", "enclave:region": "eu-west-1", "data-classification": "personal-data"}
+
+
+def complete_preview() -> dict:
+    """A `pulumi preview --json --show-sames` of a small dublin program: its provider, a bucket created without
+    protection, encryption or public access block, and a same step, with source positions."""
+    provider = {
+        "urn": DATA_PROVIDER,
+        "custom": True,
+        "type": "pulumi:providers:aws",
+        "inputs": {
+            "region": "eu-west-1",
+            "allowedAccountIds": '["111111111111"]',
+            "defaultTags": json.dumps({"tags": TAGS}),
+            "version": "7.51.1",
+        },
+        "parent": DUBLIN_STACK,
+    }
+    bucket_urn = "urn:pulumi:dublin::eu-data-enclave::aws:s3/bucket:Bucket::scratch"
+    bucket = {
+        "urn": bucket_urn,
+        "custom": True,
+        "type": "aws:s3/bucket:Bucket",
+        "inputs": {"__defaults": [], "bucket": "enclave-dublin-scratch", "tags": TAGS},
+        "parent": DUBLIN_STACK,
+        "provider": f"{DATA_PROVIDER}::0d3c",
+        "sourcePosition": "project:///components/scratch.py#17,5",
+    }
+    root = {"urn": DUBLIN_STACK, "custom": False, "type": "pulumi:pulumi:Stack"}
+    return {
+        "config": {"eu-data-enclave:region": "eu-west-1"},
+        "steps": [
+            {"op": "same", "urn": DUBLIN_STACK, "oldState": root, "newState": root},
+            {"op": "same", "urn": DATA_PROVIDER, "oldState": {**provider, "id": "0d3c"}, "newState": provider},
+            {
+                "op": "create",
+                "urn": bucket_urn,
+                "provider": f"{DATA_PROVIDER}::0d3c",
+                "newState": bucket,
+                "detailedDiff": None,
+            },
+        ],
+        "changeSummary": {"same": 2, "create": 1},
+    }
+
+
+def test_complete_preview_gets_the_packs_verdict_with_source_positions(tmp_path):
+    config = str(Path(__file__).resolve().parent.parent / "policy" / "config" / "dublin.json")
+    text = run_review(tmp_path, complete_preview(), "--policy-config", config, code=1)
+    assert text.startswith("VERDICT dublin: FAIL:"), text.splitlines()[0]
+    assert "  data-protected (1):" in text and "  no-public-data (1):" in text
+    assert "scratch (aws:s3/bucket:Bucket) at components/scratch.py:17:" in text
+    sarif = json.loads(run_review(tmp_path, complete_preview(), "--policy-config", config, "--format", "sarif", code=1))
+    from tests.test_formats import sarif_errors
+
+    assert sarif_errors(sarif) == []
+    on_bucket = [r for r in sarif["runs"][0]["results"] if r["properties"]["urn"].endswith("::scratch")]
+    assert {r["ruleId"] for r in on_bucket} >= {"data-protected", "operator-held-encryption"}
+    for result in on_bucket:
+        where = result["locations"][0]["physicalLocation"]
+        assert where["artifactLocation"]["uri"].endswith("components/scratch.py") and where["region"]["startLine"] == 17
+
+
+def test_a_partial_preview_is_not_judged_offline_and_says_why(tmp_path):
+    data = complete_preview()
+    data["steps"] = [s for s in data["steps"] if s["urn"] != DATA_PROVIDER]  # the default digest hides sames
+    text = run_review(tmp_path, data, "--format", "json")
+    doc = json.loads(text)
+    assert doc["verdict"]["status"] == "UNKNOWN" and not doc["failed"]
+    assert "1 same not shown; run `pulumi preview --json --show-sames`" in doc["verdict"]["notes"][0]
+
+
+def test_review_github_comment_starts_with_its_marker_and_verdict(tmp_path):
+    config = str(Path(__file__).resolve().parent.parent / "policy" / "config" / "dublin.json")
+    body = run_review(tmp_path, complete_preview(), "--policy-config", config, "--format", "github", code=1)
+    assert body.startswith("<!-- eu-data-enclave:review -->\n## enclave review: preview.json: ❌ FAIL")
+    assert body.index("**❌ FAIL** `dublin`") < body.index("### enclave review: preview.json")
+    out = tmp_path / "comment.md"
+    run_review(
+        tmp_path, complete_preview(), "--policy-config", config, "--format", "github", "--output", str(out), code=1
+    )
+    assert out.read_text(encoding="utf-8") == body

@@ -13,6 +13,7 @@ from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConf
 from components.pseudonym_secret import pepper_secret_arn_pattern
 from components.security_gates import SecurityGates, SecurityGatesArgs
 from tests.conftest import KEY_ARN, settled
+from tests.grants_fixture import config_with, staff_grant
 
 ROLE_TYPE = "aws:iam/role:Role"
 POLICY_TYPE = "aws:iam/policy:Policy"
@@ -318,7 +319,13 @@ def test_workload_trusts_only_in_site_compute_of_the_data_account(dublin_config)
 def test_workload_touches_user_data_only_through_the_site_endpoint(dublin_config):
     doc = gates.workload_policy(dublin_config, KEY_ARN, ENDPOINT_ID)
     s3_statements = [s for s in doc["Statement"] if any(a.startswith("s3:") for a in listed(s["Action"]))]
+    exports = statement(doc, "PseudonymisedExportsThroughSiteEndpoint")
+    assert exports["Resource"] == f"{dublin_config.bucket_arn('exports')}/exports/*", "exports are write-only"
+    assert exports["Action"] == ["s3:PutObject", "s3:PutObjectTagging"]
+    s3_statements.remove(exports)
     assert len(s3_statements) == 2
+    for stmt in [*s3_statements, exports]:
+        assert stmt["Condition"] == {"StringEquals": {"aws:SourceVpce": ENDPOINT_ID}}, stmt["Sid"]
     for stmt in s3_statements:
         assert stmt["Condition"] == {"StringEquals": {"aws:SourceVpce": ENDPOINT_ID}}, stmt["Sid"]
         for resource in listed(stmt["Resource"]):
@@ -343,26 +350,43 @@ def test_workload_uses_the_key_via_s3_and_secrets_manager_and_reads_only_the_pep
     assert pepper["Resource"] == pepper_secret_arn_pattern(dublin_config)
 
 
-def test_staff_gate_requires_approved_principal_mfa_and_ticket(dublin_config):
+def test_staff_gate_trusts_nobody_without_a_grant(dublin_config):
+    """No standing access: the shipped stacks declare no grant, so the trust is one Deny for everyone."""
     (stmt,) = gates.staff_access_trust_policy(dublin_config)["Statement"]
-    assert stmt["Effect"] == "Allow"
-    assert stmt["Principal"] == {"AWS": list(dublin_config.staff_principals)}
-    assert stmt["Action"] == ["sts:AssumeRole", "sts:TagSession"]
-    tag = f"aws:RequestTag/{ACCESS_TICKET_TAG}"
-    assert stmt["Condition"] == {
-        "Bool": {"aws:MultiFactorAuthPresent": "true"},
-        "NumericLessThanEquals": {"aws:MultiFactorAuthAge": "3600"},
-        "Null": {tag: "false"},
-        "StringLike": {tag: "?*-?*"},
-        "StringEquals": {"aws:RequestedRegion": "eu-west-1"},
-        "ForAllValues:StringEquals": {"aws:TagKeys": ["access-ticket"]},
+    assert stmt == {
+        "Sid": "NoStandingAccess",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
     }
 
 
-def test_staff_access_needs_the_ticket_tag_on_every_data_statement(dublin_config):
-    doc = gates.staff_access_policy(dublin_config, KEY_ARN)
-    for sid in ("UserDataObjectsWithTicket", "ListUserDataWithTicket"):
-        assert statement(doc, sid)["Condition"] == {"Null": {"aws:PrincipalTag/access-ticket": "false"}}, sid
+def test_staff_gate_requires_the_grants_principal_mfa_ticket_and_window():
+    cfg = config_with(staff=[staff_grant()])
+    (stmt,) = gates.staff_access_trust_policy(cfg)["Statement"]
+    assert stmt["Effect"] == "Allow" and stmt["Sid"] == "GrantPRIV1234"
+    assert stmt["Principal"] == {"AWS": "arn:aws:iam::111111111111:role/trust-and-safety-oncall"}
+    assert stmt["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert stmt["Condition"] == {
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        "NumericLessThanEquals": {"aws:MultiFactorAuthAge": "3600"},
+        "StringEquals": {f"aws:RequestTag/{ACCESS_TICKET_TAG}": "PRIV-1234", "aws:RequestedRegion": "eu-west-1"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["access-ticket"]},
+        "DateGreaterThanEquals": {"aws:CurrentTime": "2026-05-04T08:00:00Z"},
+        "DateLessThanEquals": {"aws:CurrentTime": "2026-05-04T16:00:00Z"},
+    }
+
+
+def test_staff_access_needs_a_grant_in_force_on_every_data_statement(dublin_config):
+    assert [s["Sid"] for s in gates.staff_access_policy(dublin_config, KEY_ARN)["Statement"]] == ["OperatorKeyViaS3"]
+    doc = gates.staff_access_policy(config_with(staff=[staff_grant()]), KEY_ARN)
+    for sid in ("GrantPRIV1234UserDataObjects", "GrantPRIV1234ListUserData"):
+        # Checked on every request: a session cannot outlast its grant's window.
+        assert statement(doc, sid)["Condition"] == {
+            "StringEquals": {"aws:PrincipalTag/access-ticket": "PRIV-1234"},
+            "DateGreaterThanEquals": {"aws:CurrentTime": "2026-05-04T08:00:00Z"},
+            "DateLessThanEquals": {"aws:CurrentTime": "2026-05-04T16:00:00Z"},
+        }, sid
     key = statement(doc, "OperatorKeyViaS3")
     assert key["Condition"] == {"StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com"]}}
     for stmt in doc["Statement"]:
@@ -462,7 +486,7 @@ def test_every_role_of_the_program_carries_the_boundary(stack, program_run):
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
 def test_program_wires_the_real_key_and_endpoint_into_the_gates(stack, program_run):
     run = program_run(stack)
-    (key,) = run.of_type("aws:kms/key:Key")
+    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.name == f"enclave-{stack}-key-key"]
     (endpoint,) = [
         r for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs.get("serviceName", "").endswith(".s3")
     ]

@@ -1,0 +1,5 @@
+import pulumi
+import pulumi_aws as aws
+
+config = pulumi.Config()
+aws.s3.Bucket("data", bucket=config.require("bucketName"))

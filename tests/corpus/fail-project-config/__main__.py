@@ -1,0 +1,3 @@
+import pulumi
+
+pulumi.export("cidr", pulumi.Config().require("vpcCidr"))

@@ -1,0 +1,209 @@
+"""Programs that cannot be evaluated: exit 2 with one line that says what, where, and how to fix it.
+
+Each failure mode has a program in ``tests/corpus/fail-*``; the rest are built
+in ``tmp_path``. The hanging ones also prove that a run stopped on timeout
+leaves the process able to run the next program.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from enclave.cli import main
+from enclave.harness import HarnessError, run_program
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+def check(capsys, program: Path, *extra: str, stack: str = "dev") -> tuple[int, str, str]:
+    code = main(["check", "--stack", stack, "--program", str(program), *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(code: int, out: str, err: str) -> str:
+    assert code == 2 and out == "", out + err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        ("fail-runtime", ["Pulumi.yaml: runtime 'nodejs' is not supported", "runtime: python"]),
+        (
+            "fail-missing-config",
+            [
+                "requires config 'needs-config:bucketName' (__main__.py:5)",
+                "Pulumi.dev.yaml does not set",
+                "pulumi config set bucketName",
+            ],
+        ),
+        (
+            "fail-project-config",
+            ["Pulumi.dev.yaml: Stack 'dev' is missing configuration value 'vpcCidr'", "Pulumi.yaml"],
+        ),
+        ("fail-helper-exception", ["the program failed: KeyError: 'owner' (naming.py:5)"]),
+        ("fail-sys-exit", ["the program called sys.exit(3) (__main__.py:7)"]),
+        (
+            "fail-missing-module",
+            ["ModuleNotFoundError: No module named 'pulumi_gcp' (__main__.py:2)", "`pip install pulumi-gcp`"],
+        ),
+    ],
+)
+def test_failure_modes_exit_2_with_one_line(capsys, program, expected):
+    line = one_error_line(*check(capsys, CORPUS / program))
+    for part in expected:
+        assert part in line, line
+
+
+def test_a_program_that_never_finishes_is_stopped_and_its_pending_work_named(capsys):
+    line = one_error_line(*check(capsys, CORPUS / "fail-never-resolves", "--timeout", "1"))
+    assert "did not finish within 1 s" in line
+    assert "resources not yet registered: aws:s3/bucket:Bucket 'approved'" in line
+    assert "stack outputs not yet resolved: approved_name" in line
+    # The process is fine afterwards: the next program runs in full.
+    run = run_program("dev", CORPUS / "resource-as-string")
+    assert len(run.resources) == 10
+
+
+def test_a_busy_loop_is_stopped_and_located(monkeypatch, capsys):
+    monkeypatch.setenv("ENCLAVE_TIMEOUT", "1")
+    line = one_error_line(*check(capsys, CORPUS / "fail-busy-loop"))
+    assert "did not finish within 1 s" in line and "the program was at __main__.py:" in line
+    run = run_program("dev", CORPUS / "resource-as-string")
+    assert len(run.resources) == 10
+
+
+@pytest.mark.parametrize(("value", "message"), [("soon", "expected a number of seconds"), ("-1", "positive")])
+def test_a_bad_timeout_setting_is_refused(monkeypatch, capsys, value, message):
+    monkeypatch.setenv("ENCLAVE_TIMEOUT", value)
+    line = one_error_line(*check(capsys, CORPUS / "resource-as-string"))
+    assert f"ENCLAVE_TIMEOUT={value!r}" in line and message in line
+
+
+def test_a_zero_timeout_argument_is_refused(capsys):
+    line = one_error_line(*check(capsys, CORPUS / "resource-as-string", "--timeout", "0"))
+    assert "timeout must be a positive number of seconds" in line
+
+
+def test_the_failure_keeps_what_was_registered_before_it():
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", CORPUS / "fail-sys-exit")
+    assert [r.name for r in err.value.resources] == ["first"]
+
+
+def test_sys_exit_zero_is_a_normal_end(tmp_path):
+    program = write(tmp_path, "import sys\nimport pulumi_aws as aws\n\naws.s3.Bucket('kept')\nsys.exit(0)\n")
+    assert [r.name for r in run_program("dev", program).resources] == ["kept"]
+
+
+def write(tmp_path: Path, main_py: str, pulumi_yaml: str = "name: p\nruntime: python\n", stack: str = "dev") -> Path:
+    program = tmp_path / "program"
+    program.mkdir(exist_ok=True)
+    (program / "Pulumi.yaml").write_text(textwrap.dedent(pulumi_yaml))
+    (program / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (program / "__main__.py").write_text(textwrap.dedent(main_py))
+    return program
+
+
+def test_an_exception_in_an_apply_names_the_programs_line(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi_aws as aws
+
+        bucket = aws.s3.Bucket("b")
+        bucket.arn.apply(lambda arn: arn.split(":")[9])
+        """,
+    )
+    with pytest.raises(HarnessError, match=r"IndexError: list index out of range \(__main__.py:4\)"):
+        run_program("dev", program)
+
+
+def test_a_syntax_error_names_its_line(tmp_path):
+    program = write(tmp_path, "import pulumi\n\nif True\n    pass\n")
+    with pytest.raises(HarnessError, match=r"SyntaxError: .*\(__main__.py:3\)"):
+        run_program("dev", program)
+
+
+def test_a_prompt_fails_instead_of_waiting(tmp_path):
+    program = write(tmp_path, "name = input('bucket name? ')\n")
+    with pytest.raises(HarnessError, match=r"EOFError: .*\(__main__.py:1\)"):
+        run_program("dev", program, timeout=5)
+
+
+def test_an_encrypted_value_read_as_a_number_is_reported(tmp_path):
+    program = write(tmp_path, "import pulumi\n\npulumi.Config().require_int('port')\n")
+    (program / "Pulumi.dev.yaml").write_text("config:\n  p:port:\n    secure: v1:abc\n")
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", program)
+    message = str(err.value)
+    assert "config 'p:port' is encrypted" in message and "as int" in message and "(__main__.py:3)" in message
+
+
+def test_a_failing_invoke_is_reported_with_the_providers_reason(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi_aws as aws
+
+        aws.iam.get_policy_document(statements=[{"sid": "a", "actions": ["s3:*"]}, {"sid": "a", "actions": ["s3:*"]}])
+        """,
+    )
+    with pytest.raises(HarnessError, match=r"duplicate Sid \(a\).*\(__main__.py:3\)"):
+        run_program("dev", program)
+
+
+def test_a_data_source_given_an_encrypted_value_is_explained(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        bucket = aws.s3.get_bucket(bucket=pulumi.Config().require("bucket"))
+        """,
+    )
+    (program / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  p:bucket:\n    secure: v1:abc\n")
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", program)
+    message = str(err.value)
+    assert "the data source get_bucket (__main__.py:4) got a value that is unknown offline" in message
+    assert "'p:bucket'" in message and "get_bucket_output" in message
+
+
+def test_an_error_the_sdk_reraises_from_its_own_frames_keeps_the_programs_line(tmp_path):
+    from enclave.harness import _where
+
+    main_py = tmp_path / "__main__.py"
+    main_py.write_text("def lookup():\n    raise TypeError('bad answer')\n")
+    namespace: dict = {}
+    exec(compile(main_py.read_text(), str(main_py), "exec"), namespace)
+    try:
+        namespace["lookup"]()
+    except TypeError as exc:
+        program_traceback = exc.__traceback__
+    try:
+        raise TypeError("bad answer")  # as wait_for_rpcs re-raises an invoke's failure
+    except TypeError as again:
+        assert _where(again, tmp_path.resolve()) == ""
+        assert _where(again, tmp_path.resolve(), program_traceback) == "__main__.py:2"
+
+
+def test_data_source_arguments_come_back_in_the_attributes_type(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        ami = aws.ec2.get_ami(most_recent="true", owners=["amazon"])
+        pulumi.export("most_recent", ami.most_recent)
+        """,
+    )
+    assert run_program("dev", program).stack_outputs == {"most_recent": True}
