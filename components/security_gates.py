@@ -57,34 +57,18 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:GetSerialConsoleAccessStatus",
     "iam:ListRoles",
     "kms:ListKeys",
-    "route53resolver:List*Associations",
-    "route53resolver:ListFirewallConfigs",
-    "route53resolver:ListFirewallDomainLists",
-    "route53resolver:ListResolverQueryLogConfigs",
     "s3:GetAccountPublicAccessBlock",
     "s3:List*AccessPoints",
     "s3:ListAllMyBuckets",
     "secretsmanager:ListSecrets",
 )
-TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail", "cloudtrail:GetTrailStatus")
-IAM_CONFIG_READ_ACTIONS = (
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:GetRole",
-    "iam:GetRolePolicy",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListRolePolicies",
-)
-KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants")
+# Patterns (``iam:GetRole*``, ``s3:GetBucket*``, ...) cover only read operations: the
+# permissions boundary repeats these reads and IAM caps a managed policy at 6,144 characters.
+TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail*")
+IAM_CONFIG_READ_ACTIONS = ("iam:GetPolicy*", "iam:GetRole*", "iam:List*RolePolicies")
+KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListGrants")
 BUCKET_CONFIG_READ_ACTIONS = (
-    "s3:GetBucketAcl",
-    "s3:GetBucketLocation",
-    "s3:GetBucketLogging",
-    "s3:GetBucketObjectLockConfiguration",
-    "s3:GetBucketOwnershipControls",
-    "s3:GetBucketPolicy",
-    "s3:GetBucketPublicAccessBlock",
-    "s3:GetBucketVersioning",
+    "s3:GetBucket*",
     "s3:GetEncryptionConfiguration",
     "s3:GetLifecycleConfiguration",
     "s3:GetReplicationConfiguration",

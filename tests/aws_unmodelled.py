@@ -2,7 +2,8 @@
 
 The audit reads Route 53 Resolver DNS Firewall and the EC2 account-level blocks
 (VPC Block Public Access, snapshot and image block public access, serial
-console, instance metadata defaults), none of which moto models; the drifts
+console, instance metadata defaults) and SSM's service settings, none of which
+moto models; the drifts
 also need ``DisassociateResolverQueryLogConfig``, which moto lacks although it
 models the associations (that one handler acts on moto's own state). Rather than
 skip those checks or fake their results, the tests give exactly these
@@ -16,7 +17,8 @@ operations a small backend that behaves like AWS's API:
   operation's output shape before it is returned (``ParamValidator``, what
   botocore's ``Stubber`` uses): a response AWS could not send fails the test;
 - defaults are AWS's documented ones (VPC Block Public Access ``off``, snapshots
-  and images ``unblocked``, serial console off, fail-open ``DISABLED``).
+  and images ``unblocked``, serial console off, fail-open ``DISABLED``, public
+  sharing of SSM documents ``Enable``).
 
 It hooks in the way moto does: a ``before-call`` handler in botocore's
 ``BUILTIN_HANDLERS`` (so every client created afterwards has it), answering
@@ -73,6 +75,7 @@ class RegionState:
     image_bpa: str = "unblocked"
     serial_console: bool = False
     metadata_defaults: dict[str, Any] = field(default_factory=dict)
+    ssm_settings: dict[str, str] = field(default_factory=dict)
 
     def arn(self, kind: str, ident: str) -> str:
         return f"arn:aws:route53resolver:{self.region}:{self.account}:{kind}/{ident}"
@@ -428,7 +431,42 @@ def get_instance_metadata_defaults(state: RegionState, p: dict) -> dict:
     return {"AccountLevel": level}
 
 
+SSM_DEFAULTS = {"/ssm/documents/console/public-sharing-permission": "Enable"}
+"""AWS's defaults of the SSM service settings the audit reads (public sharing is allowed until disabled)."""
+
+
+def _ssm_setting(state: RegionState, setting_id: str) -> dict:
+    if setting_id not in SSM_DEFAULTS:
+        raise ApiError("ServiceSettingNotFound", f"setting {setting_id} not found")
+    value = state.ssm_settings.get(setting_id, SSM_DEFAULTS[setting_id])
+    return {
+        "SettingId": setting_id,
+        "SettingValue": value,
+        "ARN": f"arn:aws:ssm:{state.region}:{state.account}:servicesetting{setting_id}",
+        "Status": "Customized" if setting_id in state.ssm_settings else "Default",
+    }
+
+
+def get_service_setting(state: RegionState, p: dict) -> dict:
+    return {"ServiceSetting": _ssm_setting(state, p["SettingId"])}
+
+
+def update_service_setting(state: RegionState, p: dict) -> dict:
+    _ssm_setting(state, p["SettingId"])
+    state.ssm_settings[p["SettingId"]] = p["SettingValue"]
+    return {}
+
+
+def reset_service_setting(state: RegionState, p: dict) -> dict:
+    _ssm_setting(state, p["SettingId"])
+    state.ssm_settings.pop(p["SettingId"], None)
+    return {"ServiceSetting": _ssm_setting(state, p["SettingId"])}
+
+
 HANDLERS: dict[tuple[str, str], Callable[[RegionState, dict], dict]] = {
+    ("ssm", "GetServiceSetting"): get_service_setting,
+    ("ssm", "UpdateServiceSetting"): update_service_setting,
+    ("ssm", "ResetServiceSetting"): reset_service_setting,
     ("route53resolver", "CreateFirewallDomainList"): create_firewall_domain_list,
     ("route53resolver", "UpdateFirewallDomains"): update_firewall_domains,
     ("route53resolver", "GetFirewallDomainList"): get_firewall_domain_list,

@@ -34,8 +34,10 @@ import moto.kms.models
 import moto.kms.utils
 from moto import mock_aws
 
-from components.audit_trail import audit_log_bucket_policy
-from components.config import SiteConfig
+from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
+from components.audit_trail import DNS_QUERY_LOG_PREFIX, audit_log_bucket_policy
+from components.config import PROJECT, SiteConfig, site_config_from_mapping
+from components.dns_firewall import ALLOW_PRIORITY, ASSOCIATION_PRIORITY, BLOCK_ALL, BLOCK_PRIORITY, allowed_domains
 from components.isolated_network import ENDPOINT_POLICIES, ENDPOINT_SERVICES
 from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
@@ -46,7 +48,13 @@ from components.security_gates import (
     staff_access_trust_policy,
     workload_trust_policy,
 )
-from components.transfer_export import export_resource_names
+from components.transfer_export import (
+    EXPORTS,
+    export_bucket_policy,
+    export_key_alias,
+    export_key_policy,
+    export_resource_names,
+)
 from tests import aws_unmodelled  # noqa: I001  (before any boto3 session exists: it hooks every client)
 
 FAKE_CREDENTIALS = {
@@ -117,6 +125,54 @@ def staff_trust(cfg: SiteConfig) -> dict:
     return copy.deepcopy(staff_access_trust_policy(cfg))
 
 
+RECIPIENT = "777777777777"
+"""A transfer recipient outside the site (the drifts' stranger is another account: 999999999999)."""
+
+
+def config_with_grants(values: dict[str, Any]) -> SiteConfig:
+    """The stack's config with a staff grant and a transfer grant in force now, as a deployed site would carry.
+
+    The windows are around the real clock: the audit judges what is deployed now.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from components.clock import format_utc
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    staff = values[f"{PROJECT}:staffPrincipals"]
+    principal = (json.loads(staff) if isinstance(staff, str) else staff)[0]
+    grants = {
+        f"{PROJECT}:platformApproverDomains": json.dumps(["platform.example"]),
+        f"{PROJECT}:staffAccessGrants": json.dumps(
+            [
+                {
+                    "principal": principal,
+                    "ticket": "PRIV-1234",
+                    "approver": "dana.lead@platform.example",
+                    "reason": "Investigate abuse report 5521 on a user's uploads",
+                    "notBefore": format_utc(now - timedelta(hours=1)),
+                    "notAfter": format_utc(now + timedelta(hours=6)),
+                }
+            ]
+        ),
+        f"{PROJECT}:transferGrants": json.dumps(
+            [
+                {
+                    "recipientAccountId": RECIPIENT,
+                    "prefix": "exports/acme-research/",
+                    "legalBasis": "SCC",
+                    "approver": "erik.dpo@platform.example",
+                    "ticket": "XFER-77",
+                    "notBefore": format_utc(now - timedelta(days=1)),
+                    "notAfter": format_utc(now + timedelta(days=20)),
+                    "reason": "Pseudonymised watch histories for the recommender study",
+                }
+            ]
+        ),
+    }
+    return site_config_from_mapping({**values, **grants}, now=now)
+
+
 ROLE_TRUST = {
     "workload": workload_trust_policy,
     "staff-access": staff_access_trust_policy,
@@ -148,6 +204,8 @@ class Estate:
     flow_log_id: str
     firewall: dict[str, str]
     """Ids of the DNS Firewall: allowed and blocked domain lists, rule group, association."""
+    export_key_arn: str
+    """The operator-held export key (alias ``enclave-<site>-export``)."""
     buckets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -163,10 +221,13 @@ def build_estate(cfg: SiteConfig) -> Estate:
     """Create the compliant site in moto; call inside ``mock_aws``."""
     data = session_for(cfg, cfg.deployment_role_arn)
     operator = session_for(cfg, cfg.operator_role_arn)
-    key_arn = _create_key(cfg, operator)
-    buckets = _create_buckets(cfg, data, key_arn)
+    key_arn = _create_key(cfg, operator, operator_key_policy(cfg), cfg.key_alias)
+    export_key_arn = _create_key(
+        cfg, operator, export_key_policy(cfg, cfg.transfer_grants_in_force), export_key_alias(cfg)
+    )
+    buckets = _create_buckets(cfg, data, key_arn, export_key_arn)
     vpc_id, subnet_id, workload_sg, endpoint_ids = _create_network(cfg, data)
-    _put_bucket_policies(cfg, data, key_arn, endpoint_ids["s3"])
+    _put_bucket_policies(cfg, data, key_arn, export_key_arn, endpoint_ids["s3"])
     flow_log_id = _create_logging(cfg, data, key_arn, vpc_id)
     firewall = _create_dns_firewall(cfg, data, vpc_id)
     _block_account_level(cfg, data)
@@ -193,24 +254,25 @@ def build_estate(cfg: SiteConfig) -> Estate:
         secret_arn=secret_arn,
         flow_log_id=flow_log_id,
         firewall=firewall,
+        export_key_arn=export_key_arn,
         buckets=buckets,
     )
 
 
-def _create_key(cfg: SiteConfig, operator: AccountSession) -> str:
+def _create_key(cfg: SiteConfig, operator: AccountSession, policy: dict, alias: str) -> str:
     kms = operator.client("kms")
-    key_arn = kms.create_key(
-        Description=f"{cfg.name_prefix} data key", MultiRegion=False, Policy=json.dumps(operator_key_policy(cfg))
-    )["KeyMetadata"]["Arn"]
+    key_arn = kms.create_key(Description=f"{cfg.name_prefix} {alias}", MultiRegion=False, Policy=json.dumps(policy))[
+        "KeyMetadata"
+    ]["Arn"]
     kms.enable_key_rotation(KeyId=key_arn)
-    kms.create_alias(AliasName=cfg.key_alias, TargetKeyId=key_arn)
+    kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
     return key_arn
 
 
-def _create_buckets(cfg: SiteConfig, data: AccountSession, key_arn: str) -> dict[str, str]:
+def _create_buckets(cfg: SiteConfig, data: AccountSession, key_arn: str, export_key_arn: str) -> dict[str, str]:
     s3 = data.client("s3")
     buckets = {}
-    for role in ("user-data", "access-logs", "audit-logs"):
+    for role in ("user-data", "access-logs", "audit-logs", EXPORTS):
         name = cfg.bucket_name(role)
         buckets[role] = name
         s3.create_bucket(
@@ -224,8 +286,12 @@ def _create_buckets(cfg: SiteConfig, data: AccountSession, key_arn: str) -> dict
             ServerSideEncryptionConfiguration={
                 "Rules": [
                     {
-                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
-                        "BucketKeyEnabled": True,
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": export_key_arn if role == EXPORTS else key_arn,
+                        },
+                        # The export bucket keeps each object's ARN as its encryption context.
+                        "BucketKeyEnabled": role != EXPORTS,
                     }
                 ]
             },
@@ -244,11 +310,14 @@ def _create_buckets(cfg: SiteConfig, data: AccountSession, key_arn: str) -> dict
     return buckets
 
 
-def _put_bucket_policies(cfg: SiteConfig, data: AccountSession, key_arn: str, s3_endpoint: str) -> None:
+def _put_bucket_policies(
+    cfg: SiteConfig, data: AccountSession, key_arn: str, export_key_arn: str, s3_endpoint: str
+) -> None:
     policies = {
         "user-data": data_bucket_policy(cfg, cfg.bucket_arn("user-data"), key_arn, s3_endpoint),
         "access-logs": log_bucket_policy(cfg, cfg.bucket_arn("access-logs"), cfg.bucket_arn("user-data")),
         "audit-logs": audit_log_bucket_policy(cfg),
+        EXPORTS: export_bucket_policy(cfg, export_key_arn, s3_endpoint, cfg.transfer_grants_in_force),
     }
     for role, policy in policies.items():
         data.client("s3").put_bucket_policy(Bucket=cfg.bucket_name(role), Policy=json.dumps(policy))
@@ -334,9 +403,9 @@ def _create_logging(cfg: SiteConfig, data: AccountSession, key_arn: str, vpc_id:
     )["FlowLogIds"][0]
     resolver = data.client("route53resolver")
     config_id = resolver.create_resolver_query_log_config(
-        Name=f"{cfg.name_prefix}-dns-queries",
-        DestinationArn=f"{cfg.bucket_arn('audit-logs')}/dns-query-logs/",
-        CreatorRequestId=f"{cfg.name_prefix}-dns-queries",
+        Name=f"{cfg.name_prefix}-dns-query-logs",
+        DestinationArn=f"{cfg.bucket_arn('audit-logs')}/{DNS_QUERY_LOG_PREFIX}",
+        CreatorRequestId=f"{cfg.name_prefix}-dns-query-logs",
     )["ResolverQueryLogConfig"]["Id"]
     resolver.associate_resolver_query_log_config(ResolverQueryLogConfigId=config_id, ResourceId=vpc_id)
     return flow_log_id
@@ -352,39 +421,42 @@ def data_event_selector(cfg: SiteConfig) -> dict:
 
 
 def _create_dns_firewall(cfg: SiteConfig, data: AccountSession, vpc_id: str) -> dict[str, str]:
+    """The program's DNS Firewall (components/dns_firewall.py): its names, lists, priorities and settings."""
     resolver = data.client("route53resolver")
     ids = {}
-    for name, domains in (("allowed", [f"*.{cfg.region}.amazonaws.com"]), ("blocked", ["*"])):
-        ids[name] = resolver.create_firewall_domain_list(
-            CreatorRequestId=f"{cfg.name_prefix}-{name}", Name=f"{cfg.name_prefix}-{name}"
-        )["FirewallDomainList"]["Id"]
+    for name, domains in (("allowed", allowed_domains(cfg)), ("blocked", list(BLOCK_ALL))):
+        list_name = f"{cfg.name_prefix}-dns-{'allowed' if name == 'allowed' else 'everything'}"
+        ids[name] = resolver.create_firewall_domain_list(CreatorRequestId=list_name, Name=list_name)[
+            "FirewallDomainList"
+        ]["Id"]
         resolver.update_firewall_domains(FirewallDomainListId=ids[name], Operation="REPLACE", Domains=domains)
     ids["group"] = resolver.create_firewall_rule_group(
-        CreatorRequestId=f"{cfg.name_prefix}-dns", Name=f"{cfg.name_prefix}-dns"
+        CreatorRequestId=f"{cfg.name_prefix}-dns-firewall", Name=f"{cfg.name_prefix}-dns-firewall"
     )["FirewallRuleGroup"]["Id"]
     resolver.create_firewall_rule(
         CreatorRequestId="allow",
         FirewallRuleGroupId=ids["group"],
         FirewallDomainListId=ids["allowed"],
-        Priority=100,
+        Priority=ALLOW_PRIORITY,
         Action="ALLOW",
-        Name="allow-region-aws-services",
+        FirewallDomainRedirectionAction="INSPECT_REDIRECTION_DOMAIN",
+        Name=f"{cfg.name_prefix}-allow-site-aws-names",
     )
     resolver.create_firewall_rule(
         CreatorRequestId="block",
         FirewallRuleGroupId=ids["group"],
         FirewallDomainListId=ids["blocked"],
-        Priority=200,
+        Priority=BLOCK_PRIORITY,
         Action="BLOCK",
         BlockResponse="NXDOMAIN",
-        Name="block-everything-else",
+        Name=f"{cfg.name_prefix}-block-everything-else",
     )
     ids["association"] = resolver.associate_firewall_rule_group(
-        CreatorRequestId=f"{cfg.name_prefix}-dns-vpc",
+        CreatorRequestId=f"{cfg.name_prefix}-dns-firewall",
         FirewallRuleGroupId=ids["group"],
         VpcId=vpc_id,
-        Priority=101,
-        Name=f"{cfg.name_prefix}-dns",
+        Priority=ASSOCIATION_PRIORITY,
+        Name=f"{cfg.name_prefix}-dns-firewall",
         MutationProtection="ENABLED",
     )["FirewallRuleGroupAssociation"]["Id"]
     resolver.update_firewall_config(ResourceId=vpc_id, FirewallFailOpen="DISABLED")
@@ -398,9 +470,18 @@ def _block_account_level(cfg: SiteConfig, data: AccountSession) -> None:
     ec2.enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
     ec2.enable_ebs_encryption_by_default()
     ec2.disable_serial_console_access()
-    ec2.modify_instance_metadata_defaults(HttpTokens="required")
+    ec2.modify_instance_metadata_defaults(
+        HttpTokens="required", HttpPutResponseHopLimit=1, HttpEndpoint="enabled", InstanceMetadataTags="disabled"
+    )
     data.client("s3control").put_public_access_block(
         AccountId=cfg.data_account_id, PublicAccessBlockConfiguration=ALL_ON
+    )
+    data.client("ssm").update_service_setting(SettingId=SSM_PUBLIC_SHARING_SETTING, SettingValue="Disable")
+    data.client("emr").put_block_public_access_configuration(
+        BlockPublicAccessConfiguration={
+            "BlockPublicSecurityGroupRules": True,
+            "PermittedPublicSecurityGroupRuleRanges": [],
+        }
     )
 
 

@@ -19,6 +19,7 @@ import moto.ec2.models
 import pytest
 
 from enclave.audit.checks import run_checks
+from tests.conftest import stack_config
 from tests.estate import (
     NEAR_REGIONS,
     AccountSession,
@@ -27,6 +28,7 @@ from tests.estate import (
     audit,
     aws_environment,
     build_estate,
+    config_with_grants,
     failing,
     staff_trust,
 )
@@ -37,8 +39,9 @@ aws_env = pytest.fixture(aws_environment)
 
 
 @pytest.fixture
-def estate(aws_env, dublin_config):
-    return build_estate(dublin_config)
+def estate(aws_env):
+    """The compliant site with a staff grant and a transfer grant in force (the documents they open)."""
+    return build_estate(config_with_grants(stack_config("dublin")))
 
 
 def _policy(e, bucket: str) -> dict:
@@ -224,7 +227,35 @@ def _endpoint_to_someone_elses_service(e):
     )["VpcEndpoint"]["VpcEndpointId"]
 
 
+def _export_bucket_opened_to_an_undeclared_recipient(e):
+    # A copy of the declared grant's statement for another account: no grant declares it.
+    policy = _policy(e, e.buckets["exports"])
+    declared = next(st for st in policy["Statement"] if st["Effect"] == "Allow")
+    policy["Statement"].append({**declared, "Sid": "Partner2", "Principal": {"AWS": f"arn:aws:iam::{STRANGER}:root"}})
+    e.client("s3").put_bucket_policy(Bucket=e.buckets["exports"], Policy=json.dumps(policy))
+    return f"arn:aws:s3:::{e.buckets['exports']}"
+
+
+def _export_key_decrypt_for_an_undeclared_recipient(e):
+    kms = e.client("kms", operator=True)
+    policy = json.loads(kms.get_key_policy(KeyId=e.export_key_arn, PolicyName="default")["Policy"])
+    declared = next(st for st in policy["Statement"] if st.get("Sid", "").startswith("Transfer"))
+    policy["Statement"].append({**declared, "Sid": "Partner2", "Principal": {"AWS": f"arn:aws:iam::{STRANGER}:root"}})
+    kms.put_key_policy(KeyId=e.export_key_arn, PolicyName="default", Policy=json.dumps(policy))
+    return e.export_key_arn
+
+
 POLICY_DRIFTS = [
+    (
+        "export bucket opened to a recipient no grant declares",
+        _export_bucket_opened_to_an_undeclared_recipient,
+        {"s3-policy-site-only"},
+    ),
+    (
+        "export key lets a recipient no grant declares decrypt",
+        _export_key_decrypt_for_an_undeclared_recipient,
+        {"kms-key-policy-site-only"},
+    ),
     ("bucket policy shares objects with another account", _bucket_shared_with_another_account, {"s3-policy-site-only"}),
     ("bucket policy allows public reads", _bucket_public_read, {"s3-policy-site-only"}),
     ("bucket policy admits a service for any account", _bucket_open_to_a_service_for_anyone, {"s3-policy-site-only"}),
@@ -284,7 +315,8 @@ def _staff_twelve_hour_sessions(e):
 
 def _staff_trust_another_account(e):
     def add(doc):
-        doc["Statement"][0]["Principal"]["AWS"].append(f"arn:aws:iam::{STRANGER}:role/contractor")
+        granted = doc["Statement"][0]["Principal"]
+        granted["AWS"] = [granted["AWS"], f"arn:aws:iam::{STRANGER}:role/contractor"]
 
     return _trust(e, "staff-access", add)
 
@@ -308,6 +340,14 @@ def _staff_trust_an_identity_provider(e):
         )
 
     return _trust(e, "staff-access", add)
+
+
+def _staff_grant_window_extended(e):
+    # The grant's statement outlives the window the config declares.
+    def extend(doc):
+        doc["Statement"][0]["Condition"]["DateLessThanEquals"]["aws:CurrentTime"] = "2099-12-31T23:59:59Z"
+
+    return _trust(e, "staff-access", extend)
 
 
 def _staff_mfa_age_relaxed(e):
@@ -421,6 +461,7 @@ ROLE_DRIFTS = [
         {"iam-role-trust-site-only", "iam-staff-trust-mfa", "iam-staff-trust-ticket"},
     ),
     ("staff MFA age relaxed to a day", _staff_mfa_age_relaxed, {"iam-role-trust-conditions"}),
+    ("staff grant window extended past its declaration", _staff_grant_window_extended, {"iam-role-trust-conditions"}),
     ("auditor trust without the external id", _auditor_without_external_id, {"iam-role-trust-conditions"}),
     ("workload trust without aws:SourceAccount", _workload_ecs_without_source_account, {"iam-role-trust-conditions"}),
     ("workload trust adds Lambda", _workload_trusts_lambda, {"iam-role-trust-site-only"}),
@@ -759,7 +800,27 @@ def _imds_v1_allowed(e):
     return f"account {e.cfg.data_account_id}"
 
 
+def _ssm_documents_shareable(e):
+    e.client("ssm").update_service_setting(
+        SettingId="/ssm/documents/console/public-sharing-permission", SettingValue="Enable"
+    )
+    return f"account {e.cfg.data_account_id}"
+
+
+def _emr_ssh_from_anywhere(e):
+    # AWS's own default: block public rules, but let port 22 through.
+    e.client("emr").put_block_public_access_configuration(
+        BlockPublicAccessConfiguration={
+            "BlockPublicSecurityGroupRules": True,
+            "PermittedPublicSecurityGroupRuleRanges": [{"MinRange": 22, "MaxRange": 22}],
+        }
+    )
+    return f"account {e.cfg.data_account_id}"
+
+
 BLOCK_DRIFTS = [
+    ("SSM documents shareable publicly", _ssm_documents_shareable, {"account-ssm-document-sharing-blocked"}),
+    ("EMR lets port 22 through from anywhere", _emr_ssh_from_anywhere, {"account-emr-block-public-access"}),
     ("DNS Firewall association removed", _firewall_association_removed, {"dns-firewall-blocks-egress"}),
     ("DNS Firewall mutation protection off", _firewall_mutation_protection_off, {"dns-firewall-mutation-protected"}),
     ("DNS Firewall fails open", _firewall_fails_open, {"dns-firewall-fail-closed"}),
@@ -825,6 +886,16 @@ def test_an_allow_that_a_deny_in_the_same_policy_kills_is_not_a_finding(estate):
     )
     sm.put_resource_policy(SecretId=estate.secret_arn, ResourcePolicy=json.dumps(policy))
     assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
+
+
+def test_declared_grants_explain_the_export_documents_and_the_staff_trust(estate):
+    results = {(r.id, r.resources[0]): r for r in audit(estate, other_regions=NEAR_REGIONS)}
+    bucket = results["s3-policy-site-only", f"arn:aws:s3:::{estate.buckets['exports']}"]
+    assert bucket.status == "pass" and "explained by declared transfer grants" in bucket.found, bucket.found
+    key = results["kms-key-policy-site-only", estate.export_key_arn]
+    assert key.status == "pass" and "explained by the site's declared grants" in key.found, key.found
+    staff = results["iam-role-trust-site-only", estate.cfg.role_arn("staff-access")]
+    assert staff.status == "pass"
 
 
 def test_advanced_event_selectors_with_the_same_coverage_pass(estate):
@@ -941,6 +1012,35 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
     assert result.resources == [f"account {cfg.data_account_id} (us-east-1)"]
     assert result.found == "not readable: secretsmanager:ListSecrets denied in us-east-1"
     assert "exempt these read-only actions" in result.fix
+
+
+def test_reads_the_auditor_role_does_not_hold_yet_fail_closed_and_never_abort(estate):
+    # Route 53 Resolver and SSM reads are pending (checks.PENDING_PERMISSIONS): AWS refuses them today.
+    class Refusing(AccountSession):
+        def client(self, service, region_name=None):
+            client = super().client(service, region_name)
+            if service in ("route53resolver", "ssm"):
+                client = self.new_client(service, region_name)
+                client.meta.events.register("before-call.route53resolver", access_denied)
+                client.meta.events.register("before-call.ssm.GetServiceSetting", access_denied)
+            return client
+
+    cfg = estate.cfg
+    session = Refusing(cfg.region, cfg.data_account_id)
+    results = run_checks(cfg, session, cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
+    failed = {r.id: r for r in results if r.status == "fail"}
+    assert set(failed) == {
+        "dns-query-logging",
+        "dns-firewall-blocks-egress",
+        "dns-firewall-mutation-protected",
+        "dns-firewall-fail-closed",
+        "account-ssm-document-sharing-blocked",
+    }
+    assert (
+        failed["dns-firewall-fail-closed"].found == "not readable: route53resolver:ListResolverQueryLogConfigs denied"
+    )
+    assert failed["account-ssm-document-sharing-blocked"].found == "not readable: ssm:GetServiceSetting denied"
+    assert "Grant the auditor role ssm:GetServiceSetting" in failed["account-ssm-document-sharing-blocked"].fix
 
 
 def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):

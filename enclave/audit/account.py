@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from enclave.audit.base import Audit, Check, Family, register
-from enclave.audit.common import call, pages
+from enclave.audit.common import AccessDeniedError, call, pages
 from enclave.audit.storage import PUBLIC_ACCESS_FLAGS
+
+SSM_PUBLIC_SHARING = "/ssm/documents/console/public-sharing-permission"
+"""The SSM service setting that allows (Enable) or refuses (Disable) sharing documents publicly."""
 
 CHECKS = register(
     Check(
@@ -56,6 +59,19 @@ CHECKS = register(
         "instance metadata defaults: HttpTokens required",
         "aws ec2 modify-instance-metadata-defaults --http-tokens required (or pulumi up).",
     ),
+    Check(
+        "account-ssm-document-sharing-blocked",
+        "SSM documents cannot be shared publicly",
+        f"service setting {SSM_PUBLIC_SHARING} = Disable",
+        f"aws ssm update-service-setting --setting-id {SSM_PUBLIC_SHARING} --setting-value Disable (or pulumi up).",
+    ),
+    Check(
+        "account-emr-block-public-access",
+        "No EMR cluster may have a security group open to the internet",
+        "EMR block public access on, with no port range exempted",
+        "aws emr put-block-public-access-configuration --block-public-access-configuration "
+        "BlockPublicSecurityGroupRules=true (no PermittedPublicSecurityGroupRuleRanges), or pulumi up.",
+    ),
 )
 
 PERMISSIONS = (
@@ -66,7 +82,9 @@ PERMISSIONS = (
     "ec2:GetInstanceMetadataDefaults",
     "ec2:GetSerialConsoleAccessStatus",
     "ec2:GetSnapshotBlockPublicAccessState",
+    "elasticmapreduce:GetBlockPublicAccessConfiguration",
     "s3:GetAccountPublicAccessBlock",
+    "ssm:GetServiceSetting",
 )
 
 _ACTIVE_EXCLUSION_STATES = ("create-in-progress", "create-complete", "update-in-progress", "update-complete")
@@ -139,6 +157,44 @@ def run(audit: Audit) -> None:
         value = setting.read(response)
         managed = f" (managed by {response['ManagedBy']})" if response.get("ManagedBy") else ""
         audit.add(setting.check_id, value == setting.wanted, scope, f"{value}{managed}")
+    _readable_or_fail(audit, "account-ssm-document-sharing-blocked", scope, lambda: _ssm_sharing(audit))
+    _readable_or_fail(audit, "account-emr-block-public-access", scope, lambda: _emr_block(audit))
+
+
+def _readable_or_fail(audit: Audit, check_id: str, scope: list[str], read: Callable[[], tuple[bool, str]]) -> None:
+    """A setting whose read the auditor role may not hold yet fails closed, naming the permission."""
+    try:
+        ok, found = read()
+    except AccessDeniedError as exc:
+        audit.add(
+            check_id,
+            False,
+            scope,
+            f"not readable: {exc.action} denied",
+            fix=f"Grant the auditor role {exc.action} (and let its permissions boundary allow it), then run again.",
+        )
+        return
+    audit.add(check_id, ok, scope, found)
+
+
+def _ssm_sharing(audit: Audit) -> tuple[bool, str]:
+    setting = call(
+        audit.client("ssm"), "GetServiceSetting", f"SSM setting {SSM_PUBLIC_SHARING}", SettingId=SSM_PUBLIC_SHARING
+    )["ServiceSetting"]
+    return setting.get("SettingValue") == "Disable", f"SettingValue {setting.get('SettingValue')}"
+
+
+def _emr_block(audit: Audit) -> tuple[bool, str]:
+    conf = call(audit.client("emr"), "GetBlockPublicAccessConfiguration", f"EMR settings of {audit.where}")[
+        "BlockPublicAccessConfiguration"
+    ]
+    blocked = conf.get("BlockPublicSecurityGroupRules") is True
+    ranges = [
+        f"{r.get('MinRange')}-{r.get('MaxRange', r.get('MinRange'))}"
+        for r in conf.get("PermittedPublicSecurityGroupRuleRanges") or []
+    ]
+    found = f"BlockPublicSecurityGroupRules {blocked}" + (f", ports exempted: {', '.join(ranges)}" if ranges else "")
+    return blocked and not ranges, found
 
 
 def _vpc_block_public_access(audit: Audit, ec2: Any, scope: list[str]) -> None:

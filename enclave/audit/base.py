@@ -182,12 +182,11 @@ class Audit:
             ),
         )
 
-    def operator_key(self) -> dict | None:
-        """``KeyMetadata`` of the site's operator key (by its alias in the operator account), or None."""
-        cfg = self.cfg
+    def operator_key(self, alias: str | None = None) -> dict | None:
+        """``KeyMetadata`` of an operator key by its alias in the operator account (default: the data key), or None."""
+        alias_arn = self.operator_alias_arn(alias or self.cfg.key_alias)
 
         def describe() -> dict | None:
-            alias_arn = f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:{cfg.key_alias}"
             desc = call(
                 self.client("kms", operator=True),
                 "DescribeKey",
@@ -197,7 +196,29 @@ class Audit:
             )
             return None if desc is None else desc["KeyMetadata"]
 
-        return self._once("operator-key", describe)
+        return self._once(f"key:{alias_arn}", describe)
+
+    def operator_alias_arn(self, alias: str) -> str:
+        return f"arn:aws:kms:{self.cfg.region}:{self.cfg.operator_account_id}:{alias}"
+
+    def declared(self) -> dict[str, list[dict]]:
+        """The Allow statements the site's grants explain, per document (``components.grants.declared_allows``)."""
+        from components.grants import declared_allows
+
+        return self._once("declared", lambda: declared_allows(self.cfg))
+
+    def explained(self, document: Any, kind: str) -> tuple[dict, list[str]]:
+        """``document`` without the Allows a declared grant explains, and those Allows' labels."""
+        from components.grants import unexplained_allows
+        from enclave.audit.policy import label, parse, statements
+
+        stmts = statements(document)
+        if not stmts:
+            return parse(document), []
+        unexplained = unexplained_allows({"Statement": stmts}, self.declared().get(kind, []))
+        kept = [s for s in stmts if s.get("Effect") != "Allow" or s in unexplained]
+        names = [label(s, i) for i, s in enumerate(stmts) if s.get("Effect") == "Allow" and s not in unexplained]
+        return {**parse(document), "Statement": kept}, names
 
     def scope(self, region: str | None = None) -> str:
         """How results name an account-level setting (there is no ARN for one)."""

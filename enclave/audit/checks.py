@@ -32,7 +32,8 @@ from components.config import SiteConfig
 from enclave.audit import account, dns, identity, keys, network, regions, secrets, storage, trail
 from enclave.audit.base import CHECKS, MISSING_FIX, MISSING_KEY_FIX, Audit, Check, Family, Result
 from enclave.audit.common import call
-from enclave.audit.policy import wildcard_match
+from enclave.audit.policy import covers, wildcard_match
+from enclave.audit.policy import statements as policy_statements
 from enclave.audit.storage import missing_bucket_denies, state_bucket_name, state_key_alias
 
 FAMILIES: tuple[Family, ...] = (
@@ -58,19 +59,24 @@ policy too (a cross-account call needs both sides).
 """
 
 READ_PATTERNS = (
+    "cloudtrail:GetTrail*",
     "ec2:DescribeVpcBlockPublicAccess*",
     "ec2:Get*BlockPublicAccessState",
     "ec2:Get*Default*",
-    "route53resolver:List*Associations",
+    "iam:GetPolicy*",
+    "iam:GetRole*",
+    "kms:GetKey*",
+    "s3:GetBucket*",
     "s3:List*AccessPoints",
 )
 """Read-only patterns the auditor role is granted instead of the single actions they cover.
 
 The permissions boundary carries the auditor's configuration reads too, and a
 managed policy may hold at most 6,144 characters: each pattern stands for a
-few reads of one service, matches only Describe/Get/List operations, and only
-actions that take no resource-level permission (so ``Resource: "*"`` is exact).
-Tests check both against the service models and parliament.
+few reads of one service and matches only Describe/Get/List operations (a test
+checks every operation of the service model it matches); those granted on
+``Resource: "*"`` take no resource-level permission (parliament checks the
+program's documents).
 """
 
 PENDING_PERMISSIONS = (
@@ -86,20 +92,29 @@ PENDING_PERMISSIONS = (
     "kinesis:ListStreams",
     "kms:ListAliases",
     "logs:DescribeLogGroups",
+    "elasticmapreduce:GetBlockPublicAccessConfiguration",
     "redshift:DescribeClusters",
+    "route53resolver:ListFirewallConfigs",
+    "route53resolver:ListFirewallDomainLists",
     "route53resolver:ListFirewallDomains",
+    "route53resolver:ListFirewallRuleGroupAssociations",
     "route53resolver:ListFirewallRules",
+    "route53resolver:ListResolverQueryLogConfigAssociations",
+    "route53resolver:ListResolverQueryLogConfigs",
     "sqs:ListQueues",
+    "ssm:GetServiceSetting",
     "tag:GetResources",
 )
 """Permissions the audit uses that the auditor role does not hold yet (the program's boundary must change).
 
 The other-region inventory runs outside the site region, where the permissions
-boundary's region deny refuses every action but IAM and STS; the DNS Firewall's
-rules and domains take resource-level permissions, which need a statement of
-their own, and the boundary has no room left under IAM's size limit. Until the
-boundary grants them, the checks that need them fail closed, naming the
-permission (they never abort the audit): docs/bootstrap-and-audit.md.
+boundary's region deny refuses every action but IAM and STS; the boundary
+(which repeats the auditor's reads) has no room left under IAM's 6,144
+characters for the Route 53 Resolver reads (DNS query logging and Firewall;
+the rules and domain lists also take resource-level permissions) or the SSM and
+EMR account settings. Until the boundary grants them, the checks that need them
+fail closed, naming the permission (they never abort the audit):
+docs/bootstrap-and-audit.md.
 """
 
 
@@ -122,7 +137,9 @@ __all__ = [
     "REQUIRED_PERMISSIONS",
     "Check",
     "Result",
+    "covers",
     "missing_bucket_denies",
+    "policy_statements",
     "run_checks",
     "state_bucket_name",
     "state_key_alias",

@@ -74,6 +74,27 @@ def is_region_name(domain: str, region: str) -> bool:
 
 
 def run(audit: Audit) -> None:
+    try:
+        _run(audit)
+    except AccessDeniedError as exc:
+        # Reads the auditor role may not hold yet (checks.PENDING_PERMISSIONS): every
+        # check of the family fails closed for every VPC, naming the permission.
+        done = {(r.id, r.resources[0]) for r in audit.results}
+        for vpc in sorted(audit.vpcs(), key=lambda v: v["VpcId"]):
+            vpc_arn = ec2_arn(audit, "vpc", vpc["VpcId"])
+            for check in CHECKS:
+                if (check.id, vpc_arn) not in done:
+                    audit.add(
+                        check.id,
+                        False,
+                        [vpc_arn],
+                        f"not readable: {exc.action} denied",
+                        fix=f"Let the auditor role read the site's Route 53 Resolver configuration ({exc.action} "
+                        f"on arn:aws:route53resolver:{audit.cfg.region}:{audit.account}:*), then run again.",
+                    )
+
+
+def _run(audit: Audit) -> None:
     resolver = audit.client("route53resolver")
     where = f"Route 53 Resolver configuration of {audit.where}"
     cache: dict[str, Any] = {

@@ -26,10 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
+from components.grants import declared_allows
 from components.security_gates import (
     auditor_trust_policy,
     permissions_boundary_policy,
-    staff_access_trust_policy,
     workload_trust_policy,
 )
 from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, is_false, is_true, joined, register
@@ -118,9 +118,16 @@ ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWit
 PASS_ROLE_SERVICES = frozenset({"ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "lambda.amazonaws.com"})
 """Services that assume a role only when a principal of the same account passes it (iam:PassRole)."""
 
+
+def declared_staff_trust(cfg: SiteConfig) -> dict[str, Any]:
+    """Every staff trust statement the config declares (expired grants too: inert by their window until the
+    next deploy drops them); with no grant the program's trust is a Deny for everyone, which admits nobody."""
+    return {"Version": "2012-10-17", "Statement": declared_allows(cfg)["staff-trust"]}
+
+
 PROGRAM_TRUST = {
     "workload": workload_trust_policy,
-    "staff-access": staff_access_trust_policy,
+    "staff-access": declared_staff_trust,
     "auditor": auditor_trust_policy,
 }
 
@@ -244,20 +251,29 @@ def _trust_results(audit: Audit, role: dict, kind: str) -> None:
 
 
 def _weaker_conditions(live: Any, program: dict) -> list[str]:
-    """What each live trust statement lacks of the program statement that admits the same principal."""
+    """What each live trust statement lacks of the program statements that admit the same principal.
+
+    A principal may have several program statements (two staff grants, two tickets):
+    the live statement must carry every condition of at least one of them.
+    """
     expected = _granting(program)
     problems = []
     for name, s in _granting(live):
         for p in principals(s):
-            model = next((e for _, e in expected if p in principals(e)), None)
-            if model is None:
+            models = [e for _, e in expected if p in principals(e)]
+            if not models:
                 continue  # a principal the program does not trust: iam-role-trust-site-only
-            required = {
-                op: {k: v for k, v in block.items() if k.lower() not in _OWN_CHECK_KEYS}
-                for op, block in (model.get("Condition") or {}).items()
-            }
-            problems += [f"{name}: {gap}" for gap in missing_conditions(s.get("Condition") or {}, required)]
+            gaps = [missing_conditions(s.get("Condition") or {}, _own_checks_removed(m)) for m in models]
+            best = min(gaps, key=len)
+            problems += [f"{name}: {gap}" for gap in best]
     return sorted(set(problems))
+
+
+def _own_checks_removed(statement: dict) -> dict:
+    return {
+        op: {k: v for k, v in block.items() if k.lower() not in _OWN_CHECK_KEYS}
+        for op, block in (statement.get("Condition") or {}).items()
+    }
 
 
 def missing_conditions(live: dict, required: dict) -> list[str]:

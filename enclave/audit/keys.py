@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.transfer_export import export_key_alias
 from enclave.audit.base import MISSING_KEY_FIX, Audit, Check, Family, arn_account, arn_region, register
 from enclave.audit.common import call, pages
 from enclave.audit.policy import account_of, as_list, covers, policy_outsiders, statements
@@ -91,14 +92,15 @@ _OTHER_KEY_CHECKS = ("kms-key-single-region", "kms-key-policy-site-only", "kms-k
 
 def run(audit: Audit) -> None:
     cfg = audit.cfg
-    alias_arn = f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:{cfg.key_alias}"
-    wanted = {alias_arn: cfg.operator_account_id, **audit.keys}
+    # The program's two operator keys, by alias: the data key and the export key.
+    aliases = {audit.operator_alias_arn(a): a for a in (cfg.key_alias, export_key_alias(cfg))}
+    wanted = {**dict.fromkeys(aliases, cfg.operator_account_id), **audit.keys}
     seen: set[str] = set()
     for ref, owner in sorted(wanted.items()):
         operator = owner == cfg.operator_account_id
         kms = audit.client("kms", operator=operator)
-        if ref == alias_arn and operator:
-            meta = audit.operator_key()
+        if ref in aliases and operator:
+            meta = audit.operator_key(aliases[ref])
         else:
             desc = call(kms, "DescribeKey", f"key {ref}", none_codes=("NotFoundException",), KeyId=ref)
             meta = None if desc is None else desc["KeyMetadata"]
@@ -204,8 +206,19 @@ def _policy_and_grant_results(audit: Audit, kms: Any, arn: str, holder: str | No
         audit.add("kms-key-policy-site-only", False, [arn], unreadable, fix=fix)
         audit.add("kms-key-no-grants", False, [arn], unreadable, fix=fix)
         return
+    explained: list[str] = []
+    export_key = audit.operator_key(export_key_alias(audit.cfg))
+    if export_key is not None and arn == export_key["Arn"]:
+        # The export key's Allows for transfer recipients are what declared transfer grants say.
+        document, explained = audit.explained(document, "export-key-policy")
     outside = policy_outsiders(document, audit.perimeter())
-    audit.add("kms-key-policy-site-only", not outside, [arn], "; ".join(outside) or "every Allow stays inside the site")
+    note = f"; explained by the site's declared grants: {', '.join(explained)}" if explained else ""
+    audit.add(
+        "kms-key-policy-site-only",
+        not outside,
+        [arn],
+        ("; ".join(outside) or "every Allow stays inside the site") + note,
+    )
     grants = [g for page in pages(kms, "ListGrants", f"key {arn}", KeyId=arn) for g in page.get("Grants", [])]
     found = [
         f"grant {g.get('GrantId')} to {g.get('GranteePrincipal')} ({', '.join(g.get('Operations') or [])})"

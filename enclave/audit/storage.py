@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.transfer_export import EXPORTS
 from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register
 from enclave.audit.common import AccessDeniedError, call, pages
 from enclave.audit.policy import covers, is_everyone_principal, policy_outsiders, statements
@@ -154,12 +155,17 @@ def _check_bucket(audit: Audit, s3: Any, name: str, arn: str) -> None:
     else:
         found = "both deny statements present" if not missing else f"missing: {'; '.join(missing)}"
     audit.add("s3-policy-denies", not missing, [arn], found)
+    # The export bucket's Allows for transfer recipients are what declared transfer grants say.
+    explained: list[str] = []
+    if name == audit.cfg.bucket_name(EXPORTS) and pol is not None:
+        document, explained = audit.explained(document, "export-bucket-policy")
     outside = policy_outsiders(document, audit.perimeter())
+    note = f"; explained by declared transfer grants: {', '.join(explained)}" if explained else ""
     audit.add(
         "s3-policy-site-only",
         not outside,
         [arn],
-        "; ".join(outside) or ("no bucket policy" if pol is None else "every Allow stays inside the site"),
+        ("; ".join(outside) or ("no bucket policy" if pol is None else "every Allow stays inside the site")) + note,
     )
 
     acl = call(s3, "GetBucketAcl", target, Bucket=name)
