@@ -1006,7 +1006,8 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
             return client
 
     cfg = estate.cfg
-    results = run_checks(cfg, DenyingInUsEast1(cfg.region, cfg.data_account_id), cfg.data_account_id, estate.operator)
+    session = DenyingInUsEast1(cfg.region, cfg.data_account_id)
+    results = run_checks(cfg, session, cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
     (result,) = [r for r in results if r.status == "fail"]
     assert result.id == "region-no-site-data"
     assert result.resources == [f"account {cfg.data_account_id} (us-east-1)"]

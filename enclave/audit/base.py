@@ -98,7 +98,7 @@ class Audit:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Callable[[str], None] = lambda line: None
     other_regions: tuple[str, ...] | None = None
-    """Limit the other-region inventory to these regions (None: every region enabled for the account)."""
+    """Limit the other-region inventory to these of the enabled regions (None: every region enabled for the account)."""
     results: list[Result] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""

@@ -172,7 +172,7 @@ def other_regions(audit: Audit) -> list[str]:
 
 
 def run(audit: Audit) -> None:
-    regions = list(audit.other_regions) if audit.other_regions is not None else other_regions(audit)
+    regions = [r for r in other_regions(audit) if audit.other_regions is None or r in audit.other_regions]
     for i, region in enumerate(regions, 1):
         audit.progress(f"audit: regions: {region} ({i}/{len(regions)})")
         _region_result(audit, region)
