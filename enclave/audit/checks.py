@@ -14,7 +14,7 @@ The families, in the order they run (one module each, see ``enclave.audit.base``
 | secrets | ``secrets`` | no replica, no outsider in a secret's policy |
 | network | ``network`` | no way out of any VPC, endpoint policies inside the site, flow logs of all traffic delivering |
 | DNS | ``dns`` | query logging into the audit bucket, a DNS Firewall that blocks every non-AWS name and fails closed |
-| account-level blocks | ``account`` | VPC Block Public Access, the account's S3 public access block, snapshot and image block public access, EBS encryption, serial console, IMDSv2 |
+| account-level blocks | ``account`` | VPC Block Public Access, the account's S3 public access block, snapshot and image block public access, EBS encryption, serial console, IMDSv2, SSM document sharing, EMR block public access |
 | roles | ``identity`` | who can become a site role, the boundary's document, no escape from it |
 | keys | ``keys`` | single-region, enabled, rotating, operator custody, key policy and grants inside the site |
 | other regions | ``regions`` | no data-bearing resource of the account anywhere else |
