@@ -681,3 +681,19 @@ def test_the_auditors_grants_fit_iams_policy_size_limits(stack, program_run):
     assert len(re.sub(r"\s", "", boundary.inputs["policy"])) <= 6144, boundary.urn
     (auditor,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"].endswith("-auditor")]
     assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= 10240, auditor.urn
+
+
+def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_config):
+    # Honest both ways: every pending action is really missing from the auditor's policy
+    # (else it is no longer pending), every other action the audit uses is granted.
+    from components.security_gates import auditor_policy
+    from enclave.audit.policy import allows_action
+
+    doc = auditor_policy(dublin_config, "arn:aws:kms:eu-west-1:222222222222:key/k")
+    allows = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+
+    def granted(action):
+        return any(allows_action(s, action) for s in allows)
+
+    assert [a for a in PENDING_PERMISSIONS if granted(a)] == []
+    assert [a for a in ACTIONS_USED if a not in PENDING_PERMISSIONS and not granted(a)] == []

@@ -226,4 +226,10 @@ def _vpc_block_public_access(audit: Audit, ec2: Any, scope: list[str]) -> None:
     )
 
 
-FAMILY = Family("account-level blocks", CHECKS, PERMISSIONS, run)
+FAMILY = Family(
+    "account-level blocks",
+    CHECKS,
+    PERMISSIONS,
+    run,
+    pending=("elasticmapreduce:GetBlockPublicAccessConfiguration", "ssm:GetServiceSetting"),
+)

@@ -50,6 +50,8 @@ class Family:
     permissions: tuple[str, ...]
     """Every IAM permission the family's calls need (a test ties them to the calls made)."""
     run: Callable[[Audit], None]
+    pending: tuple[str, ...] = ()
+    """Those of ``permissions`` the auditor role does not hold yet: the checks needing them fail closed."""
 
 
 MISSING_FIX = (

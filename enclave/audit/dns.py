@@ -287,4 +287,4 @@ def _domains(resolver: Any, list_id: str, cache: dict) -> list[str] | None:
     return cache[key]
 
 
-FAMILY = Family("DNS query logging and firewall", CHECKS, PERMISSIONS, run)
+FAMILY = Family("DNS query logging and firewall", CHECKS, PERMISSIONS, run, pending=PERMISSIONS)

@@ -274,4 +274,13 @@ def _customer_keys(audit: Audit, region: str) -> list[str]:
     return [k["KeyArn"] for k in keys if k["KeyId"] not in aws_managed]
 
 
-FAMILY = Family("other regions", CHECKS, PERMISSIONS, run)
+FAMILY = Family(
+    "other regions",
+    CHECKS,
+    PERMISSIONS,
+    run,
+    # Granted for the site region's own checks; everything else is read only here.
+    pending=tuple(
+        p for p in PERMISSIONS if p not in ("ec2:DescribeRegions", "kms:ListKeys", "secretsmanager:ListSecrets")
+    ),
+)
