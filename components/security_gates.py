@@ -44,34 +44,31 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:DescribeManagedPrefixLists",
     "ec2:DescribeNatGateways",
     "ec2:DescribeNetworkAcls",
+    "ec2:DescribeRegions",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcBlockPublicAccess*",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:Get*BlockPublicAccessState",
+    "ec2:Get*Default*",
+    "ec2:GetSerialConsoleAccessStatus",
     "iam:ListRoles",
+    "kms:ListKeys",
+    "s3:GetAccountPublicAccessBlock",
+    "s3:List*AccessPoints",
     "s3:ListAllMyBuckets",
     "secretsmanager:ListSecrets",
 )
-TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail", "cloudtrail:GetTrailStatus")
-IAM_CONFIG_READ_ACTIONS = (
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:GetRole",
-    "iam:GetRolePolicy",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListRolePolicies",
-)
-KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus")
+# Patterns (``iam:GetRole*``, ``s3:GetBucket*``, ...) cover only read operations: the
+# permissions boundary repeats these reads and IAM caps a managed policy at 6,144 characters.
+TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail*")
+IAM_CONFIG_READ_ACTIONS = ("iam:GetPolicy*", "iam:GetRole*", "iam:List*RolePolicies")
+KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListGrants")
 BUCKET_CONFIG_READ_ACTIONS = (
-    "s3:GetBucketLocation",
-    "s3:GetBucketLogging",
-    "s3:GetBucketObjectLockConfiguration",
-    "s3:GetBucketOwnershipControls",
-    "s3:GetBucketPolicy",
-    "s3:GetBucketPublicAccessBlock",
-    "s3:GetBucketVersioning",
+    "s3:GetBucket*",
     "s3:GetEncryptionConfiguration",
     "s3:GetLifecycleConfiguration",
     "s3:GetReplicationConfiguration",

@@ -190,8 +190,9 @@ def _bucket_region(s3: Any, bucket: str) -> str | None:
 
 
 def _inspect_bucket(cfg: Any, s3: Any, bucket: str, region: str, key: str | None) -> list[str]:
-    from enclave.audit.checks import missing_bucket_denies, policy_statements, state_key_alias
+    from enclave.audit.checks import missing_bucket_denies, state_key_alias
     from enclave.audit.common import call
+    from enclave.audit.policy import statements as policy_statements
 
     where = f"bucket {bucket}"
     problems = []
@@ -241,7 +242,8 @@ def _inspect_bucket(cfg: Any, s3: Any, bucket: str, region: str, key: str | None
 
 
 def _denies_delete(statements: list[dict], arn: str) -> bool:
-    from enclave.audit.checks import covers, is_everyone
+    from enclave.audit.policy import covers
+    from enclave.audit.policy import is_everyone_principal as is_everyone
 
     return any(
         s.get("Effect") == "Deny"

@@ -26,6 +26,7 @@ WORKTREE = "."
 #   s3/bucket.go @0070bcd1 (bucket, bucket_prefix; the argument list read is partial, so only
 #   what it showed is listed), s3/bucket_policy.go @0073593e, s3/bucket_versioning.go @01c08000,
 #   kms/key.go @00a35305, secretsmanager/secret.go @00c21ced, iam/role.go @0040ea69,
+#   iam/role_policy.go @02f97af8,
 #   ec2/vpc_.go @00081ce4, ec2/vpc_subnet.go @00cda125, ec2/vpc_security_group.go @01606926,
 #   ec2/vpc_endpoint.go @008db85a, logs/group.go @0073593e, cloudtrail/trail.go @0a9af16a.
 # `region` (pulumi-aws v7's per-resource region) moves the resource, so it is force-new for every
@@ -58,6 +59,8 @@ FORCE_NEW: dict[str, tuple[frozenset[str], frozenset[str]]] = {
             "assumeRolePolicy description forceDetachPolicies inlinePolicies managedPolicyArns maxSessionDuration "
             "permissionsBoundary",
         ),
+        # A role's inline policy: a grant adds statements to the staff-access role's, updated in place.
+        ("aws:iam/rolePolicy:RolePolicy", "name namePrefix role", "policy"),
         (
             "aws:ec2/vpc:Vpc",
             "cidrBlock ipv4IpamPoolId ipv4NetmaskLength region",
@@ -195,18 +198,33 @@ def _pair_renames(removed: list[dict], added: list[dict]) -> list[tuple[dict, di
     return pairs
 
 
-def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
-    """The risk-ordered ``ResourceChange`` list between two snapshots (None: the stack does not exist)."""
+def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None, at=None):
+    """The risk-ordered ``ResourceChange`` list between two snapshots (None: the stack does not exist).
+
+    Each grant the change opens, widens or closes is an entry of its own (``enclave.grant_changes``),
+    judged at the clock ``at`` (default: ``components.clock.now()``).
+    """
+    from enclave import grant_changes
     from enclave.snapshot import Change, ResourceChange, classify, diff_values, order, resource_class
 
     old = old or {"config": {}, "resources": []}
     new = new or {"config": {}, "resources": []}
     result: list[ResourceChange] = []
     before: dict[int, dict] = {}  # id(ResourceChange) -> the OLD entry it changes or removes
+    old_grants, new_grants = (
+        grant_changes.side(s["config"], ((e["name"], e["type"], e["inputs"]) for e in s["resources"]))
+        for s in (old, new)
+    )
+    unreadable = old_grants.unreadable | new_grants.unreadable
+
+    def config_class(key: str) -> str:
+        # A grant entry's changes are its own entries below, unless the value could not be read as grants.
+        return "grant" if key in unreadable else _config_class(key)
 
     cfg_changes = [
-        Change(path, o, n, _config_class(path.split(".")[0].split("[")[0].split('"')[0]), scope="config", note=note)
+        Change(path, o, n, config_class(key), scope="config", note=note)
         for key in sorted(set(old["config"]) | set(new["config"]))
+        if not grant_changes.is_grant_key(key) or key in unreadable
         for path, o, n, note in diff_values(key, old["config"].get(key), new["config"].get(key))
     ]
     if cfg_changes:
@@ -256,7 +274,9 @@ def diff_snapshots(old: dict[str, Any] | None, new: dict[str, Any] | None):
     _propagate_replacements(result, new_by, renamed)
     for rc in result:
         _flag_data_loss(rc, before.get(id(rc)))
-    return order(result)
+    grants = grant_changes.entries(old_grants, new_grants, new.get("project") or old.get("project") or "", at)
+    grant_changes.annotate(result, grants)
+    return order(result + grants)
 
 
 def _propagate_replacements(result: list, new_by: dict[str, dict], renamed: dict[str, str]) -> None:
@@ -427,10 +447,17 @@ def _compare(old: dict[str, Any], new: dict[str, Any], renamed: dict[str, str] |
 
 
 def _counts(changes) -> dict[str, int]:
+    """Resources by kind of change (grant entries are not resources: see ``grant_count``)."""
     counts = {k: 0 for k in ("added", "removed", "replaced", "may-replace", "changed")}
     for rc in changes:
-        counts[rc.kind] = counts.get(rc.kind, 0) + 1
+        if rc.grant is None:
+            counts[rc.kind] = counts.get(rc.kind, 0) + 1
     return counts
+
+
+def grant_count(changes) -> int:
+    """Grants the change opens or widens (flagged grant entries)."""
+    return sum(1 for rc in changes if rc.grant is not None and rc.flagged)
 
 
 def summary_line(changes) -> str:
@@ -439,8 +466,10 @@ def summary_line(changes) -> str:
     counts = _counts(changes)
     flagged = sum(1 for rc in changes if rc.flagged)
     data_loss = sum(1 for rc in changes if rc.risk == "data-loss")
+    grants = grant_count(changes)
     parts = [f"{n} {KIND_LABEL.get(k, k)}" for k, n in counts.items() if n or k != "may-replace"]
     lead = f"{flagged} flagged (residency or access)" + (f", {data_loss} DATA LOSS" if data_loss else "")
+    lead += f", {grants} GRANT{'S' if grants != 1 else ''} OPENED OR WIDENED" if grants else ""
     return lead + ", " + ", ".join(parts)
 
 
@@ -467,6 +496,8 @@ def render_text(title: str, changes, notes: list[str] | None = None) -> str:
         lines.append(f"{mark} {i}. [{RISK[rc.risk].title}] {_label(rc).upper()} {rc.name}  ({rc.type}){_direction(rc)}")
         if rc.note:
             lines.append(f"      {rc.note}")
+        if rc.grant is not None:
+            lines += [f"      {label + ':':<13} {value}" for label, value in rc.grant.rows()]
         for c in rc.changes:
             flag = "!" if RISK[c.risk].flagged and c.direction != "hardens" else " "
             extra = "; ".join(x for x in (c.note, c.direction) if x)
@@ -484,12 +515,49 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
 
-def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple[list[str], list[str], list[str]]:
-    """(head: title, summary and table; one detail block per change; the legend) of the Markdown report."""
+def grants_markdown(changes, title: str = "") -> list[str]:
+    """The grants a change opens, widens or closes, as a table (empty when there are none).
+
+    Part of a report's head, so the GitHub comment's size cap never drops it.
+    """
+    grants = [rc for rc in changes if rc.grant is not None]
+    if not grants:
+        return []
+    lines = [
+        f"#### Grants{f' ({_md(title)})' if title else ''}: the pack admits every declared grant, so this review is "
+        "their control",
+        "",
+        "| change | grant | who | approver | window | at the clock |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for rc in grants:
+        entry, g = rc.grant, rc.grant.grant
+        who = g.get("who") or "?"
+        if g.kind == "transfer":
+            who += f" reads {g.get('prefix') or '?'}" + (f" ({g.get('legalBasis')})" if g.get("legalBasis") else "")
+        window = next((c.note for c in rc.changes if c.path == "window"), "")
+        change = ("⚠️ " if rc.flagged else "") + entry.change + (f": {window}" if window else "")
+        lines.append(
+            f"| {_md(change)} | {g.kind} `{_md(g.ticket)}` | {_md(who)} | "
+            f"{_md(g.get('approver') or '?')} | {_md(g.window_text())} | "
+            f"{_md(entry.clock_text())}: {_md(g.status(entry.at)[1])} |"
+        )
+    return [*lines, ""]
+
+
+def markdown_parts(
+    title: str, changes, notes: list[str] | None = None, grants: bool = True
+) -> tuple[list[str], list[str], list[str]]:
+    """(head: title, summary, grants and table; one detail block per change; the legend) of the Markdown report.
+
+    ``grants=False`` leaves the grants table out of the head (the caller puts it in its own).
+    """
     from enclave.snapshot import RISK, RISK_CLASSES, shorten
 
     head = [f"### {title}", "", f"**{summary_line(changes)}**. Riskiest first; ⚠️ marks residency/access changes.", ""]
     head += [f"> {n}" for n in notes or []] + ([""] if notes else [])
+    if grants:
+        head += grants_markdown(changes)
     if not changes:
         return head + ["No changes.", ""], [], []
     head += ["| # | risk | change | resource | type |", "| --- | --- | --- | --- | --- |"]
@@ -506,7 +574,12 @@ def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple
         block = [f"<details{' open' if rc.flagged else ''}><summary>{summary}</summary>", ""]
         if rc.note:
             block += [_md(rc.note), ""]
-        block.append("```diff" if rc.changes else "(no property changes)")
+        if rc.grant is not None:
+            block += [f"- **{label}**: {_md(value)}" for label, value in rc.grant.rows()] + [""]
+        if rc.changes:
+            block.append("```diff")
+        elif rc.grant is None:
+            block += ["(no property changes)", ""]
         for c in rc.changes:
             extra = "; ".join(x for x in (c.note, c.direction) if x)
             block.append(f"@ {c.path or '(whole value)'} [{RISK[c.risk].title}]" + (f" {extra}" if extra else ""))
@@ -514,7 +587,7 @@ def markdown_parts(title: str, changes, notes: list[str] | None = None) -> tuple
                 block.append(f"- {shorten(c.old, 400)}")
             if c.new is not None:
                 block.append(f"+ {shorten(c.new, 400)}")
-        block += ["```" if rc.changes else "", "", "</details>", ""]
+        block += (["```", ""] if rc.changes else []) + ["</details>", ""]
         details.append("\n".join(block))
     legend = [f"{i}. **{c.title}**: {c.why}" for i, c in enumerate(RISK_CLASSES, 1)]
     tail = ["<details><summary>Risk classes, riskiest first</summary>", "", *legend, "", "</details>", ""]
@@ -540,6 +613,7 @@ def change_json(rc) -> dict[str, Any]:
         "flagged": rc.flagged,
         "direction": "weakens" if rc.weakens else "hardens" if rc.hardening_only else "",
         "note": rc.note,
+        "grant": rc.grant.as_json() if rc.grant is not None else None,
         "changes": [
             {
                 "path": c.path,
@@ -671,10 +745,11 @@ def stack_verdict(program_dir: Path, stack: str, new_snap, new_run, old_snap, po
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from enclave import comment, verdict
+    from enclave import comment, grant_changes, verdict
     from enclave.cli import EXIT_FAIL, resolve_program
     from enclave.files import emit
 
+    at = grant_changes.clock()  # before anything runs: a malformed ENCLAVE_NOW is exit 2
     program_dir = resolve_program(args.program)
     old_name, olds, _ = _side(args.old, "OLD", program_dir, args.stack)
     new_name, news, new_runs = _side(args.new, "NEW", program_dir, args.stack)
@@ -706,7 +781,7 @@ def run(args: argparse.Namespace) -> int:
         if label != stack:
             v.baseline = None  # two different sites: OLD's violations are another stack's
         title = f"enclave diff: stack {label} ({old_name} -> {new_name})"
-        changes = diff_snapshots(o, n)
+        changes = diff_snapshots(o, n, at)
         if label == stack:
             from enclave.snapshot import order
 
@@ -724,7 +799,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "stack": label,
                     "verdict": verdict.to_json(v),
-                    "summary": _counts(changes),
+                    "summary": {**_counts(changes), "grantsOpenedOrWidened": grant_count(changes)},
                     "notes": notes,
                     "changes": [change_json(rc) for rc in changes],
                 }
@@ -736,10 +811,12 @@ def run(args: argparse.Namespace) -> int:
         head: list[str] = [f"## enclave diff: {'❌ FAIL' if failed else '✅ PASS'} ({old_name} -> {new_name})", ""]
         for _t, _l, v, _c, _n in reports:
             head += verdict.render_markdown(v)
+        for _t, label, _v, changes, _n in reports:
+            head += grants_markdown(changes, f"stack {label}")  # in the head: the comment's cap keeps it
         details: list[str] = []
         tail: list[str] = []
         for title, _l, _v, changes, notes in reports:
-            h, d, t = markdown_parts(title, changes, notes)
+            h, d, t = markdown_parts(title, changes, notes, grants=False)
             details += ["\n".join(h), *d]
             tail = t
         if args.format == "github":

@@ -308,8 +308,37 @@ def _changes_of(step: dict[str, Any], typ: str):
     return changes
 
 
-def review(preview: Preview):
-    """Risk-ordered ``ResourceChange``s of a preview (the same classes as ``enclave diff``)."""
+def preview_grants(preview: Preview, at=None) -> list:
+    """The grant entries of a preview: the grants in its steps' old states against those in its new states.
+
+    The new side adds the preview's stack config (approver, reason, legal basis; an expired grant the
+    program left out of the documents). The old side has no config: the digest carries only NEW's.
+    """
+    from enclave import grant_changes
+    from enclave.snapshot import canonical
+
+    olds: dict[str, tuple[str, str, dict]] = {}
+    news: dict[str, tuple[str, str, dict]] = {}
+    for step in preview.steps:
+        urn, op = step.get("urn", ""), step.get("op", "")
+        if op in ("read", "refresh") or _type_of(step) == "pulumi:pulumi:Stack":
+            continue
+        old, new = _state(step, "oldState"), _state(step, "newState")
+        if old:
+            olds.setdefault(urn, (_name_of(urn), _type_of(step), canonical(old.get("inputs") or {})))
+        if new and op not in _GONE_OPS:
+            news[urn] = (_name_of(urn), _type_of(step), canonical(new.get("inputs") or {}))
+    old_side = grant_changes.side(None, olds.values())
+    new_side = grant_changes.side(preview.config or None, news.values())
+    return grant_changes.entries(old_side, new_side, stack_of(preview)[1], at)
+
+
+def review(preview: Preview, at=None):
+    """Risk-ordered ``ResourceChange``s of a preview (the same classes as ``enclave diff``), grants among them.
+
+    ``at`` is the clock grants are judged at (default: ``components.clock.now()``).
+    """
+    from enclave import grant_changes
     from enclave.snapshot import (
         Change,
         ResourceChange,
@@ -384,7 +413,9 @@ def review(preview: Preview):
                 why_lost.append("it is protected: the engine refuses until someone unprotects it")
             rc.risk = "data-loss"
             rc.note = f"DATA LOSS: {'; '.join(why_lost)}; {rc.note}"
-    return order(list(by_urn.values()))
+    grants = preview_grants(preview, at)
+    grant_changes.annotate(by_urn.values(), grants)
+    return order([*by_urn.values(), *grants])
 
 
 def _rank(risk: str) -> int:
@@ -622,13 +653,14 @@ def preview_verdict(preview: Preview, args: argparse.Namespace, program_dir: Pat
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from enclave import comment
+    from enclave import comment, grant_changes
     from enclave import verdict as verdicts
     from enclave.cli import EXIT_FAIL, EXIT_USAGE, resolve_program
-    from enclave.diff import blame, change_json, markdown_parts, render_text
+    from enclave.diff import blame, change_json, grant_count, markdown_parts, render_text
     from enclave.files import emit
     from enclave.snapshot import order
 
+    at = grant_changes.clock()  # before anything is read: a malformed ENCLAVE_NOW is exit 2
     preview = parse_preview(_read(args.preview, "PREVIEW"), str(args.preview))
     if args.event_log is not None:
         events = parse_events(_read(args.event_log, "--event-log"), str(args.event_log))
@@ -644,7 +676,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         program_dir = None  # a preview of another project: its policy config must be given or derivable
     verdict, config = preview_verdict(preview, args, program_dir)
-    changes = review(preview)
+    changes = review(preview, at)
     blame(changes, verdict.violations)
     changes = order(changes)
     failed_preview = any(d.get("severity") == "error" for d in preview.diagnostics)
@@ -661,6 +693,7 @@ def run(args: argparse.Namespace) -> int:
             "verdict": verdicts.to_json(verdict),
             "notes": notes,
             "changeSummary": preview.change_summary,
+            "grantsOpenedOrWidened": grant_count(changes),
             "changes": [change_json(rc) for rc in changes],
             "diagnostics": [d for d in preview.diagnostics if d.get("severity") in ("error", "warning")],
         }

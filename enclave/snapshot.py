@@ -221,6 +221,13 @@ RISK_CLASSES: tuple[RiskClass, ...] = (
         "deleting or replacing a protected or data-bearing resource (bucket, key, secret, table, "
         "volume, log group...) destroys what it holds; a rename is a delete and a create",
     ),
+    RiskClass(
+        "grant",
+        "security-gate grant",
+        "a staff grant (staff may read European users' personal data) or a transfer grant (pseudonymised "
+        "personal data may leave Europe) opened, widened or re-approved: the pack admits every declared grant, "
+        "so this review is its control",
+    ),
     RiskClass("residency", "region / provider / account", "where resources and data land, and which account runs them"),
     RiskClass("replication", "replication", "copies of data or keys to other regions or accounts"),
     RiskClass("access", "access policy", "who may do what: IAM, bucket and endpoint policies, trust, public access"),
@@ -476,6 +483,8 @@ class ResourceChange:
 
     direction: str = ""
     """Set for whole-resource additions and removals (see ``resource_direction``)."""
+    grant: Any = None
+    """For an entry that is a grant, not a resource: its ``enclave.grant_changes.GrantEntry``."""
 
     @property
     def rank(self) -> int:

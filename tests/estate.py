@@ -1,18 +1,25 @@
 """A compliant enclave estate built with boto3, for tests against in-process moto.
 
-The estate mirrors what the program declares: operator-held single-region key,
-three buckets with SSE-KMS, public access blocks and deny statements, Object
-Lock on the audit bucket, a VPC without any way out and a restricted S3
-endpoint, a logging single-region trail, the staff role's MFA + ticket trust,
-the boundary on every site role, and the pepper secret without replicas.
+The estate mirrors what the program deploys, with the program's own documents
+(``components.*``'s pure policy functions for the same config): the
+operator-held single-region key and its key policy; three buckets with SSE-KMS,
+public access blocks, ACLs off and the program's bucket policies; Object Lock
+on the audit bucket; a VPC with no way out, the five interface endpoints with
+their policies, a flow log of all traffic, Resolver query logging and the DNS
+Firewall; the account-level blocks; a logging single-region trail with data
+events, encrypted with the operator key; the three roles with the program's
+trust policies under the program's boundary; the pepper secret and its policy.
 
 Accounts are separated inside moto: each ``AccountSession`` acts in one account
 (``MOTO_ACCOUNT_ID`` must stay unset: it would override every client's account),
 and ``assume`` gives an account's assumed-role credentials for the CLI tests.
+What moto does not implement (DNS Firewall, the EC2 account-level blocks) is
+answered by ``tests.aws_unmodelled``, imported first so every client has it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from dataclasses import dataclass, field
@@ -21,13 +28,34 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
+import moto.core.responses
+import moto.core.utils
 import moto.kms.models
 import moto.kms.utils
 from moto import mock_aws
 
-from components.config import ACCESS_TICKET_TAG, SiteConfig
-from components.transfer_export import export_resource_names
-from enclave.bootstrap import tls_and_replication_denies
+from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
+from components.audit_trail import DNS_QUERY_LOG_PREFIX, audit_log_bucket_policy
+from components.config import PROJECT, SiteConfig, site_config_from_mapping
+from components.dns_firewall import ALLOW_PRIORITY, ASSOCIATION_PRIORITY, BLOCK_ALL, BLOCK_PRIORITY, allowed_domains
+from components.isolated_network import ENDPOINT_POLICIES, ENDPOINT_SERVICES
+from components.operator_key import operator_key_policy
+from components.pseudonym_secret import pepper_secret_policy
+from components.regional_storage import data_bucket_policy, log_bucket_policy
+from components.security_gates import (
+    auditor_trust_policy,
+    permissions_boundary_policy,
+    staff_access_trust_policy,
+    workload_trust_policy,
+)
+from components.transfer_export import (
+    EXPORTS,
+    export_bucket_policy,
+    export_key_alias,
+    export_key_policy,
+    export_resource_names,
+)
+from tests import aws_unmodelled  # noqa: I001  (before any boto3 session exists: it hooks every client)
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -61,11 +89,16 @@ class AccountSession:
         """A client of its own (for a test that registers event handlers on it)."""
         client = _SHARED.client(service, region_name=region_name or self.region_name, **_lower(FAKE_CREDENTIALS))
         client.meta.events.register("before-sign", functools.partial(_pin_account, self.account))
+        client.meta.events.register("before-parameter-build", functools.partial(_pin_context, self.account))
         return client
 
 
 def _pin_account(account: str, request: Any, **_: Any) -> None:
     request.headers["x-moto-account-id"] = account
+
+
+def _pin_context(account: str, context: dict, **_: Any) -> None:
+    context[aws_unmodelled.ACCOUNT_CONTEXT_KEY] = account
 
 
 def assume(cfg: SiteConfig, role_arn: str) -> dict[str, str]:
@@ -88,22 +121,70 @@ def session_for(cfg: SiteConfig, role_arn: str) -> AccountSession:
 
 
 def staff_trust(cfg: SiteConfig) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ApprovedStaffWithMfaAndTicket",
-                "Effect": "Allow",
-                "Principal": {"AWS": list(cfg.staff_principals)},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
-                    "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
-                    "StringLike": {f"aws:RequestTag/{ACCESS_TICKET_TAG}": "?*"},
-                },
-            }
-        ],
+    """The program's staff-access trust policy (a fresh copy a drift may change)."""
+    return copy.deepcopy(staff_access_trust_policy(cfg))
+
+
+RECIPIENT = "777777777777"
+"""A transfer recipient outside the site (the drifts' stranger is another account: 999999999999)."""
+
+
+def config_with_grants(values: dict[str, Any]) -> SiteConfig:
+    """The stack's config with a staff grant and a transfer grant in force now, as a deployed site would carry.
+
+    The windows are around the real clock: the audit judges what is deployed now.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from components.clock import format_utc
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    staff = values[f"{PROJECT}:staffPrincipals"]
+    principal = (json.loads(staff) if isinstance(staff, str) else staff)[0]
+    grants = {
+        f"{PROJECT}:platformApproverDomains": json.dumps(["platform.example"]),
+        f"{PROJECT}:staffAccessGrants": json.dumps(
+            [
+                {
+                    "principal": principal,
+                    "ticket": "PRIV-1234",
+                    "approver": "dana.lead@platform.example",
+                    "reason": "Investigate abuse report 5521 on a user's uploads",
+                    "notBefore": format_utc(now - timedelta(hours=1)),
+                    "notAfter": format_utc(now + timedelta(hours=6)),
+                }
+            ]
+        ),
+        f"{PROJECT}:transferGrants": json.dumps(
+            [
+                {
+                    "recipientAccountId": RECIPIENT,
+                    "prefix": "exports/acme-research/",
+                    "legalBasis": "SCC",
+                    "approver": "erik.dpo@platform.example",
+                    "ticket": "XFER-77",
+                    "notBefore": format_utc(now - timedelta(days=1)),
+                    "notAfter": format_utc(now + timedelta(days=20)),
+                    "reason": "Pseudonymised watch histories for the recommender study",
+                }
+            ]
+        ),
     }
+    return site_config_from_mapping({**values, **grants}, now=now)
+
+
+ROLE_TRUST = {
+    "workload": workload_trust_policy,
+    "staff-access": staff_access_trust_policy,
+    "auditor": auditor_trust_policy,
+}
+
+ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 @dataclass
@@ -115,35 +196,88 @@ class Estate:
     operator: AccountSession
     key_arn: str
     vpc_id: str
+    subnet_id: str
     workload_sg: str
-    endpoint_id: str
+    endpoint_ids: dict[str, str]
     boundary_arn: str
     secret_arn: str
+    flow_log_id: str
+    firewall: dict[str, str]
+    """Ids of the DNS Firewall: allowed and blocked domain lists, rule group, association."""
+    export_key_arn: str
+    """The operator-held export key (alias ``enclave-<site>-export``)."""
     buckets: dict[str, str] = field(default_factory=dict)
 
-    def client(self, service: str, operator: bool = False) -> Any:
-        return (self.operator if operator else self.data).client(service)
+    @property
+    def endpoint_id(self) -> str:
+        """The S3 interface endpoint (the user-data bucket's aws:SourceVpce)."""
+        return self.endpoint_ids["s3"]
+
+    def client(self, service: str, operator: bool = False, region: str | None = None) -> Any:
+        return (self.operator if operator else self.data).client(service, region)
 
 
 def build_estate(cfg: SiteConfig) -> Estate:
     """Create the compliant site in moto; call inside ``mock_aws``."""
     data = session_for(cfg, cfg.deployment_role_arn)
     operator = session_for(cfg, cfg.operator_role_arn)
-    region = cfg.region
+    key_arn = _create_key(cfg, operator, operator_key_policy(cfg), cfg.key_alias)
+    export_key_arn = _create_key(
+        cfg, operator, export_key_policy(cfg, cfg.transfer_grants_in_force), export_key_alias(cfg)
+    )
+    buckets = _create_buckets(cfg, data, key_arn, export_key_arn)
+    vpc_id, subnet_id, workload_sg, endpoint_ids = _create_network(cfg, data)
+    _put_bucket_policies(cfg, data, key_arn, export_key_arn, endpoint_ids["s3"])
+    flow_log_id = _create_logging(cfg, data, key_arn, vpc_id)
+    firewall = _create_dns_firewall(cfg, data, vpc_id)
+    _block_account_level(cfg, data)
+    boundary_arn = _create_roles(cfg, data, key_arn)
+    sm = data.client("secretsmanager")
+    secret_arn = sm.create_secret(
+        Name=f"{cfg.name_prefix}-pseudonym-pepper", KmsKeyId=key_arn, SecretBinary=b"\x00" * 32
+    )["ARN"]
+    sm.put_resource_policy(
+        SecretId=secret_arn,
+        ResourcePolicy=json.dumps(pepper_secret_policy(cfg, cfg.role_arn("workload"))),
+        BlockPublicPolicy=True,
+    )
+    return Estate(
+        cfg=cfg,
+        data=data,
+        operator=operator,
+        key_arn=key_arn,
+        vpc_id=vpc_id,
+        subnet_id=subnet_id,
+        workload_sg=workload_sg,
+        endpoint_ids=endpoint_ids,
+        boundary_arn=boundary_arn,
+        secret_arn=secret_arn,
+        flow_log_id=flow_log_id,
+        firewall=firewall,
+        export_key_arn=export_key_arn,
+        buckets=buckets,
+    )
 
+
+def _create_key(cfg: SiteConfig, operator: AccountSession, policy: dict, alias: str) -> str:
     kms = operator.client("kms")
-    key_arn = kms.create_key(Description=f"{cfg.name_prefix} data key", MultiRegion=False)["KeyMetadata"]["Arn"]
+    key_arn = kms.create_key(Description=f"{cfg.name_prefix} {alias}", MultiRegion=False, Policy=json.dumps(policy))[
+        "KeyMetadata"
+    ]["Arn"]
     kms.enable_key_rotation(KeyId=key_arn)
-    kms.create_alias(AliasName=cfg.key_alias, TargetKeyId=key_arn)
+    kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
+    return key_arn
 
+
+def _create_buckets(cfg: SiteConfig, data: AccountSession, key_arn: str, export_key_arn: str) -> dict[str, str]:
     s3 = data.client("s3")
     buckets = {}
-    for role in ("user-data", "access-logs", "audit-logs"):
+    for role in ("user-data", "access-logs", "audit-logs", EXPORTS):
         name = cfg.bucket_name(role)
         buckets[role] = name
         s3.create_bucket(
             Bucket=name,
-            CreateBucketConfiguration={"LocationConstraint": region},
+            CreateBucketConfiguration={"LocationConstraint": cfg.region},
             ObjectLockEnabledForBucket=role == "audit-logs",
         )
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
@@ -152,23 +286,20 @@ def build_estate(cfg: SiteConfig) -> Estate:
             ServerSideEncryptionConfiguration={
                 "Rules": [
                     {
-                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
-                        "BucketKeyEnabled": True,
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": export_key_arn if role == EXPORTS else key_arn,
+                        },
+                        # The export bucket keeps each object's ARN as its encryption context.
+                        "BucketKeyEnabled": role != EXPORTS,
                     }
                 ]
             },
         )
-        s3.put_public_access_block(
-            Bucket=name,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=ALL_ON)
+        s3.put_bucket_ownership_controls(
+            Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
         )
-        policy = {"Version": "2012-10-17", "Statement": tls_and_replication_denies(f"arn:aws:s3:::{name}")}
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
     s3.put_object_lock_configuration(
         Bucket=buckets["audit-logs"],
         ObjectLockConfiguration={
@@ -176,7 +307,23 @@ def build_estate(cfg: SiteConfig) -> Estate:
             "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": cfg.audit_log_retention_days}},
         },
     )
+    return buckets
 
+
+def _put_bucket_policies(
+    cfg: SiteConfig, data: AccountSession, key_arn: str, export_key_arn: str, s3_endpoint: str
+) -> None:
+    policies = {
+        "user-data": data_bucket_policy(cfg, cfg.bucket_arn("user-data"), key_arn, s3_endpoint),
+        "access-logs": log_bucket_policy(cfg, cfg.bucket_arn("access-logs"), cfg.bucket_arn("user-data")),
+        "audit-logs": audit_log_bucket_policy(cfg),
+        EXPORTS: export_bucket_policy(cfg, export_key_arn, s3_endpoint, cfg.transfer_grants_in_force),
+    }
+    for role, policy in policies.items():
+        data.client("s3").put_bucket_policy(Bucket=cfg.bucket_name(role), Policy=json.dumps(policy))
+
+
+def _create_network(cfg: SiteConfig, data: AccountSession) -> tuple[str, str, str, dict[str, str]]:
     ec2 = data.client("ec2")
     # moto, like a new AWS account, starts every region with a default VPC whose ACL and
     # security group allow all egress (AWS also attaches an internet gateway); a site
@@ -217,97 +364,164 @@ def build_estate(cfg: SiteConfig) -> Estate:
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": endpoints_sg}]}
         ],
     )
-    endpoint_policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "SiteBucketsOnly",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{b}" for b in buckets.values()]
-                + [f"arn:aws:s3:::{b}/*" for b in buckets.values()],
-                "Condition": {"StringEquals": {"aws:ResourceAccount": cfg.data_account_id}},
-            }
-        ],
+    endpoint_ids = {
+        service: ec2.create_vpc_endpoint(
+            VpcId=vpc_id,
+            ServiceName=f"com.amazonaws.{cfg.region}.{service}",
+            VpcEndpointType="Interface",
+            SubnetIds=[subnet_id],
+            SecurityGroupIds=[endpoints_sg],
+            PolicyDocument=json.dumps(ENDPOINT_POLICIES[service](cfg)),
+        )["VpcEndpoint"]["VpcEndpointId"]
+        for service in ENDPOINT_SERVICES
     }
-    endpoint_id = ec2.create_vpc_endpoint(
-        VpcId=vpc_id,
-        ServiceName=f"com.amazonaws.{region}.s3",
-        VpcEndpointType="Interface",
-        SubnetIds=[subnet_id],
-        SecurityGroupIds=[endpoints_sg],
-        PolicyDocument=json.dumps(endpoint_policy),
-    )["VpcEndpoint"]["VpcEndpointId"]
+    return vpc_id, subnet_id, workload_sg, endpoint_ids
 
+
+def _create_logging(cfg: SiteConfig, data: AccountSession, key_arn: str, vpc_id: str) -> str:
+    audit_bucket = cfg.bucket_name("audit-logs")
     trail = data.client("cloudtrail")
     trail.create_trail(
         Name=cfg.trail_name,
-        S3BucketName=buckets["audit-logs"],
+        S3BucketName=audit_bucket,
         IsMultiRegionTrail=False,
         EnableLogFileValidation=True,
         IncludeGlobalServiceEvents=False,
         KmsKeyId=key_arn,
     )
+    trail.put_event_selectors(TrailName=cfg.trail_name, EventSelectors=[data_event_selector(cfg)])
     trail.start_logging(Name=cfg.trail_name)
+    # The program delivers under vpc-flow-logs/; moto 5.2.5 refuses an S3 destination with a
+    # key prefix (it looks up "bucket/prefix" as a bucket name), so the estate names the bucket.
+    flow_log_id = data.client("ec2").create_flow_logs(
+        ResourceIds=[vpc_id],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="s3",
+        LogDestination=cfg.bucket_arn("audit-logs"),
+        MaxAggregationInterval=60,
+    )["FlowLogIds"][0]
+    resolver = data.client("route53resolver")
+    config_id = resolver.create_resolver_query_log_config(
+        Name=f"{cfg.name_prefix}-dns-query-logs",
+        DestinationArn=f"{cfg.bucket_arn('audit-logs')}/{DNS_QUERY_LOG_PREFIX}",
+        CreatorRequestId=f"{cfg.name_prefix}-dns-query-logs",
+    )["ResolverQueryLogConfig"]["Id"]
+    resolver.associate_resolver_query_log_config(ResolverQueryLogConfigId=config_id, ResourceId=vpc_id)
+    return flow_log_id
 
+
+def data_event_selector(cfg: SiteConfig) -> dict:
+    """The program's trail selector: all management events, and data events on the user-data objects."""
+    return {
+        "ReadWriteType": "All",
+        "IncludeManagementEvents": True,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": [f"{cfg.bucket_arn('user-data')}/"]}],
+    }
+
+
+def _create_dns_firewall(cfg: SiteConfig, data: AccountSession, vpc_id: str) -> dict[str, str]:
+    """The program's DNS Firewall (components/dns_firewall.py): its names, lists, priorities and settings."""
+    resolver = data.client("route53resolver")
+    ids = {}
+    for name, domains in (("allowed", allowed_domains(cfg)), ("blocked", list(BLOCK_ALL))):
+        list_name = f"{cfg.name_prefix}-dns-{'allowed' if name == 'allowed' else 'everything'}"
+        ids[name] = resolver.create_firewall_domain_list(CreatorRequestId=list_name, Name=list_name)[
+            "FirewallDomainList"
+        ]["Id"]
+        resolver.update_firewall_domains(FirewallDomainListId=ids[name], Operation="REPLACE", Domains=domains)
+    ids["group"] = resolver.create_firewall_rule_group(
+        CreatorRequestId=f"{cfg.name_prefix}-dns-firewall", Name=f"{cfg.name_prefix}-dns-firewall"
+    )["FirewallRuleGroup"]["Id"]
+    resolver.create_firewall_rule(
+        CreatorRequestId="allow",
+        FirewallRuleGroupId=ids["group"],
+        FirewallDomainListId=ids["allowed"],
+        Priority=ALLOW_PRIORITY,
+        Action="ALLOW",
+        FirewallDomainRedirectionAction="INSPECT_REDIRECTION_DOMAIN",
+        Name=f"{cfg.name_prefix}-allow-site-aws-names",
+    )
+    resolver.create_firewall_rule(
+        CreatorRequestId="block",
+        FirewallRuleGroupId=ids["group"],
+        FirewallDomainListId=ids["blocked"],
+        Priority=BLOCK_PRIORITY,
+        Action="BLOCK",
+        BlockResponse="NXDOMAIN",
+        Name=f"{cfg.name_prefix}-block-everything-else",
+    )
+    ids["association"] = resolver.associate_firewall_rule_group(
+        CreatorRequestId=f"{cfg.name_prefix}-dns-firewall",
+        FirewallRuleGroupId=ids["group"],
+        VpcId=vpc_id,
+        Priority=ASSOCIATION_PRIORITY,
+        Name=f"{cfg.name_prefix}-dns-firewall",
+        MutationProtection="ENABLED",
+    )["FirewallRuleGroupAssociation"]["Id"]
+    resolver.update_firewall_config(ResourceId=vpc_id, FirewallFailOpen="DISABLED")
+    return ids
+
+
+def _block_account_level(cfg: SiteConfig, data: AccountSession) -> None:
+    ec2 = data.client("ec2")
+    ec2.modify_vpc_block_public_access_options(InternetGatewayBlockMode="block-bidirectional")
+    ec2.enable_snapshot_block_public_access(State="block-all-sharing")
+    ec2.enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
+    ec2.enable_ebs_encryption_by_default()
+    ec2.disable_serial_console_access()
+    ec2.modify_instance_metadata_defaults(
+        HttpTokens="required", HttpPutResponseHopLimit=1, HttpEndpoint="enabled", InstanceMetadataTags="disabled"
+    )
+    data.client("s3control").put_public_access_block(
+        AccountId=cfg.data_account_id, PublicAccessBlockConfiguration=ALL_ON
+    )
+    data.client("ssm").update_service_setting(SettingId=SSM_PUBLIC_SHARING_SETTING, SettingValue="Disable")
+    data.client("emr").put_block_public_access_configuration(
+        BlockPublicAccessConfiguration={
+            "BlockPublicSecurityGroupRules": True,
+            "PermittedPublicSecurityGroupRuleRanges": [],
+        }
+    )
+
+
+def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str) -> str:
     iam = data.client("iam")
     boundary_arn = iam.create_policy(
         PolicyName=f"{cfg.name_prefix}-boundary",
-        PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-        ),
+        PolicyDocument=json.dumps(permissions_boundary_policy(cfg, key_arn)),
     )["Policy"]["Arn"]
-    service_trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    auditor_trust = {
+    for role, trust in ROLE_TRUST.items():
+        iam.create_role(
+            RoleName=cfg.role_name(role),
+            AssumeRolePolicyDocument=json.dumps(trust(cfg)),
+            PermissionsBoundary=boundary_arn,
+            MaxSessionDuration=3600,
+        )
+    # The account's other roles: the deployment role and the approved staff's own roles,
+    # which people of the data account assume (in AWS typically through SSO).
+    account_only = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{cfg.auditor_account_id}:root"},
+                "Principal": {"AWS": f"arn:aws:iam::{cfg.data_account_id}:root"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}},
             }
         ],
     }
-    for role, trust in (("workload", service_trust), ("staff-access", staff_trust(cfg)), ("auditor", auditor_trust)):
-        iam.create_role(
-            RoleName=cfg.role_name(role),
-            AssumeRolePolicyDocument=json.dumps(trust),
-            PermissionsBoundary=boundary_arn,
-        )
-
-    sm = data.client("secretsmanager")
-    secret_arn = sm.create_secret(
-        Name=f"{cfg.name_prefix}-pseudonym-pepper", KmsKeyId=key_arn, SecretBinary=b"\x00" * 32
-    )["ARN"]
-
-    return Estate(
-        cfg=cfg,
-        data=data,
-        operator=operator,
-        key_arn=key_arn,
-        vpc_id=vpc_id,
-        workload_sg=workload_sg,
-        endpoint_id=endpoint_id,
-        boundary_arn=boundary_arn,
-        secret_arn=secret_arn,
-        buckets=buckets,
-    )
+    for arn in (cfg.deployment_role_arn, *cfg.staff_principals):
+        iam.create_role(RoleName=arn.split("/")[-1], AssumeRolePolicyDocument=json.dumps(account_only))
+    return boundary_arn
 
 
 def apply_program_documents(estate: Estate, run: Any) -> list[str]:
     """Put the documents the Pulumi program declares onto the estate; returns what was applied.
 
     ``run`` is the program evaluated offline (``enclave.harness.run_program``): its
-    key policy, bucket policies, role trust policies, S3 endpoint policy and network
+    key policy, bucket policies, role trust policies, endpoint policies and network
     ACL egress rules replace the estate's own, so the audit is checked against what the
-    program would really deploy.
+    program would really deploy (Outputs resolved as the engine resolves them).
     """
     s3, iam, ec2 = estate.client("s3"), estate.client("iam"), estate.client("ec2")
     applied = []
@@ -329,11 +543,11 @@ def apply_program_documents(estate: Estate, run: Any) -> list[str]:
             KeyId=estate.key_arn, PolicyName="default", Policy=res.inputs["policy"]
         )
         applied.append(res.urn)
-    s3_service = f"com.amazonaws.{estate.cfg.region}.s3"
+    prefix = f"com.amazonaws.{estate.cfg.region}."
     for res in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"):
-        if res.inputs.get("serviceName") == s3_service:
-            ec2.modify_vpc_endpoint(VpcEndpointId=estate.endpoint_id, PolicyDocument=res.inputs["policy"])
-            applied.append(res.urn)
+        service = res.inputs.get("serviceName", "").removeprefix(prefix)
+        ec2.modify_vpc_endpoint(VpcEndpointId=estate.endpoint_ids[service], PolicyDocument=res.inputs["policy"])
+        applied.append(res.urn)
     for res in run.of_type("aws:ec2/networkAcl:NetworkAcl"):
         acl = ec2.create_network_acl(VpcId=estate.vpc_id)["NetworkAcl"]["NetworkAclId"]
         for rule in res.inputs.get("egress", []):
@@ -387,14 +601,21 @@ def aws_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
+    aws_unmodelled.activate()
     # Speed only, behaviour unchanged: every boto3 session the commands create shares
     # one model loader (each would re-read the JSON models, ~0.3 s per command run),
-    # and moto's KMS reuses one private key per key spec (it generates one per
-    # CreateKey, ~50 ms, used only by asymmetric operations the estate never calls).
+    # moto's KMS reuses one private key per key spec (it generates one per
+    # CreateKey, ~50 ms, used only by asymmetric operations the estate never calls),
+    # and moto lists a response class's methods once, not on every request (~0.5 ms
+    # each; an audit makes a few hundred).
     monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
     monkeypatch.setattr(moto.kms.models, "generate_private_key", _cached_private_key)
-    with mock_aws():
-        yield
+    monkeypatch.setattr(moto.core.responses, "method_names_from_class", _cached_method_names)
+    try:
+        with mock_aws():
+            yield
+    finally:
+        aws_unmodelled.deactivate()
 
 
 @functools.cache
@@ -403,5 +624,56 @@ def _shared_loader(search_paths: Any = None) -> Any:
 
 
 @functools.cache
+def _cached_method_names(clazz: Any) -> list[str]:
+    return moto.core.utils.method_names_from_class(clazz)
+
+
+@functools.cache
 def _cached_private_key(key_spec: str) -> Any:
     return moto.kms.utils.generate_private_key(key_spec)
+
+
+def audit(estate: Estate, **kwargs: Any) -> list:
+    """Every check against the estate, key policies read as the operator (``--operator-profile``)."""
+    from enclave.audit.checks import run_checks
+
+    return run_checks(estate.cfg, estate.data, estate.cfg.data_account_id, estate.operator, **kwargs)
+
+
+def failing(results: list) -> dict[str, list[list[str]]]:
+    """Check id -> the resources of each failing result."""
+    out: dict[str, list[list[str]]] = {}
+    for r in results:
+        if r.status == "fail":
+            out.setdefault(r.id, []).append(r.resources)
+    return out
+
+
+NEAR_REGIONS = ("us-east-1",)
+"""The other regions the audit inventories for a drift inside the site region.
+
+The other-region family reads only other regions, so a drift in the site region
+cannot change it; inventorying one region (where the tests' cross-region
+resources land) instead of all 23 keeps each drift test about twice as fast.
+Drifts into other regions, the compliant estate and the CLI use every region."""
+
+
+def assert_fails_exactly(
+    estate: Estate, drift: Any, expected: set[str], other_regions: tuple[str, ...] | None = NEAR_REGIONS
+) -> None:
+    """Apply ``drift``; the audit must fail exactly ``expected``, each result naming what it returned."""
+    resource = drift(estate)
+    failed = failing(audit(estate, other_regions=other_regions))
+    assert set(failed) == expected
+    for check_id, resource_lists in failed.items():
+        assert any(resource in arn for resources in resource_lists for arn in resources), (
+            f"{check_id} does not name {resource}: {resource_lists}"
+        )
+
+
+def access_denied(**_: Any) -> tuple:
+    """A ``before-call`` answer: AWS refusing the call (as it answers a missing permission)."""
+    from types import SimpleNamespace
+
+    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return SimpleNamespace(status_code=403, headers={}), body

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
+import tempfile
 
 import pytest
 
+from components.config import ACCESS_TICKET_TAG
 from enclave.audit import report as rep
-from enclave.audit.checks import CHECKS, REQUIRED_PERMISSIONS, run_checks
+from enclave.audit import trail
+from enclave.audit.checks import (
+    ACTIONS_USED,
+    CHECKS,
+    PENDING_PERMISSIONS,
+    READ_PATTERNS,
+    REQUIRED_PERMISSIONS,
+    granted_as,
+    run_checks,
+)
 from enclave.audit.common import iam_action
 from enclave.cli import UsageError, main
+from tests.conftest import stack_config
 from tests.estate import (
     FAKE_CREDENTIALS,
+    NEAR_REGIONS,
     AccountSession,
+    access_denied,
     apply_program_documents,
+    assert_fails_exactly,
     assume,
+    audit,
     aws_environment,
     build_estate,
+    config_with_grants,
+    failing,
     staff_trust,
 )
 
@@ -28,20 +45,9 @@ aws_env = pytest.fixture(aws_environment)
 
 
 @pytest.fixture
-def estate(aws_env, dublin_config):
-    return build_estate(dublin_config)
-
-
-def audit(estate):
-    return run_checks(estate.cfg, estate.data, estate.cfg.data_account_id, estate.operator)
-
-
-def failing(results) -> dict[str, list[list[str]]]:
-    out: dict[str, list[list[str]]] = {}
-    for r in results:
-        if r.status == "fail":
-            out.setdefault(r.id, []).append(r.resources)
-    return out
+def estate(aws_env):
+    """The compliant site with a staff grant and a transfer grant in force (the documents they open)."""
+    return build_estate(config_with_grants(stack_config("dublin")))
 
 
 def test_compliant_estate_passes_every_check(estate):
@@ -70,7 +76,7 @@ def test_the_programs_own_documents_pass_the_audit(estate, program_run):
         "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:ec2/networkAcl:NetworkAcl",
     }
-    assert failing(audit(estate)) == {}
+    assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
 
 
 def test_audit_makes_only_read_only_calls(estate):
@@ -79,20 +85,50 @@ def test_audit_makes_only_read_only_calls(estate):
     class Recording(AccountSession):
         def client(self, service, region_name=None):
             client = self.new_client(service, region_name)
+            # before-parameter-build fires for every call, before anything can answer it.
             client.meta.events.register(
-                "before-call", lambda model, **_: calls.append((client, model.name)), unique_id="record"
+                "before-parameter-build", lambda model, **_: calls.append((client, model.name)), unique_id="record"
             )
             return client
 
-    data = Recording(estate.cfg.region, estate.data.account)
-    operator = Recording(estate.cfg.region, estate.operator.account)
-    run_checks(estate.cfg, data, estate.cfg.data_account_id, operator)
+    # A key in another region: its aliases tell AWS managed keys apart (a conditional call).
+    cfg = estate.cfg
+    estate.client("kms", region="us-east-1").create_key()
+    data = Recording(cfg.region, estate.data.account)
+    operator = Recording(cfg.region, estate.operator.account)
+    # One other region exercises every inventory call (the compliant test sweeps them all).
+    run_checks(cfg, data, cfg.data_account_id, operator, other_regions=NEAR_REGIONS)
     assert calls, "no AWS call was recorded"
     assert [name for _, name in calls if not READ_ONLY.match(name)] == []
-    # The permissions documented for the auditor role are exactly the ones used.
+    # The permissions documented for the auditor role are exactly the ones used, and the
+    # grants the role needs follow from them (tests/test_security_gates.py checks the role has them).
     # sts:GetCallerIdentity needs no permission (AWS answers it even under an explicit deny).
     used = {iam_action(client, name) for client, name in calls} - {"sts:GetCallerIdentity"}
-    assert sorted(used) == sorted(REQUIRED_PERMISSIONS)
+    assert sorted(used) == sorted(ACTIONS_USED)
+    assert set(PENDING_PERMISSIONS) <= used
+    assert sorted({granted_as(a) for a in used - set(PENDING_PERMISSIONS)}) == sorted(REQUIRED_PERMISSIONS)
+
+
+@pytest.mark.parametrize("pattern", READ_PATTERNS)
+def test_each_read_pattern_the_auditor_is_granted_matches_only_reads(pattern):
+    import botocore.session
+
+    from enclave.audit.policy import wildcard_match
+
+    prefix, _ = pattern.split(":", 1)
+    session = botocore.session.get_session()
+    # IAM prefixes and botocore services: s3 actions cover S3 and S3 Control operations.
+    services = {"s3": ("s3", "s3control")}.get(prefix, (prefix,))
+    matched = [
+        op
+        for service in services
+        for op in session.get_service_model(service).operation_names
+        if wildcard_match(pattern, f"{prefix}:{op}")
+    ]
+    assert matched, f"{pattern} matches no operation"
+    assert [op for op in matched if not READ_ONLY.match(op)] == []
+    # Where the pattern is granted on Resource "*", that it takes no resource-level grant is
+    # parliament's finding on the program's own documents (tests/test_security_gates.py lint).
 
 
 # --------------------------------------------------------------------------- drifts
@@ -101,7 +137,8 @@ def test_audit_makes_only_read_only_calls(estate):
 
 
 def _replication(e):
-    away = e.data.client("s3", "us-east-2")
+    # Into another account's bucket in another region: out of the site twice over.
+    away = AccountSession("us-east-2", "999999999999").client("s3")
     away.create_bucket(Bucket="exfil-target", CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
     away.put_bucket_versioning(Bucket="exfil-target", VersioningConfiguration={"Status": "Enabled"})
     e.client("s3").put_bucket_replication(
@@ -330,7 +367,8 @@ def _ticket_optional(e):
     trust = staff_trust(e.cfg)
     cond = trust["Statement"][0]["Condition"]
     # IfExists passes when the tag is absent: the ticket is no longer required.
-    cond["StringLikeIfExists"] = cond.pop("StringLike")
+    tag = f"aws:RequestTag/{ACCESS_TICKET_TAG}"
+    cond["StringEqualsIfExists"] = {tag: cond["StringEquals"].pop(tag)}
     e.client("iam").update_assume_role_policy(
         RoleName=e.cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
     )
@@ -355,7 +393,7 @@ def _secret_replicated(e):
     e.client("secretsmanager").replicate_secret_to_regions(
         SecretId=e.secret_arn, AddReplicaRegions=[{"Region": "us-east-1"}]
     )
-    return e.secret_arn
+    return f":secret:{e.cfg.name_prefix}-pseudonym-pepper-"  # the primary and its replica
 
 
 DRIFTS = [
@@ -386,7 +424,7 @@ DRIFTS = [
     ("peering connection", _peering, {"vpc-no-peering"}),
     ("security group opened to 0.0.0.0/0", _sg_open, {"vpc-sg-egress-inside"}),
     ("network ACL allows egress to 0.0.0.0/0", _nacl_open, {"vpc-nacl-egress-inside"}),
-    ("S3 endpoint policy opened", _endpoint_open, {"vpc-s3-endpoint-restricted"}),
+    ("S3 endpoint policy opened", _endpoint_open, {"vpc-endpoint-policy-site-only"}),
     ("trail stopped", _trail_stopped, {"trail-logging"}),
     ("trail made multi-region", _trail_multi_region, {"trail-single-region"}),
     ("log file validation off", _trail_validation_off, {"trail-log-validation"}),
@@ -395,19 +433,14 @@ DRIFTS = [
     ("ticket tag made optional", _ticket_optional, {"iam-staff-trust-ticket"}),
     ("boundary removed from a role", _boundary_removed, {"iam-role-boundary"}),
     ("hand-made site role without boundary", _hand_made_role, {"iam-role-boundary"}),
-    ("secret replicated", _secret_replicated, {"secret-no-replicas"}),
+    # The replica is itself a secret in us-east-1: data outside the site.
+    ("secret replicated", _secret_replicated, {"secret-no-replicas", "region-no-site-data"}),
 ]
 
 
 @pytest.mark.parametrize(("drift", "expected"), [(d[1], d[2]) for d in DRIFTS], ids=[d[0] for d in DRIFTS])
 def test_each_drift_fails_exactly_its_checks(estate, drift, expected):
-    resource = drift(estate)
-    failed = failing(audit(estate))
-    assert set(failed) == expected
-    for check_id, resource_lists in failed.items():
-        assert any(resource in arn for resources in resource_lists for arn in resources), (
-            f"{check_id} does not name {resource}: {resource_lists}"
-        )
+    assert_fails_exactly(estate, drift, expected)
 
 
 def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
@@ -415,14 +448,12 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
     estate.client("cloudtrail").delete_trail(Name=cfg.trail_name)
     iam = estate.client("iam")
     iam.delete_role(RoleName=cfg.role_name("staff-access"))
-    results = [r for r in audit(estate) if r.status == "fail"]
+    results = [r for r in audit(estate, other_regions=NEAR_REGIONS) if r.status == "fail"]
     assert {r.id for r in results} == {
-        "trail-logging",
-        "trail-single-region",
-        "trail-log-validation",
-        "trail-log-bucket-object-lock",
+        *(c.id for c in trail.CHECKS),
         "iam-staff-trust-mfa",
         "iam-staff-trust-ticket",
+        "iam-staff-session-duration",
     }
     for r in results:
         assert r.resources in ([cfg.trail_arn], [cfg.role_arn("staff-access")])
@@ -434,20 +465,15 @@ def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
     class Denying(AccountSession):
         def client(self, service, region_name=None):
             client = self.new_client(service, region_name)
-            client.meta.events.register("before-call.s3.GetBucketReplication", _deny, unique_id="deny")
+            client.meta.events.register("before-call.s3.GetBucketReplication", access_denied, unique_id="deny")
             return client
 
     data = Denying(estate.cfg.region, estate.data.account)
     with pytest.raises(UsageError) as err:
-        run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator)
+        run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
     message = str(err.value)
     assert message.startswith("s3:GetReplicationConfiguration denied on bucket enclave-dublin-")
     assert "grant it" in message
-
-
-def _deny(**_):
-    body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
-    return (SimpleNamespace(status_code=403, headers={}), body)
 
 
 # --------------------------------------------------------------------------- report
@@ -467,7 +493,7 @@ def _report(results):
 
 def test_digest_covers_the_canonical_json_and_detects_any_change(estate):
     _sg_open(estate)
-    report = _report(audit(estate))
+    report = _report(audit(estate, other_regions=NEAR_REGIONS))
     assert rep.verify(report)
     body = {k: v for k, v in report.items() if k != "digest"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -477,12 +503,12 @@ def test_digest_covers_the_canonical_json_and_detects_any_change(estate):
     report["results"][0]["status"] = "pass" if report["results"][0]["status"] == "fail" else "fail"
     assert not rep.verify(report)
     # The JSON written to disk round-trips to the same digest.
-    assert rep.verify(json.loads(rep.to_json(_report(audit(estate)))))
+    assert rep.verify(json.loads(rep.to_json(_report(audit(estate, other_regions=NEAR_REGIONS)))))
 
 
 def test_markdown_puts_failures_first_with_how_to_fix(estate):
     _trail_stopped(estate)
-    md = rep.to_markdown(_report(audit(estate)))
+    md = rep.to_markdown(_report(audit(estate, other_regions=NEAR_REGIONS)))
     failures = md.index("## Failures and how to fix them")
     assert failures < md.index("## All results")
     section = md[failures : md.index("## All results")]
@@ -494,7 +520,7 @@ def test_markdown_puts_failures_first_with_how_to_fix(estate):
 
 def test_text_lists_one_line_per_result_failures_first(estate):
     _mfa_removed(estate)
-    report = _report(audit(estate))
+    report = _report(audit(estate, other_regions=NEAR_REGIONS))
     lines = rep.to_text(report).splitlines()
     assert lines[1].startswith("FAIL  iam-staff-trust-mfa")
     assert estate.cfg.role_arn("staff-access") in lines[1]
@@ -506,8 +532,15 @@ def test_text_lists_one_line_per_result_failures_first(estate):
 
 
 @pytest.fixture
-def as_data_account(estate, monkeypatch, tmp_path):
+def plain_estate(aws_env, dublin_config):
+    """The compliant site of the stack file as shipped: no grant, so nobody may assume the staff role."""
+    return build_estate(dublin_config)
+
+
+@pytest.fixture
+def as_data_account(plain_estate, monkeypatch, tmp_path):
     """Environment credentials of the data account; an ``operator`` profile for the operator's key."""
+    estate = plain_estate
     creds = assume(estate.cfg, estate.cfg.role_arn("auditor"))
     for key, value in creds.items():
         monkeypatch.setenv(key.upper(), value)
@@ -521,24 +554,34 @@ def as_data_account(estate, monkeypatch, tmp_path):
 def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, tmp_path, capsys):
     out = tmp_path / "reports"
     code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "json", "--out", str(out)])
-    stdout = capsys.readouterr().out
+    captured = capsys.readouterr()
+    stdout = captured.out
     assert code == 0, stdout
-    report = json.loads(stdout)
+    report = json.loads(stdout)  # nothing but the report on stdout
     assert rep.verify(report)
     assert report["summary"]["failed"] == 0
+    # Progress on stderr: one line per family, then one per other region.
+    progress = captured.err.splitlines()
+    assert progress[0] == "audit: checking buckets and access points (1/9)"
+    assert "audit: checking other regions (9/9)" in progress
+    assert any(re.fullmatch(r"audit: regions: us-east-1 \(\d+/\d+\)", line) for line in progress)
     assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
     assert json.loads((out / "report.json").read_text()) == report
     assert "PASSED" in (out / "report.md").read_text()
+    assert (out / "report.md").read_text() == rep.to_markdown(report)
 
 
-def test_cli_drift_exits_1_and_names_the_resource(as_data_account, capsys):
-    _internet_gateway(as_data_account)
-    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator", "--format", "markdown"])
-    stdout = capsys.readouterr().out
+def test_cli_drift_exits_1_names_the_resource_and_text_is_the_default(as_data_account, capsys):
+    igw = _internet_gateway(as_data_account)
+    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator"])
+    lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert "`vpc-no-internet-gateway`" in stdout
-    assert f"vpc/{as_data_account.vpc_id}" in stdout
+    assert lines[0].startswith("enclave audit: stack dublin, account 111111111111, region eu-west-1")
+    assert lines[1].startswith("FAIL  vpc-no-internet-gateway")
+    assert f"vpc/{as_data_account.vpc_id}" in lines[1] and igw in lines[1]
+    assert lines[-2].startswith("FAILED: ")
+    assert re.fullmatch(r"sha256 [0-9a-f]{64}", lines[-1])
 
 
 def test_cli_without_credentials_exits_2_with_how_to_fix(aws_env, monkeypatch, capsys):
@@ -583,18 +626,74 @@ def test_cli_bad_config_file_exits_2_naming_the_key(aws_env, tmp_path, capsys):
     assert "eu-data-enclave:region" in err and "us-east-1" in err
 
 
-def test_cli_text_is_the_default_and_ends_with_the_digest(as_data_account, capsys):
-    code = main(["audit", "--stack", "dublin", "--operator-profile", "operator"])
-    lines = capsys.readouterr().out.splitlines()
-    assert code == 0
-    assert lines[0].startswith("enclave audit: stack dublin, account 111111111111, region eu-west-1")
-    assert lines[-2].startswith("PASSED: ")
-    assert re.fullmatch(r"sha256 [0-9a-f]{64}", lines[-1])
-
-
 def test_cli_out_that_is_a_file_exits_2_before_any_aws_call(tmp_path, capsys):
     target = tmp_path / "report"
     target.write_text("not a directory", encoding="utf-8")
     code = main(["audit", "--stack", "dublin", "--out", str(target)])
     assert code == 2
     assert f"--out {target}: exists and is not a directory" in capsys.readouterr().err
+    # Under a file: it could never be created.
+    code = main(["audit", "--stack", "dublin", "--out", str(target / "reports")])
+    assert code == 2
+    assert f"--out {target / 'reports'}: {target} is not a directory" in capsys.readouterr().err
+
+
+def test_out_that_cannot_be_written_is_refused_before_anything_is_created(tmp_path, monkeypatch):
+    from enclave.audit import check_out_dir
+
+    # Root passes every permission check, so the test asks os.access what the kernel would say.
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    with pytest.raises(UsageError, match=r"--out .*/a/b: cannot be created \(.* is not writable\)"):
+        check_out_dir(tmp_path / "a" / "b")
+    with pytest.raises(UsageError, match="is not writable"):
+        check_out_dir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reports_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from enclave.audit import write_reports
+
+    write_reports(tmp_path, {"report.json": "old json\n", "report.md": "old md\n"})
+    real = tempfile.mkstemp
+    made = []
+
+    def failing_second(*args, **kwargs):
+        if made:
+            raise OSError(28, "No space left on device")
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing_second)
+    with pytest.raises(UsageError, match="cannot write the report \\(No space left on device\\)"):
+        write_reports(tmp_path, {"report.json": "new json\n", "report.md": "new md\n"})
+    # Neither file changed, and no temporary file is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]
+    assert (tmp_path / "report.json").read_text() == "old json\n"
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_the_auditors_grants_fit_iams_policy_size_limits(stack, program_run):
+    # The audit's reads live in the auditor's inline policy and in the permissions
+    # boundary: IAM refuses a managed policy over 6,144 characters and a role's inline
+    # policies over 10,240 (whitespace not counted), and pulumi up would fail.
+    run = program_run(stack)
+    (boundary,) = run.of_type("aws:iam/policy:Policy")
+    assert len(re.sub(r"\s", "", boundary.inputs["policy"])) <= 6144, boundary.urn
+    (auditor,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"].endswith("-auditor")]
+    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= 10240, auditor.urn
+
+
+def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_config):
+    # Honest both ways: every pending action is really missing from the auditor's policy
+    # (else it is no longer pending), every other action the audit uses is granted.
+    from components.security_gates import auditor_policy
+    from enclave.audit.policy import allows_action
+
+    doc = auditor_policy(dublin_config, "arn:aws:kms:eu-west-1:222222222222:key/k")
+    allows = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+
+    def granted(action):
+        return any(allows_action(s, action) for s in allows)
+
+    assert [a for a in PENDING_PERMISSIONS if granted(a)] == []
+    assert [a for a in ACTIONS_USED if a not in PENDING_PERMISSIONS and not granted(a)] == []

@@ -446,6 +446,8 @@ def test_weakening_ranks_above_hardening_and_cosmetic_is_never_flagged():
         ("aws:kms/key:Key", {"multiRegion"}, ("replaced", ["multiRegion"])),
         ("aws:ec2/securityGroup:SecurityGroup", {"description"}, ("replaced", ["description"])),
         ("aws:iam/role:Role", {"assumeRolePolicy"}, ("changed", [])),
+        ("aws:iam/rolePolicy:RolePolicy", {"policy"}, ("changed", [])),
+        ("aws:iam/rolePolicy:RolePolicy", {"role"}, ("replaced", ["role"])),
         ("aws:sqs/queue:Queue", {"visibilityTimeoutSeconds"}, ("may-replace", ["visibilityTimeoutSeconds"])),
         ("aws:sqs/queue:Queue", {"tags", "tagsAll"}, ("changed", [])),
     ],

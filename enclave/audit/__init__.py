@@ -8,7 +8,9 @@ digest lets the auditor prove later what was found (``enclave.audit.report``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from enclave.audit.common import caller_account, load_site, session_in
 
     cfg = load_site(args.stack, args.config)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out}: exists and is not a directory")
+    if args.out is not None:
+        check_out_dir(args.out)
     session = session_in(cfg)
     account = caller_account(session, cfg, cfg.data_account_id, "data account (dataAccountId)")
     key_session = session_in(cfg, args.operator_profile) if args.operator_profile else session
-    timestamp = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    results = run_checks(cfg, session, account, key_session)
+    now = datetime.now(UTC).replace(microsecond=0)
+    timestamp = now.isoformat().replace("+00:00", "Z")
+    results = run_checks(cfg, session, account, key_session, now=now, progress=_progress)
     report = rep.build(
         stack=args.stack,
         site=cfg.site,
@@ -58,12 +61,44 @@ def run(args: argparse.Namespace) -> int:
         results=results,
     )
     render = {"text": rep.to_text, "json": rep.to_json, "markdown": rep.to_markdown}[args.format]
-    sys.stdout.write(render(report))
     if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "report.json").write_text(rep.to_json(report), encoding="utf-8")
-            (args.out / "report.md").write_text(rep.to_markdown(report), encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--out {args.out}: cannot write the report ({exc.strerror})") from exc
+        write_reports(args.out, {"report.json": rep.to_json(report), "report.md": rep.to_markdown(report)})
+    sys.stdout.write(render(report))
     return EXIT_FAIL if report["summary"]["failed"] else EXIT_OK
+
+
+def _progress(line: str) -> None:
+    # Progress goes to stderr: stdout carries only the report (it may be piped into a file or jq).
+    print(line, file=sys.stderr, flush=True)
+
+
+def check_out_dir(out: Path) -> None:
+    """``UsageError`` unless ``out`` is (or can be created as) a writable directory; nothing is created."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == out else f"cannot be created ({existing} is not writable)"
+        raise UsageError(f"--out {out}: {what}")
+
+
+def write_reports(out: Path, files: dict[str, str]) -> None:
+    """Write each file atomically (a temporary file in ``out``, then renamed): never a half-written report."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            staged.append((tmp, out / name))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"--out {out}: cannot write the report ({exc.strerror or exc})") from exc

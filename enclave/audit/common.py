@@ -39,8 +39,10 @@ CREDENTIAL_CODES = frozenset(
     }
 )
 
-# IAM actions whose name differs from the API operation (S3's older naming).
+# IAM actions whose name differs from the API operation (S3's older naming), keyed by the
+# botocore service name: S3 Control signs as "s3" but its GetPublicAccessBlock is the account's.
 _IAM_ACTION = {
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
@@ -51,6 +53,8 @@ _IAM_ACTION = {
     ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
     ("s3", "CreateBucket"): "s3:CreateBucket",
 }
+# IAM prefixes that differ from the signing name.
+_IAM_PREFIX = {"tagging": "tag"}
 
 NO_CREDENTIALS = (
     "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
@@ -60,8 +64,17 @@ NO_CREDENTIALS = (
 
 def iam_action(client: Any, operation: str) -> str:
     """The IAM permission an API operation needs, e.g. ``s3:GetReplicationConfiguration``."""
-    service = client.meta.service_model.signing_name
-    return _IAM_ACTION.get((service, operation), f"{service}:{operation}")
+    model = client.meta.service_model
+    prefix = _IAM_PREFIX.get(model.signing_name, model.signing_name)
+    return _IAM_ACTION.get((model.service_name, operation), f"{prefix}:{operation}")
+
+
+class AccessDeniedError(UsageError):
+    """AWS refused the call: the message names the call, the permission to grant and the resource."""
+
+    def __init__(self, message: str, action: str):
+        super().__init__(message)
+        self.action = action
 
 
 def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageError:
@@ -89,9 +102,10 @@ def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageErro
         if code in ACCESS_DENIED_CODES:
             # A key of another account answers only if its key policy allows the call too.
             also = " and in the key policy of a key held by another account" if action.startswith("kms:") else ""
-            return UsageError(
+            return AccessDeniedError(
                 f"{action} denied on {target}: grant it to the role running this command "
-                f"(the auditor role for audits){also}, then run again (AWS said: {message or code})"
+                f"(the auditor role for audits){also}, then run again (AWS said: {message or code})",
+                action,
             )
         if code in CREDENTIAL_CODES:
             return UsageError(
@@ -119,13 +133,21 @@ def call(client: Any, operation: str, target: str, *, none_codes: tuple[str, ...
 
 
 def pages(client: Any, operation: str, target: str, **kwargs: Any) -> Iterator[dict]:
-    """Every page of a paginated ``operation``."""
+    """Every page of ``operation``: botocore's paginator, or ``NextToken`` by hand where botocore has none."""
     from botocore import xform_name
     from botocore.exceptions import BotoCoreError, ClientError
 
-    paginator = client.get_paginator(xform_name(operation))
+    name = xform_name(operation)
     try:
-        yield from paginator.paginate(**kwargs)
+        if client.can_paginate(name):
+            yield from client.get_paginator(name).paginate(**kwargs)
+            return
+        while True:
+            page = getattr(client, name)(**kwargs)
+            yield page
+            if not page.get("NextToken"):
+                return
+            kwargs = {**kwargs, "NextToken": page["NextToken"]}
     except (ClientError, BotoCoreError) as exc:
         raise _fail(client, operation, target, exc) from exc
 
