@@ -11,7 +11,8 @@ Three policies, each separately attachable, each statement stopping one family
 of threats:
 
 - ``perimeter``: no request outside the site's region, and no service that was
-  not reviewed for the site;
+  not reviewed for the site (but the independent auditor's read-only inventory
+  of every region);
 - ``gates``: only the deployment role changes the site's gates, and nobody
   inside the account changes or becomes the deployment role (nor the CI
   account's roles that reach it);
@@ -89,6 +90,30 @@ REVIEWED_SERVICES: dict[str, str] = {
     "elasticmapreduce": "the account-level EMR block public access configuration",
 }
 """Services the site's program and its roles use, each reviewed for residency; every other service is denied."""
+
+AUDIT_INVENTORY_ACTIONS = (
+    "dynamodb:ListTables",
+    "ec2:DescribeRegions",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "elasticfilesystem:DescribeFileSystems",
+    "es:ListDomainNames",
+    "firehose:ListDeliveryStreams",
+    "fsx:DescribeFileSystems",
+    "glacier:ListVaults",
+    "kafka:ListClustersV2",
+    "kinesis:ListStreams",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "logs:DescribeLogGroups",
+    "redshift:DescribeClusters",
+    "secretsmanager:ListSecrets",
+    "sqs:ListQueues",
+    "tag:GetResources",
+)
+"""The listings the independent audit runs in every region to prove no data store of the account lies outside
+the site (``enclave audit``'s other-regions family; a test keeps the two equal). Read-only, metadata only: the
+auditor role alone may run them, in any region, of any service."""
 
 REVIEWED_FOR_ONE_SETTING: dict[str, tuple[str, ...]] = {
     # The provider's calls for the one account setting the service was reviewed for (create and update,
@@ -292,20 +317,24 @@ def staff_principal_roles(cfg: SiteConfig) -> list[str]:
 def perimeter_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[str, Any]:
     """Where and what: no request outside the site's region, no service that was not reviewed.
 
-    Every builder takes the CI account (``ciAccountId``); this one does not depend on it.
+    The auditor role's inventory of other regions is the one exception, for its listings only. Every
+    builder takes the CI account (``ciAccountId``); this one does not depend on it.
     """
+    auditor = cfg.role_arn("auditor")
+    elsewhere = {"StringNotEquals": {"aws:RequestedRegion": cfg.region}}
     return {
         "Version": VERSION,
         "Statement": [
             # Stops: data or keys placed, copied or processed in another region, by anyone in the
             # account, deployer included. Unlike Control Tower's region deny it exempts no KMS,
             # STS, Route 53, CloudFront or support: only IAM (global) and reads of the organization.
+            # The auditor role: the last two statements.
             {
                 "Sid": "DenyOutsideSiteRegion",
                 "Effect": "Deny",
                 "NotAction": list(REGION_EXEMPT_ACTIONS),
                 "Resource": "*",
-                "Condition": {"StringNotEquals": {"aws:RequestedRegion": cfg.region}},
+                "Condition": {**elsewhere, "ArnNotEquals": {"aws:PrincipalArn": auditor}},
             },
             # Stops: the next service nobody reviewed (a compute service with internet access, a
             # messaging, email or transfer service, an AI service in another region) becoming the way
@@ -315,6 +344,23 @@ def perimeter_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[
                 "Effect": "Deny",
                 "NotAction": list(REVIEWED_ACTIONS),
                 "Resource": "*",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": auditor}},
+            },
+            # The same two for the auditor role, which may also run the audit's inventory listings, in
+            # every region: proving that no data store lies outside the site means reading the others.
+            {
+                "Sid": "AuditorOnlyReviewedServicesAndTheInventory",
+                "Effect": "Deny",
+                "NotAction": [*REVIEWED_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": auditor}},
+            },
+            {
+                "Sid": "AuditorOnlyTheInventoryOutsideSiteRegion",
+                "Effect": "Deny",
+                "NotAction": [*REGION_EXEMPT_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "Resource": "*",
+                "Condition": {**elsewhere, "ArnEquals": {"aws:PrincipalArn": auditor}},
             },
         ],
     }

@@ -446,6 +446,57 @@ def test_the_pipeline_cells_hold_where_there_is_a_ci_account():
     assert ci_of(hamar) is None and "NobodyInsideBecomesThePipeline" not in json.dumps(scps(hamar))
 
 
+AUDITOR_CASES: dict[str, tuple[list[Request], str]] = {
+    "inventory another region (the audit's listings)": (
+        [
+            Request("tag:GetResources", _any, region="eu-central-1"),
+            Request("dynamodb:ListTables", _any, region="us-east-1"),
+            Request("ec2:DescribeSnapshots", _any, region="ap-southeast-2"),
+        ],
+        ALLOWED,
+    ),
+    "run the same listings in the site's region": (
+        [Request("tag:GetResources", _any), Request("kinesis:ListStreams", _any)],
+        ALLOWED,
+    ),
+    "read anything else in another region": (
+        [
+            Request("s3:GetObject", _objects("audit-logs"), region="eu-central-1"),
+            Request("dynamodb:Scan", _any, region="eu-central-1"),
+            Request("kms:Decrypt", _any, region="us-east-1"),
+        ],
+        DENIED,
+    ),
+    "use a service nobody reviewed beyond the listings": (
+        [Request("dynamodb:Scan", _any), Request("lambda:ListFunctions", _any), Request("sns:ListTopics", _any)],
+        DENIED,
+    ),
+}
+"""What the SCPs let the auditor role do: the audit's inventory of every region, nothing more."""
+
+
+def test_the_auditor_inventories_every_region_and_nothing_more(cfg):
+    auditor = cfg.role_arn("auditor")
+    for attempt, (requests, expected) in AUDITOR_CASES.items():
+        for request in requests:
+            sids = scp_outcome(cfg, auditor, request)
+            assert (DENIED if sids else ALLOWED) == expected, f"{attempt}: {request.action} {request.region}: {sids}"
+
+
+def test_the_audit_is_denied_none_of_its_calls():
+    """Every call of `enclave audit` in the site's region, and its inventory in every other, passes the SCPs."""
+    from enclave.audit import checks, regions
+    from guardrails.service_control import AUDIT_INVENTORY_ACTIONS
+
+    assert set(AUDIT_INVENTORY_ACTIONS) == set(regions.PERMISSIONS), "keep the guardrails' list the audit's"
+    cfg = site_config_from_mapping(read_site_stack_values("dublin"))
+    auditor = cfg.role_arn("auditor")
+    for action in checks.ACTIONS_USED:
+        assert scp_outcome(cfg, auditor, Request(action, _any)) == [], action
+    for action in regions.PERMISSIONS:
+        assert scp_outcome(cfg, auditor, Request(action, _any, region="sa-east-1")) == [], action
+
+
 def test_the_administrator_root_user_is_bound_like_any_principal(cfg):
     """SCPs bind a member account's root user: the gates hold for it too."""
     root = f"arn:aws:iam::{cfg.data_account_id}:root"
@@ -458,6 +509,8 @@ def test_every_scp_statement_stops_something_in_the_matrix(cfg):
     admin = ADMIN.format(data=cfg.data_account_id)
     cases = scp_cases(cfg)
     used = {sid for requests, _ in cases.values() for r in requests for sid in scp_outcome(cfg, admin, r)}
+    auditor = cfg.role_arn("auditor")
+    used |= {sid for requests, _ in AUDITOR_CASES.values() for r in requests for sid in scp_outcome(cfg, auditor, r)}
     every = {st["Sid"] for doc in scps(cfg) for st in doc["Statement"]}
     assert every <= used, f"statements no cell exercises: {sorted(every - used)}"
 
@@ -596,6 +649,34 @@ def test_the_deployer_sets_every_block_and_the_firewall_and_nobody_else_lifts_th
         for action in weakening:
             sids = scp_outcome(cfg, admin, Request(action, _REGIONAL(action.split(":")[0])))
             assert sids == ["OnlyDeployerChangesAccountGates"], f"an administrator's {action}: {sids}"
+
+
+def _iam_actions(pattern: str) -> list[str]:
+    """The actions of the Service Authorization Reference (parliament's copy) an IAM action pattern names."""
+    prefix, name = pattern.split(":", 1)
+    path = Path(parliament.__file__).resolve().parent / "iam_definition.json"
+    services = [s for s in json.loads(path.read_text()) if s["prefix"] == prefix]
+    names = [p["privilege"] for s in services for p in s["privileges"]]
+    return [f"{prefix}:{n}" for n in names if fnmatch.fnmatchcase(n.lower(), name.lower())]
+
+
+@pytest.mark.parametrize("stack", ["dublin", "hamar"])
+def test_the_site_roles_own_permissions_pass_the_scps(stack, program_run):
+    """The workload, the staff gate and the auditor (whose reads the live audit makes) are denied nothing their
+    own policies allow, in the site's region: the perimeter reviewed every service they use."""
+    cfg = site_config_from_mapping(read_site_stack_values(stack))
+    policies = [r for r in program_run(stack).of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert {p.name.rsplit("-", 2)[-2] for p in policies} == {"workload", "auditor", "access"}
+    for policy in policies:
+        role = "staff-access" if policy.name.endswith("staff-access-policy") else policy.name.rsplit("-", 2)[-2]
+        for st in json.loads(policy.inputs["policy"])["Statement"]:
+            if st["Effect"] != "Allow":
+                continue
+            for pattern in _listed(st["Action"]):
+                actions = _iam_actions(pattern)
+                assert actions, f"{policy.name}: {pattern} names no action of the reference"
+                for action in actions:
+                    assert scp_outcome(cfg, cfg.role_arn(role), Request(action, _any)) == [], f"{role}: {action}"
 
 
 def test_the_deployer_tears_a_sandbox_down():
@@ -1074,6 +1155,14 @@ def render_scp_matrix(cfg: SiteConfig) -> str:
     return "\n".join(lines)
 
 
+def render_auditor_matrix(cfg: SiteConfig) -> str:
+    lines = ["| attempt | the auditor role |", "| --- | --- |"]
+    for attempt, (requests, outcome) in AUDITOR_CASES.items():
+        sids = {sid for r in requests for sid in scp_outcome(cfg, cfg.role_arn("auditor"), r)}
+        lines.append(f"| {attempt} | {_cell(outcome, sids)} |")
+    return "\n".join(lines)
+
+
 def render_rcp_matrix(cfg: SiteConfig) -> str:
     lines = ["| request to the data account's resources | outcome |", "| --- | --- |"]
     lines += [
@@ -1093,5 +1182,5 @@ def test_docs_show_these_matrices():
     """The docs show dublin's tables (a CI account; hamar's differ only by the pipeline rows)."""
     cfg = site_config_from_mapping(read_site_stack_values("dublin"))
     text = DOC.read_text()
-    for render in (render_scp_matrix, render_rcp_matrix, render_transfer_matrix):
+    for render in (render_scp_matrix, render_auditor_matrix, render_rcp_matrix, render_transfer_matrix):
         assert render(cfg) in text, f"{DOC}: paste {render.__name__}(cfg) from tests/test_guardrails_matrix.py"

@@ -281,7 +281,10 @@ def test_every_globally_served_service_is_decided_with_a_reason():
 def test_the_region_deny_exempts_exactly_the_decided_global_services(cfg):
     region = service_control.perimeter_policy(cfg)["Statement"][0]
     assert region["Sid"] == "DenyOutsideSiteRegion"
-    assert region["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": cfg.region}}
+    assert region["Condition"] == {
+        "StringNotEquals": {"aws:RequestedRegion": cfg.region},
+        "ArnNotEquals": {"aws:PrincipalArn": cfg.role_arn("auditor")},
+    }
     exempt_prefixes = {a.split(":")[0] for a in region["NotAction"]}
     decided = {prefix for prefix, exempt, _ in service_control.GLOBAL_ENDPOINT_SERVICES.values() if exempt}
     assert exempt_prefixes == decided == {"iam", "organizations"}
