@@ -112,8 +112,9 @@ AUDIT_INVENTORY_ACTIONS = (
     "tag:GetResources",
 )
 """The listings the independent audit runs in every region to prove no data store of the account lies outside
-the site (``enclave audit``'s other-regions family; a test keeps the two equal). Read-only, metadata only: the
-auditor role alone may run them, in any region, of any service."""
+the site (``enclave audit``'s other-regions family). Read-only, metadata only: the auditor role alone may run
+them, in any region, of any service. Written out rather than imported from ``enclave.audit.regions`` on
+purpose: a change of the audit's code must not widen the operator's SCP unreviewed; a test keeps the two equal."""
 
 REVIEWED_FOR_ONE_SETTING: dict[str, tuple[str, ...]] = {
     # The provider's calls for the one account setting the service was reviewed for (create and update,
