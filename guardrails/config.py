@@ -21,6 +21,7 @@ import yaml
 
 from components.config import PROJECT as SITE_PROJECT
 from components.config import SiteConfig, SiteConfigError, site_config_from_mapping
+from guardrails.documents import POLICY_SIZE_LIMIT, oversized
 
 PROJECT = "eu-data-enclave-guardrails"
 
@@ -45,6 +46,12 @@ CONFIG_KEYS: tuple[tuple[str, bool, str], ...] = (
         "targetId",
         False,
         "the site's data account id (default) or the id of an OU that holds only it, like ou-ab12-cd34ef56",
+    ),
+    (
+        "ciAccountId",
+        False,
+        "the 12-digit id of the CI account whose roles assume the deployment role with sts:AssumeRole "
+        "(unset when the pipeline reaches it by OIDC web identity)",
     ),
 )
 _FOREIGN_KEYS_ALLOWED = {"pulumi:disable-default-providers"}
@@ -76,6 +83,8 @@ class GuardrailsConfig:
     """The account this project runs in: the management account or the policies' delegated administrator."""
     target_id: str
     """Where the policies are attached: the data account itself, or an OU that holds only it."""
+    ci_account_id: str | None = None
+    """The pipeline's CI account, whose roles alone may ``sts:AssumeRole`` the deployment role (None: nobody may)."""
 
     @property
     def name_prefix(self) -> str:
@@ -90,11 +99,13 @@ def _k(name: str) -> str:
     return f"{PROJECT}:{name}"
 
 
-def read_site_stack_values(stack: str, site_dir: Path = SITE_PROGRAM_DIR) -> dict[str, Any]:
+def read_site_stack_values(stack: str, site_dir: Path | None = None) -> dict[str, Any]:
     """The flat ``namespace:key`` config of the site's ``Pulumi.<stack>.yaml``, as the CLI would pass it.
 
-    Raises ``GuardrailsConfigError`` when the file is missing or unreadable.
+    ``site_dir`` defaults to ``SITE_PROGRAM_DIR``. Raises ``GuardrailsConfigError`` when the file is
+    missing or unreadable.
     """
+    site_dir = SITE_PROGRAM_DIR if site_dir is None else site_dir
     path = site_dir / f"Pulumi.{stack}.yaml"
     try:
         data = yaml.safe_load(path.read_text())
@@ -182,6 +193,7 @@ def guardrails_config_from_mapping(values: Mapping[str, Any], site_values: Mappi
     check("managementAccountId", bool(_ACCOUNT_RE.match(got["managementAccountId"] or "")))
     check("organizationId", bool(_ORG_ID_RE.match(got["organizationId"] or "")))
     check("policyAdministratorAccountId", bool(_ACCOUNT_RE.match(got["policyAdministratorAccountId"] or "")))
+    check("ciAccountId", bool(_ACCOUNT_RE.match(got["ciAccountId"] or "")))
     target = got["targetId"]
     check("targetId", bool(_ACCOUNT_RE.match(target or "") or _OU_ID_RE.match(target or "")))
 
@@ -210,16 +222,49 @@ def guardrails_config_from_mapping(values: Mapping[str, Any], site_values: Mappi
                 f"{_k('targetId')}: {got['targetId']!r} is not the site's data account {data}; attach the "
                 "guardrails to the data account or to an OU that holds only it"
             )
+        problems += _ci_account_problems(got["ciAccountId"], site, {management, administrator})
     if problems:
         raise GuardrailsConfigError(problems)
     assert site is not None and management and administrator  # for the type checker: no problems left
-    return GuardrailsConfig(
+    config = GuardrailsConfig(
         site=site,
         management_account_id=management,
         organization_id=got["organizationId"],
         policy_administrator_account_id=administrator,
         target_id=got["targetId"] or site.data_account_id,
+        ci_account_id=got["ciAccountId"],
     )
+    too_long = oversized(site, config.ci_account_id)
+    if too_long:
+        raise GuardrailsConfigError(
+            [
+                f"{name}: the site's configuration makes it {size} characters, over Organizations' limit of "
+                f"{POLICY_SIZE_LIMIT}: list fewer staff principals, or end some transfer grants"
+                for name, size in too_long
+            ]
+        )
+    return config
+
+
+def _ci_account_problems(ci: str | None, site: SiteConfig, operator_accounts: set[str | None]) -> list[str]:
+    """Why ``ciAccountId`` may not be this account: the pipeline is neither inside the site nor any other party."""
+    if not ci:
+        return []
+    recipients = {g.recipient_account_id for g in site.transfer_grants}
+    staff = {arn.split(":")[4] for arn in site.staff_principals}
+    reasons = (
+        (ci == site.data_account_id, "the site's data account: the pipeline reaches the deployer from outside it"),
+        (ci == site.operator_account_id, "the operator's key account: one party would both hold the keys and deploy"),
+        (ci == site.auditor_account_id, "the auditor's account: the auditor must stay independent of the deployment"),
+        (ci in operator_accounts, "the account that holds the guardrails: one party would both deploy and lift them"),
+        (ci in staff, "a staff principal's account: staff reach data only through the staff gate, never as deployer"),
+        (ci in recipients, "a transfer recipient's account: a recipient must not deploy its own grant"),
+    )
+    return [
+        f"{_k('ciAccountId')}: {ci!r} is {why}; use the CI account that runs only the reviewed pipeline"
+        for bad, why in reasons
+        if bad
+    ]
 
 
 def load_guardrails_config() -> GuardrailsConfig:

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import SiteConfig
 from guardrails.config import GuardrailsConfig
-from guardrails.resource_control import DESCRIPTIONS as RCP_DESCRIPTIONS
-from guardrails.resource_control import RESOURCE_CONTROL_POLICIES
-from guardrails.service_control import DESCRIPTIONS as SCP_DESCRIPTIONS
-from guardrails.service_control import SERVICE_CONTROL_POLICIES, compact_json
-
-SCP = "SERVICE_CONTROL_POLICY"
-RCP = "RESOURCE_CONTROL_POLICY"
-
-POLICY_SIZE_LIMIT = 5120
-"""Characters of one SCP or RCP (Organizations quota; SCPs since May 2026 get 10,240, kept at the stricter value)."""
-
-POLICIES_PER_TARGET = 5
-"""SCPs, and separately RCPs, attached directly to one account or OU (FullAWSAccess and RCPFullAWSAccess count)."""
-
-
-def policy_documents(cfg: SiteConfig) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """Every guardrail of the site: ``{name: (type, description, document)}``, ``name`` = ``enclave-<site>-<short>``."""
-    found: dict[str, tuple[str, str, dict[str, Any]]] = {}
-    kinds: tuple[tuple[str, dict[str, Callable[[SiteConfig], dict]], dict[str, str]], ...] = (
-        (SCP, SERVICE_CONTROL_POLICIES, SCP_DESCRIPTIONS),
-        (RCP, RESOURCE_CONTROL_POLICIES, RCP_DESCRIPTIONS),
-    )
-    for kind, builders, descriptions in kinds:
-        for short, build in builders.items():
-            description = descriptions[short].format(region=cfg.region)
-            found[f"{cfg.name_prefix}-{short}"] = (kind, description, build(cfg))
-    return found
+from guardrails.documents import policy_documents
+from guardrails.service_control import compact_json
 
 
 @dataclass(frozen=True)
@@ -55,7 +27,8 @@ class OrganizationGuardrails(pulumi.ComponentResource):
     whatever the client's region), so the provider is pinned to the site's
     region like every other, for the residency pack's sake; its
     ``allowed_account_ids`` make it refuse data-account credentials. Policies
-    and attachments are ``protect``ed: removing a guardrail is a deliberate act.
+    and attachments are ``protect``ed: removing a guardrail is a deliberate act;
+    a sandbox's are not, so the operator can tear them down after the trial.
     """
 
     provider: aws.Provider
@@ -74,9 +47,9 @@ class OrganizationGuardrails(pulumi.ComponentResource):
             default_tags=aws.ProviderDefaultTagsArgs(tags=site.residency_tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        child = pulumi.ResourceOptions(parent=self, provider=self.provider, protect=True)
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider, protect=not site.sandbox)
         self.policy_ids = {}
-        for policy_name, (kind, description, document) in policy_documents(site).items():
+        for policy_name, (kind, description, document) in policy_documents(site, cfg.ci_account_id).items():
             policy = aws.organizations.Policy(
                 policy_name,
                 name=policy_name,

@@ -11,9 +11,11 @@ Three policies, each separately attachable, each statement stopping one family
 of threats:
 
 - ``perimeter``: no request outside the site's region, and no service that was
-  not reviewed for the site;
+  not reviewed for the site (but the independent auditor's read-only inventory
+  of every region);
 - ``gates``: only the deployment role changes the site's gates, and nobody
-  inside the account changes or becomes the deployment role;
+  inside the account changes or becomes the deployment role (nor the CI
+  account's roles that reach it);
 - ``no-way-out``: no network path out, no copy or share outside the site, no
   resource of another account, no leaving the organization.
 
@@ -89,8 +91,46 @@ REVIEWED_SERVICES: dict[str, str] = {
 }
 """Services the site's program and its roles use, each reviewed for residency; every other service is denied."""
 
+AUDIT_INVENTORY_ACTIONS = (
+    "dynamodb:ListTables",
+    "ec2:DescribeRegions",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "elasticfilesystem:DescribeFileSystems",
+    "es:ListDomainNames",
+    "firehose:ListDeliveryStreams",
+    "fsx:DescribeFileSystems",
+    "glacier:ListVaults",
+    "kafka:ListClustersV2",
+    "kinesis:ListStreams",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "logs:DescribeLogGroups",
+    "redshift:DescribeClusters",
+    "secretsmanager:ListSecrets",
+    "sqs:ListQueues",
+    "tag:GetResources",
+)
+"""The listings the independent audit runs in every region to prove no data store of the account lies outside
+the site (``enclave audit``'s other-regions family). Read-only, metadata only: the auditor role alone may run
+them, in any region, of any service. Written out rather than imported from ``enclave.audit.regions`` on
+purpose: a change of the audit's code must not widen the operator's SCP unreviewed; a test keeps the two equal."""
+
+REVIEWED_FOR_ONE_SETTING: dict[str, tuple[str, ...]] = {
+    # The provider's calls for the one account setting the service was reviewed for (create and update,
+    # read, delete: terraform-provider-aws ssm/service_setting.go, emr/block_public_access_configuration.go).
+    # The rest of the service (SSM documents shared with other accounts, Run Command, Session Manager;
+    # EMR clusters and notebooks) was never reviewed, so it stays denied like any other service.
+    "ssm": ("ssm:GetServiceSetting", "ssm:UpdateServiceSetting", "ssm:ResetServiceSetting"),
+    "elasticmapreduce": (
+        "elasticmapreduce:GetBlockPublicAccessConfiguration",
+        "elasticmapreduce:PutBlockPublicAccessConfiguration",
+    ),
+}
+"""Reviewed services of which only these actions are admitted."""
+
 REVIEWED_ACTIONS = (
-    *(f"{service}:*" for service in REVIEWED_SERVICES),
+    *(action for service in REVIEWED_SERVICES for action in REVIEWED_FOR_ONE_SETTING.get(service, (f"{service}:*",))),
     "organizations:Describe*",
     "organizations:List*",
 )
@@ -117,6 +157,7 @@ GATE_CHANGE_ACTIONS = (
     "s3:PutLifecycleConfiguration",
     "s3:PutInventoryConfiguration",
     "s3:PutAnalyticsConfiguration",
+    # The account's S3 public access block (its DeletePublicAccessBlock is authorised as this action too).
     "s3:PutAccountPublicAccessBlock",
     # The trail (and any new trail, event data store or channel that could deliver elsewhere).
     "cloudtrail:Create*",
@@ -135,7 +176,8 @@ GATE_CHANGE_ACTIONS = (
     "route53resolver:Import*",
     "route53resolver:Put*",
     "route53resolver:Update*",
-    # Account-level blocks in the region.
+    # Account-level blocks in the region: every call that weakens one (Enable* of the sharing blocks sets
+    # a weaker state too). Enabling EBS encryption and disabling the serial console only strengthen: open.
     "ec2:ModifyVpcBlockPublicAccessOptions",
     "ec2:DisableImageBlockPublicAccess",
     "ec2:EnableImageBlockPublicAccess",
@@ -146,6 +188,9 @@ GATE_CHANGE_ACTIONS = (
     "ec2:ResetEbsDefaultKmsKeyId",
     "ec2:EnableSerialConsoleAccess",
     "ec2:ModifyInstanceMetadataDefaults",
+    "ssm:UpdateServiceSetting",
+    "ssm:ResetServiceSetting",
+    "elasticmapreduce:PutBlockPublicAccessConfiguration",
     # Resource policies of secrets (the pepper's admits only the workload and the deployer).
     "secretsmanager:PutResourcePolicy",
     "secretsmanager:DeleteResourcePolicy",
@@ -270,20 +315,27 @@ def staff_principal_roles(cfg: SiteConfig) -> list[str]:
     return [arn for arn in cfg.staff_principals if ":role/" in arn]
 
 
-def perimeter_policy(cfg: SiteConfig) -> dict[str, Any]:
-    """Where and what: no request outside the site's region, no service that was not reviewed."""
+def perimeter_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[str, Any]:
+    """Where and what: no request outside the site's region, no service that was not reviewed.
+
+    The auditor role's inventory of other regions is the one exception, for its listings only. Every
+    builder takes the CI account (``ciAccountId``); this one does not depend on it.
+    """
+    auditor = cfg.role_arn("auditor")
+    elsewhere = {"StringNotEquals": {"aws:RequestedRegion": cfg.region}}
     return {
         "Version": VERSION,
         "Statement": [
             # Stops: data or keys placed, copied or processed in another region, by anyone in the
             # account, deployer included. Unlike Control Tower's region deny it exempts no KMS,
             # STS, Route 53, CloudFront or support: only IAM (global) and reads of the organization.
+            # The auditor role: the last two statements.
             {
                 "Sid": "DenyOutsideSiteRegion",
                 "Effect": "Deny",
                 "NotAction": list(REGION_EXEMPT_ACTIONS),
                 "Resource": "*",
-                "Condition": {"StringNotEquals": {"aws:RequestedRegion": cfg.region}},
+                "Condition": {**elsewhere, "ArnNotEquals": {"aws:PrincipalArn": auditor}},
             },
             # Stops: the next service nobody reviewed (a compute service with internet access, a
             # messaging, email or transfer service, an AI service in another region) becoming the way
@@ -293,12 +345,34 @@ def perimeter_policy(cfg: SiteConfig) -> dict[str, Any]:
                 "Effect": "Deny",
                 "NotAction": list(REVIEWED_ACTIONS),
                 "Resource": "*",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": auditor}},
+            },
+            # The same two for the auditor role, which may also run the audit's inventory listings, in
+            # every region: proving that no data store lies outside the site means reading the others.
+            {
+                "Sid": "AuditorOnlyReviewedServicesAndTheInventory",
+                "Effect": "Deny",
+                "NotAction": [*REVIEWED_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": auditor}},
+            },
+            {
+                "Sid": "AuditorOnlyTheInventoryOutsideSiteRegion",
+                "Effect": "Deny",
+                "NotAction": [*REGION_EXEMPT_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "Resource": "*",
+                "Condition": {**elsewhere, "ArnEquals": {"aws:PrincipalArn": auditor}},
             },
         ],
     }
 
 
-def gates_policy(cfg: SiteConfig) -> dict[str, Any]:
+def pipeline_roles(ci_account_id: str) -> str:
+    """Every role of the CI account that reaches the deployment role with ``sts:AssumeRole``."""
+    return f"arn:aws:iam::{ci_account_id}:role/*"
+
+
+def gates_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[str, Any]:
     """Who may change the gates: the deployment role only; and nobody inside the account changes or becomes it."""
     statements = [
         # Stops: an administrator (root included) editing a site role's trust, inline or managed
@@ -318,6 +392,13 @@ def gates_policy(cfg: SiteConfig) -> dict[str, Any]:
             [*IAM_CHANGE_ACTIONS, "iam:PassRole", "sts:AssumeRole"],
             cfg.deployment_role_arn,
         ),
+    ]
+    if ci_account_id:
+        # Stops: becoming the deployer the long way round, through the pipeline's account: a principal of the
+        # data account assuming a CI role (whose trust someone widened) and from there the deployer, which
+        # the identity RCP admits from the CI account alone.
+        statements.append(_deny("NobodyInsideBecomesThePipeline", ["sts:AssumeRole"], pipeline_roles(ci_account_id)))
+    statements += [
         # Stops: bucket policies, encryption, versioning, Object Lock, logging, the trail, flow
         # logs, VPC endpoints, the DNS firewall, the account-level blocks and the secret's policy
         # being lifted by hand. Keeps: the deployer's `pulumi up`.
@@ -338,8 +419,11 @@ def gates_policy(cfg: SiteConfig) -> dict[str, Any]:
     return {"Version": VERSION, "Statement": statements}
 
 
-def no_way_out_policy(cfg: SiteConfig) -> dict[str, Any]:
-    """No network path out, no copy or share outside the site, no other account's resources, no leaving."""
+def no_way_out_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[str, Any]:
+    """No network path out, no copy or share outside the site, no other account's resources, no leaving.
+
+    Independent of the CI account: the deployer needs none of its resources.
+    """
     site_accounts = sorted({cfg.data_account_id, cfg.operator_account_id})
     return {
         "Version": VERSION,

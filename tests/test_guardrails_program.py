@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from components.config import site_config_from_mapping
-from enclave.check import check_stack, load_policies
+from enclave.check import check_stack
 from enclave.harness import PROJECT_DIR, HarnessError, list_stacks, load_stack_config, run_program
 from guardrails import config as guardrails_config
 from guardrails.config import GuardrailsConfigError, guardrails_config_from_mapping, read_site_stack_values
-from guardrails.organization_guardrails import RCP, SCP, policy_documents
+from guardrails.documents import RCP, SCP, policy_documents
 from guardrails.resource_control import EC2_INFRASTRUCTURE_ROLE, network_perimeter_policy
 from guardrails.service_control import compact_json, gates_policy, site_iam_patterns
 
@@ -39,6 +39,12 @@ def site_config(stack: str):
 
 def guardrails_values(stack: str) -> dict:
     return load_stack_config(GUARDRAILS_DIR, stack)
+
+
+def documents(stack: str) -> dict:
+    """The documents of a shipped stack: its site's config and its guardrails' CI account."""
+    cfg = guardrails_config_from_mapping(guardrails_values(stack), read_site_stack_values(stack))
+    return policy_documents(cfg.site, cfg.ci_account_id)
 
 
 # --------------------------------------------------------------------------- what the engine receives
@@ -69,7 +75,7 @@ def test_one_explicit_provider_pinned_to_the_policy_administrator_and_the_site_r
 def test_each_policy_is_sent_byte_for_byte_and_attached_once_to_the_data_account(stack):
     run = guardrails_run(stack)
     cfg = site_config(stack)
-    expected = policy_documents(cfg)
+    expected = documents(stack)
     policies = {r.inputs["name"]: r for r in run.of_type(POLICY_TYPE)}
     assert set(policies) == set(expected)
     attachments = run.of_type(ATTACHMENT_TYPE)
@@ -91,7 +97,7 @@ def test_outputs_name_what_the_audit_checks(stack):
     values = guardrails_values(stack)
     assert outputs["organization_id"] == values[f"{guardrails_config.PROJECT}:organizationId"]
     assert outputs["target_id"] == site_config(stack).data_account_id
-    assert set(outputs["policy_ids"]) == set(policy_documents(site_config(stack)))
+    assert set(outputs["policy_ids"]) == set(documents(stack))
 
 
 # --------------------------------------------------------------------------- the names the guardrails protect are the site's
@@ -231,33 +237,125 @@ def test_pulumi_yaml_documents_exactly_the_keys_read():
         assert spec["type"] == "string" and spec["description"], name
 
 
+def test_the_ci_account_is_validated_like_every_other_key():
+    values, site = _good()
+    key = f"{guardrails_config.PROJECT}:ciAccountId"
+    cfg = guardrails_config_from_mapping({**values, key: "666666666666"}, site)
+    assert cfg.ci_account_id == "666666666666"
+    assert guardrails_config_from_mapping({**values, key: ""}, site).ci_account_id is None
+    with pytest.raises(GuardrailsConfigError, match=r"ciAccountId: '6666' is invalid; expected the 12-digit id"):
+        guardrails_config_from_mapping({**values, key: "6666"}, site)
+    refused = {
+        "eu-data-enclave:dataAccountId": "the site's data account",
+        "eu-data-enclave:operatorAccountId": "the operator's key account",
+        "eu-data-enclave:auditorAccountId": "the auditor's account",
+    }
+    for site_key, why in refused.items():
+        with pytest.raises(GuardrailsConfigError, match=why):
+            guardrails_config_from_mapping({**values, key: site[site_key]}, site)
+    management = values[f"{guardrails_config.PROJECT}:managementAccountId"]
+    with pytest.raises(GuardrailsConfigError, match="the account that holds the guardrails"):
+        guardrails_config_from_mapping({**values, key: management}, site)
+    staff = {**site, "eu-data-enclave:staffPrincipals": json.dumps(["arn:aws:iam::666666666666:role/oncall"])}
+    with pytest.raises(GuardrailsConfigError, match="a staff principal's account"):
+        guardrails_config_from_mapping({**values, key: "666666666666"}, staff)
+
+
+def test_a_recipient_is_never_the_pipeline():
+    from tests.grants_fixture import DOMAIN, transfer_grant
+
+    values, site = _good()
+    site = {
+        **site,
+        "eu-data-enclave:platformApproverDomains": json.dumps([DOMAIN]),
+        "eu-data-enclave:transferGrants": json.dumps([transfer_grant(recipientAccountId="666666666666")]),
+    }
+    with pytest.raises(GuardrailsConfigError, match="a transfer recipient's account"):
+        guardrails_config_from_mapping({**values, f"{guardrails_config.PROJECT}:ciAccountId": "666666666666"}, site)
+
+
+def test_documents_that_would_not_fit_are_refused_before_anything_is_built():
+    """Staff principals are not bounded by the site's config; too many would outgrow the gates SCP."""
+    values, site = _good()
+    many = [f"arn:aws:iam::111111111111:role/staff-{'x' * 40}-{i:03d}" for i in range(100)]
+    site = {**site, "eu-data-enclave:staffPrincipals": json.dumps(many)}
+    with pytest.raises(
+        GuardrailsConfigError, match=r"enclave-dublin-gates: the site's configuration makes it \d+ characters"
+    ):
+        guardrails_config_from_mapping(values, site)
+
+
+def _site_dir_with(tmp_path, monkeypatch, stack: str, **changes) -> None:
+    """A copy of the site's stack file with ``changes`` (site keys), which the guardrails program then reads."""
+    data = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    data["config"].update({f"eu-data-enclave:{key}": value for key, value in changes.items()})
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(guardrails_config, "SITE_PROGRAM_DIR", tmp_path)
+
+
+def test_a_sandboxs_guardrails_can_be_torn_down(tmp_path, monkeypatch):
+    """The same documents, attached the same way, but not protected: the operator destroys them after the trial."""
+    _site_dir_with(tmp_path, monkeypatch, "dublin", sandbox=True)
+    run = run_program("dublin", GUARDRAILS_DIR)
+    guarded = [r for r in run.resources if r.type in (POLICY_TYPE, ATTACHMENT_TYPE)]
+    assert len(guarded) == 2 * len(documents("dublin")) and not any(r.protect for r in guarded)
+    policies = {r.inputs["name"]: r.inputs["content"] for r in run.of_type(POLICY_TYPE)}
+    assert policies == {name: compact_json(doc) for name, (_k, _d, doc) in documents("dublin").items()}
+
+
+def test_the_program_with_transfer_grants_and_a_ci_account_passes_the_pack(tmp_path, monkeypatch):
+    from components import clock
+    from enclave.check import evaluate
+    from tests.grants_fixture import AT, DOMAIN, RECIPIENT, transfer_grant
+
+    monkeypatch.setenv(clock.ENV, clock.format_utc(AT))
+    _site_dir_with(tmp_path, monkeypatch, "dublin", platformApproverDomains=[DOMAIN], transferGrants=[transfer_grant()])
+    run = run_program("dublin", GUARDRAILS_DIR)
+    contents = {r.inputs["name"]: r.inputs["content"] for r in run.of_type(POLICY_TYPE)}
+    assert RECIPIENT in contents["enclave-dublin-transfers"] and "666666666666" in contents["enclave-dublin-identity"]
+    config = json.loads((GUARDRAILS_DIR / "policy" / "config" / "dublin.json").read_text())
+    assert [v for v in evaluate(run, config) if v.mandatory] == []
+
+
+def test_the_audit_can_tell_a_stale_deploy_from_a_foreign_one():
+    """After a grant expires the attached documents still name it (inert) until the operator deploys again."""
+    from guardrails.documents import deployable_contents
+    from tests.grants_fixture import RECIPIENT, config_with, transfer_grant
+
+    ended = transfer_grant(ticket="XFER-70", notBefore="2026-04-01T00:00:00Z", notAfter="2026-04-30T00:00:00Z")
+    cfg = config_with(transfers=[transfer_grant(), ended])
+    contents = deployable_contents(cfg, "666666666666")
+    now = policy_documents(cfg, "666666666666")
+    for name, (_k, _d, doc) in now.items():
+        assert contents[name][0] == compact_json(doc), "the first content is the current one"
+    assert len(contents["enclave-dublin-transfers"]) == 2 and len(contents["enclave-dublin-gates"]) == 1
+    stale = contents["enclave-dublin-transfers"][1]
+    assert RECIPIENT in stale and "2026-04-30T00:00:00Z" in stale, "the deploy made while XFER-70 was in force"
+
+
 # --------------------------------------------------------------------------- the residency pack
-
-
-def _pack_admits_trusted_accounts() -> bool:
-    (region_pinned,) = [p for p in load_policies() if p.name == "region-pinned"]
-    schema = region_pinned.config_schema
-    return bool(schema and "trustedAccounts" in (schema.properties or {}))
-
-
-PENDING_PACK_SUPPORT = {
-    # (policy, resource type): what #10's pack must admit. Today's pack accepts only the data and
-    # operator accounts on a provider; the management account comes in trustedAccounts (COORDINATION.md §2).
-    ("region-pinned", PROVIDER_TYPE): "includes accounts outside the site",
-}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_residency_pack_evaluates_the_guardrails(stack):
     _run, violations = check_stack(stack, GUARDRAILS_DIR)
-    mandatory = [v for v in violations if v.mandatory]
-    if _pack_admits_trusted_accounts():
-        assert mandatory == [], mandatory
-        return
-    for v in mandatory:
-        pending = PENDING_PACK_SUPPORT.get((v.policy, v.type))
-        assert pending and pending in v.message, f"a violation the pack's next version will not clear: {v}"
-    assert mandatory, "the pack passed without trustedAccounts support: drop PENDING_PACK_SUPPORT"
+    assert [v for v in violations if v.mandatory] == []
+    assert {v.policy for v in violations} == set(), "nothing excepted or advisory either"
+
+
+def test_audit_on_stays_disabled_because_no_exception_can_waive_it():
+    """The pack's exceptions suppress a violation on a named resource; audit-on's finding for a stack without a
+    trail names none, so a reviewed exception cannot replace the disabled level (docs/guardrails.md)."""
+    from enclave.check import evaluate
+
+    run = guardrails_run("dublin")
+    config = json.loads((GUARDRAILS_DIR / "policy" / "config" / "dublin.json").read_text())
+    waiver = {"resource": "*", "reason": "no trail of its own", "approver": "operator", "expires": "2099-12-31"}
+    config["audit-on"] = {"exceptions": [waiver]}
+    (finding,) = [v for v in evaluate(run, config) if v.policy == "audit-on"]
+    assert finding.mandatory and "no CloudTrail trail" in finding.message and not finding.urn
+    del config["audit-on"]
+    assert [v.policy for v in evaluate(run, config)] == ["audit-on"], "without the disabled level only audit-on fails"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -266,10 +364,12 @@ def test_the_guardrails_policy_config_is_the_sites_plus_the_management_account(s
     doc = json.loads((GUARDRAILS_DIR / "policy" / "config" / f"{stack}.json").read_text())
     site_doc = json.loads((PROJECT_DIR / "policy" / "config" / f"{stack}.json").read_text())
     trusted = doc["region-pinned"].pop("trustedAccounts")
+    site_trusted = site_doc["region-pinned"].pop("trustedAccounts", [])
     assert doc.pop("audit-on") == {"enforcementLevel": "disabled"}
     assert doc == site_doc, "the guardrails' pack config must match the site's (region, accounts, tags)"
     management = guardrails_values(stack)[f"{guardrails_config.PROJECT}:managementAccountId"]
-    (entry,) = trusted
+    *others, entry = trusted
+    assert others == site_trusted, "the site's own trusted accounts (transfer recipients), then the management account"
     assert entry["accountId"] == management and entry["reason"]
     run = guardrails_run(stack)
     names = {r.name for r in run.resources if r.custom}
@@ -283,8 +383,8 @@ def test_enclave_check_runs_the_guardrails_program(capsys):
     code = main(["check", "--program", str(GUARDRAILS_DIR), "--all", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert [s["stack"] for s in report["stacks"]] == list(STACKS)
-    assert all(s["resources"] == 12 for s in report["stacks"]), report
-    assert code == (0 if _pack_admits_trusted_accounts() else 1)
+    assert all(s["resources"] == 14 for s in report["stacks"]), report
+    assert code == 0
 
 
 def test_the_program_imports_the_shared_components_under_the_cli_too():
