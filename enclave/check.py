@@ -270,6 +270,27 @@ def resolve_policy_config(program_dir: Path, stack: str, run: ProgramRun, explic
     return policy_config_from_stack(run.config, run.project)
 
 
+def shipped_config_notes(program_dir: Path, run: ProgramRun) -> list[str]:
+    """Why the shipped ``policy/config/<stack>.json`` (if any) disagrees with the stack config (empty: it agrees)."""
+    from enclave.policy_config import disagreements
+
+    path = program_dir / "policy" / "config" / f"{run.stack}.json"
+    if not path.exists():
+        return []
+    try:
+        derived = policy_config_from_stack(run.config, run.project)
+        shipped = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (UsageError, ValueError):
+        return []  # not derivable (another kind of program), or reported by the config reader itself
+    keys = disagreements(shipped if isinstance(shipped, dict) else {}, derived)
+    if not keys:
+        return []
+    return [
+        f"{path.name} disagrees with the stack config ({', '.join(keys)}): run python -m enclave policy-config "
+        f"--stack {run.stack} to write the derived values (reviewed entries are kept)"
+    ]
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -638,6 +659,9 @@ def run(args: argparse.Namespace) -> int:
         for note in recorded.notes:
             print(f"note: {recorded.stack}: {note}", file=sys.stderr)
         config = resolve_policy_config(program_dir, stack, recorded, args.policy_config)
+        if args.policy_config is None:
+            for note in shipped_config_notes(program_dir, recorded):
+                print(f"note: {recorded.stack}: {note}", file=sys.stderr)
         results.append((recorded, evaluate(recorded, config), config))
     failed = any(v.mandatory for _run, violations, _c in results for v in violations)
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "audit": "enclave.audit",
     "preflight": "enclave.preflight",
     "pseudonymise": "enclave.pseudonymise",
+    "policy-config": "enclave.policy_config",
 }
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
