@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.transfer_export import EXPORTS
-from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register
+from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register, scp_exemption_fix
 from enclave.audit.common import AccessDeniedError, call, pages
 from enclave.audit.policy import covers, is_everyone_principal, policy_outsiders, statements
 
@@ -298,6 +298,15 @@ def _check_multi_region_access_points(audit: Audit) -> None:
             for ap in page.get("AccessPoints", [])
         ]
     except AccessDeniedError as exc:
+        if exc.by_scp:
+            audit.unverified(
+                "s3-no-multi-region-access-point",
+                [audit.scope(MRAP_CONTROL_REGION)],
+                f"not readable: a service control policy denies {exc.action} in {MRAP_CONTROL_REGION} (the "
+                "guardrails' region deny is in force there)",
+                scp_exemption_fix(audit, [exc.action]),
+            )
+            return
         audit.add(
             "s3-no-multi-region-access-point",
             False,
