@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 from components.config import ACCESS_TICKET_TAG
+from components.security_gates import ANY_REGION_READ_ACTIONS, INVENTORY_READ_ACTIONS
 from enclave.audit import report as rep
 from enclave.audit import trail
 from enclave.audit.checks import (
@@ -20,7 +21,7 @@ from enclave.audit.checks import (
     granted_as,
     run_checks,
 )
-from enclave.audit.common import iam_action
+from enclave.audit.policy import wildcard_match
 from enclave.cli import UsageError, main
 from tests.conftest import stack_config
 from tests.estate import (
@@ -38,8 +39,7 @@ from tests.estate import (
     failing,
     staff_trust,
 )
-
-READ_ONLY = re.compile(r"^(Get|List|Describe|Head)[A-Z]")
+from tests.recording import READ_ONLY, Call, Recording, writes
 
 aws_env = pytest.fixture(aws_environment)
 
@@ -80,33 +80,30 @@ def test_the_programs_own_documents_pass_the_audit(estate, program_run):
 
 
 def test_audit_makes_only_read_only_calls(estate):
-    calls: list[tuple] = []
-
-    class Recording(AccountSession):
-        def client(self, service, region_name=None):
-            client = self.new_client(service, region_name)
-            # before-parameter-build fires for every call, before anything can answer it.
-            client.meta.events.register(
-                "before-parameter-build", lambda model, **_: calls.append((client, model.name)), unique_id="record"
-            )
-            return client
-
+    calls: list[Call] = []
     # A key in another region: its aliases tell AWS managed keys apart (a conditional call).
     cfg = estate.cfg
     estate.client("kms", region="us-east-1").create_key()
-    data = Recording(cfg.region, estate.data.account)
-    operator = Recording(cfg.region, estate.operator.account)
+    data = Recording(cfg.region, estate.data.account, calls)
+    operator = Recording(cfg.region, estate.operator.account, calls)
     # One other region exercises every inventory call (the compliant test sweeps them all).
-    run_checks(cfg, data, cfg.data_account_id, operator, other_regions=NEAR_REGIONS)
+    run_checks(cfg, data, cfg.data_account_id, operator, other_regions=NEAR_REGIONS, guardrails=estate.guardrails)
     assert calls, "no AWS call was recorded"
-    assert [name for _, name in calls if not READ_ONLY.match(name)] == []
+    assert writes(calls) == []
     # The permissions documented for the auditor role are exactly the ones used, and the
     # grants the role needs follow from them (tests/test_security_gates.py checks the role has them).
     # sts:GetCallerIdentity needs no permission (AWS answers it even under an explicit deny).
-    used = {iam_action(client, name) for client, name in calls} - {"sts:GetCallerIdentity"}
+    used = {c.action for c in calls} - {"sts:GetCallerIdentity"}
     assert sorted(used) == sorted(ACTIONS_USED)
     assert set(PENDING_PERMISSIONS) <= used
     assert sorted({granted_as(a) for a in used - set(PENDING_PERMISSIONS)}) == sorted(REQUIRED_PERMISSIONS)
+    # Outside the site's region the audit calls exactly what the auditor's boundary exempts from its
+    # region deny: the inventory, the Multi-Region Access Point listing, IAM and Organizations.
+    elsewhere = {c.action for c in calls if c.requested_region != cfg.region} - {"sts:GetCallerIdentity"}
+    assert all(any(wildcard_match(p, a) for p in ANY_REGION_READ_ACTIONS) for a in elsewhere), elsewhere
+    exact = {p for p in ANY_REGION_READ_ACTIONS if "*" not in p}
+    assert exact <= elsewhere, exact - elsewhere
+    assert {c.action for c in calls if c.requested_region == cfg.region} & exact <= set(INVENTORY_READ_ACTIONS)
 
 
 @pytest.mark.parametrize("pattern", READ_PATTERNS)
@@ -562,8 +559,8 @@ def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, t
     assert report["summary"]["failed"] == 0
     # Progress on stderr: one line per family, then one per other region.
     progress = captured.err.splitlines()
-    assert progress[0] == "audit: checking buckets and access points (1/9)"
-    assert "audit: checking other regions (9/9)" in progress
+    assert progress[0] == "audit: checking buckets and access points (1/10)"
+    assert "audit: checking other regions (9/10)" in progress and progress[-1] == "audit: checking guardrails (10/10)"
     assert any(re.fullmatch(r"audit: regions: us-east-1 \(\d+/\d+\)", line) for line in progress)
     assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
@@ -671,16 +668,22 @@ def test_reports_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert (tmp_path / "report.json").read_text() == "old json\n"
 
 
+IAM_MANAGED_POLICY_LIMIT = 6144
+IAM_ROLE_INLINE_LIMIT = 10240
+
+
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
 def test_the_auditors_grants_fit_iams_policy_size_limits(stack, program_run):
-    # The audit's reads live in the auditor's inline policy and in the permissions
-    # boundary: IAM refuses a managed policy over 6,144 characters and a role's inline
-    # policies over 10,240 (whitespace not counted), and pulumi up would fail.
+    # IAM refuses a managed policy (each boundary) over 6,144 characters and a role's
+    # inline policies over 10,240 (whitespace not counted): pulumi up would fail.
     run = program_run(stack)
-    (boundary,) = run.of_type("aws:iam/policy:Policy")
-    assert len(re.sub(r"\s", "", boundary.inputs["policy"])) <= 6144, boundary.urn
+    sizes = {r.inputs["name"]: len(re.sub(r"\s", "", r.inputs["policy"])) for r in run.of_type("aws:iam/policy:Policy")}
+    assert set(sizes) == {f"enclave-{stack}-boundary", f"enclave-{stack}-auditor-boundary"}
+    assert all(size <= IAM_MANAGED_POLICY_LIMIT for size in sizes.values()), sizes
+    # The data roles' boundary no longer carries the auditor's reads: it has room to grow.
+    assert sizes[f"enclave-{stack}-boundary"] <= IAM_MANAGED_POLICY_LIMIT - 2000, sizes
     (auditor,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"].endswith("-auditor")]
-    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= 10240, auditor.urn
+    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= IAM_ROLE_INLINE_LIMIT, auditor.urn
 
 
 def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_config):
