@@ -556,7 +556,8 @@ def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, t
     assert code == 0, stdout
     report = json.loads(stdout)  # nothing but the report on stdout
     assert rep.verify(report)
-    assert report["summary"]["failed"] == 0
+    assert report["summary"]["failed"] == report["summary"]["unverified"] == 0
+    assert report["format"] == "enclave-audit/2" and report["grants"] == []  # the shipped stack declares none
     # Progress on stderr: one line per family, then one per other region.
     progress = captured.err.splitlines()
     assert progress[0] == "audit: checking buckets and access points (1/10)"
@@ -700,3 +701,115 @@ def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_con
 
     assert [a for a in PENDING_PERMISSIONS if granted(a)] == []
     assert [a for a in ACTIONS_USED if a not in PENDING_PERMISSIONS and not granted(a)] == []
+
+
+# --------------------------------------------------------------------------- the grants in force
+
+
+def test_the_report_lists_the_grants_in_force_and_flags_expired_statements(aws_env):
+    """At a fixed clock: each grant the live documents carry, with who, ticket, window and time left; a
+    statement whose grant expired but that no deploy has dropped yet is flagged; a declared grant no
+    document carries is listed as not deployed. All formats carry them."""
+    from components.grants import staff_trust_statement
+    from enclave.audit import grants
+    from enclave.audit.checks import run_audit
+    from tests.grants_fixture import AT, config_with, staff_grant, transfer_grant
+
+    expired = staff_grant(ticket="PRIV-1000", notBefore="2026-05-03T08:00:00Z", notAfter="2026-05-03T16:00:00Z")
+    later = transfer_grant(ticket="XFER-78", prefix="exports/acme-labs/", notBefore="2026-05-10T00:00:00Z")
+    cfg = config_with(staff=[staff_grant(), expired], transfers=[transfer_grant(), later])
+    estate = build_estate(cfg)
+    # Deployed on May 3rd, before PRIV-1000 expired; the export bucket's policy is from before XFER-78.
+    trust = staff_trust(cfg)
+    trust["Statement"].append(staff_trust_statement(cfg.staff_access_grants[1], cfg.region))
+    estate.client("iam").update_assume_role_policy(
+        RoleName=cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
+    )
+    policy = json.loads(estate.client("s3").get_bucket_policy(Bucket=estate.buckets["exports"])["Policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if not s.get("Sid", "").startswith("TransferXFER78")]
+    estate.client("s3").put_bucket_policy(Bucket=estate.buckets["exports"], Policy=json.dumps(policy))
+
+    run = run_audit(
+        cfg,
+        estate.data,
+        cfg.data_account_id,
+        estate.operator,
+        now=AT,
+        other_regions=NEAR_REGIONS,
+        guardrails=estate.guardrails,
+    )
+    listed = {(g["kind"], g["ticket"]): g for g in grants.listing(run)}
+    assert set(listed) == {
+        ("staff", "PRIV-1234"),
+        ("staff", "PRIV-1000"),
+        ("transfer", "XFER-77"),
+        ("transfer", "XFER-78"),
+    }
+    staff = listed["staff", "PRIV-1234"]
+    assert (staff["state"], staff["when"], staff["principal"]) == (
+        "in force",
+        "7h 0m left",
+        "arn:aws:iam::111111111111:role/trust-and-safety-oncall",
+    )
+    assert (staff["not_before"], staff["not_after"]) == ("2026-05-04T08:00:00Z", "2026-05-04T16:00:00Z")
+    assert staff["document"] == cfg.role_arn("staff-access") and staff["declared"]
+    old = listed["staff", "PRIV-1000"]
+    assert (old["state"], old["when"]) == ("expired", "expired 17h 0m ago")
+    assert "still in the document" in old["note"] and "next pulumi up drops it" in old["note"]
+    transfer = listed["transfer", "XFER-77"]
+    assert (transfer["state"], transfer["when"], transfer["prefix"]) == (
+        "in force",
+        "26d 15h left",
+        "exports/acme-research/",
+    )
+    assert transfer["principal"] == "arn:aws:iam::999999999999:root"
+    assert transfer["document"] == cfg.bucket_arn("exports")
+    assert listed["transfer", "XFER-78"]["state"] == "not deployed"
+    # The expired statement is inert, and explained by its (expired) declaration: no check fails for it.
+    failed = failing(run.results)
+    assert not {"iam-role-trust-site-only", "iam-role-trust-conditions", "s3-policy-site-only"} & set(failed)
+
+    report = rep.build(
+        stack="dublin",
+        site="dublin",
+        account=cfg.data_account_id,
+        region=cfg.region,
+        operator=cfg.operator_account_id,
+        timestamp="2026-05-04T09:00:00Z",
+        results=run.results,
+        grants=grants.listing(run),
+    )
+    assert rep.verify(report) and json.loads(rep.to_json(report))["grants"] == report["grants"]
+    text = rep.to_text(report)
+    assert (
+        "GRANT  staff grant PRIV-1000 for arn:aws:iam::111111111111:role/trust-and-safety-oncall, "
+        "2026-05-03T08:00:00Z to 2026-05-03T16:00:00Z: EXPIRED (expired 17h 0m ago); still in the document"
+    ) in text
+    assert "GRANT  transfer grant XFER-77 for account 999999999999 under exports/acme-research/" in text
+    markdown = rep.to_markdown(report)
+    section = markdown[markdown.index("## Grants in the live documents") : markdown.index("## Checks")]
+    assert "**EXPIRED**" in section and "**NOT DEPLOYED**" in section and "26d 15h left" in section
+
+
+def test_a_site_without_grants_says_nobody_may_reach_the_data(plain_estate):
+    from enclave.audit import grants
+    from enclave.audit.checks import run_audit
+
+    cfg = plain_estate.cfg
+    run = run_audit(
+        cfg,
+        plain_estate.data,
+        cfg.data_account_id,
+        plain_estate.operator,
+        other_regions=NEAR_REGIONS,
+        guardrails=plain_estate.guardrails,
+    )
+    assert grants.listing(run) == []
+    report = _report(run.results)
+    report = rep.build(
+        **{k: report[k] for k in ("stack", "site", "account", "region", "timestamp")},
+        operator=report["operator_account"],
+        results=run.results,
+        grants=[],
+    )
+    assert "None: nobody may assume the staff-access role" in rep.to_markdown(report)

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from components.config import SiteConfigError, site_config_from_mapping
+    from enclave.audit import grants
     from enclave.audit import report as rep
-    from enclave.audit.checks import run_checks
+    from enclave.audit.checks import run_audit
     from enclave.audit.common import caller_account, load_guardrails, load_site_values, session_in
 
     values = load_site_values(args.stack, args.config)
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     key_session = session_in(cfg, args.operator_profile) if args.operator_profile else session
     now = datetime.now(UTC).replace(microsecond=0)
     timestamp = now.isoformat().replace("+00:00", "Z")
-    results = run_checks(
+    audit = run_audit(
         cfg,
         session,
         account,
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         region=cfg.region,
         operator=cfg.operator_account_id,
         timestamp=timestamp,
-        results=results,
+        results=audit.results,
+        grants=grants.listing(audit),
     )
     render = {"text": rep.to_text, "json": rep.to_json, "markdown": rep.to_markdown}[args.format]
     if args.out is not None:

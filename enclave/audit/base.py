@@ -112,6 +112,8 @@ class Audit:
     guardrails_source: str = "guardrails/Pulumi.<stack>.yaml"
     """Where the guardrails config comes from, for the results when it is missing."""
     results: list[Result] = field(default_factory=list)
+    observed_grants: list[tuple[str, str, Any]] = field(default_factory=list)
+    """(kind, document ARN, ``components.grants.ObservedGrant``) of every grant a live document carries."""
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""
     clients: dict[tuple[str, bool, str], Any] = field(default_factory=dict)

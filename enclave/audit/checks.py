@@ -112,6 +112,7 @@ __all__ = [
     "covers",
     "missing_bucket_denies",
     "policy_statements",
+    "run_audit",
     "run_checks",
     "state_bucket_name",
     "state_key_alias",
@@ -119,6 +120,13 @@ __all__ = [
 
 
 def run_checks(
+    cfg: SiteConfig, session: Any, account_id: str, key_session: Any | None = None, **kwargs: Any
+) -> list[Result]:
+    """Every check of the site, in a stable order (``run_audit``'s results)."""
+    return run_audit(cfg, session, account_id, key_session, **kwargs).results
+
+
+def run_audit(
     cfg: SiteConfig,
     session: Any,
     account_id: str,
@@ -129,8 +137,10 @@ def run_checks(
     other_regions: tuple[str, ...] | None = None,
     guardrails: Any = None,
     guardrails_source: str | None = None,
-) -> list[Result]:
-    """Every check of the site, in a stable order; ``progress`` receives one line per family and region.
+) -> Audit:
+    """Run every family: the ``Audit`` with its results sorted, and the grants the live documents carry.
+
+    ``progress`` receives one line per family and region.
 
     ``other_regions`` limits the other-region inventory to those regions (tests of
     drifts inside the site region use it to stay fast); by default every region
@@ -155,4 +165,5 @@ def run_checks(
     for i, family in enumerate(FAMILIES, 1):
         audit.progress(f"audit: checking {family.name} ({i}/{len(FAMILIES)})")
         family.run(audit)
-    return sorted(audit.results, key=lambda r: (r.id, r.resources))
+    audit.results.sort(key=lambda r: (r.id, r.resources))
+    return audit

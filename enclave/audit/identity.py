@@ -33,6 +33,7 @@ from components.security_gates import (
     permissions_boundary_policy,
     workload_trust_policy,
 )
+from enclave.audit import grants
 from enclave.audit.base import MISSING_FIX, Audit, Check, Family, is_false, is_true, joined, register
 from enclave.audit.common import call, pages
 from enclave.audit.policy import (
@@ -152,6 +153,7 @@ def run(audit: Audit) -> None:
         _trust_results(audit, role, kind)
         if kind == "staff-access":
             staff = role
+            grants.observe(audit, "staff", role["Arn"], role.get("AssumeRolePolicyDocument"))
     if staff is None:
         for check_id in ("iam-staff-trust-mfa", "iam-staff-trust-ticket", "iam-staff-session-duration"):
             audit.add(

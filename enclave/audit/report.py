@@ -13,6 +13,8 @@ from typing import Any
 
 from enclave.audit.base import FAIL, PASS, UNVERIFIED
 from enclave.audit.checks import CHECKS, Result
+from enclave.audit.grants import EXPIRED, NOT_DEPLOYED
+from enclave.audit.grants import line as grant_line
 
 FORMAT_VERSION = 2
 """2: results may be ``unverified`` (summary ``unverified``, ``unverified_checks``); the report lists the grants."""
@@ -25,9 +27,17 @@ def canonical_json(report: dict[str, Any]) -> bytes:
 
 
 def build(
-    *, stack: str, site: str, account: str, region: str, operator: str, timestamp: str, results: list[Result]
+    *,
+    stack: str,
+    site: str,
+    account: str,
+    region: str,
+    operator: str,
+    timestamp: str,
+    results: list[Result],
+    grants: list[dict] | None = None,
 ) -> dict:
-    """The report with its digest."""
+    """The report with its digest; ``grants`` (``enclave.audit.grants.listing``) when the audit read them."""
     failed = sorted({r.id for r in results if r.status == FAIL})
     unverified = sorted({r.id for r in results if r.status == UNVERIFIED})
     report: dict[str, Any] = {
@@ -48,6 +58,8 @@ def build(
             "unverified_checks": unverified,
         },
     }
+    if grants is not None:
+        report["grants"] = grants
     report["digest"] = {"algorithm": "sha256", "value": hashlib.sha256(canonical_json(report)).hexdigest()}
     return report
 
@@ -97,6 +109,8 @@ def to_text(report: dict[str, Any]) -> str:
         if r["status"] != PASS:
             line += f" (expected {r['expected']})"
         lines.append(line)
+    for g in report.get("grants", []):
+        lines.append(f"GRANT  {grant_line(g)}")
     lines.append(_verdict(report))
     lines.append(f"sha256 {report['digest']['value']}")
     return "\n".join(lines) + "\n"
@@ -135,6 +149,23 @@ def to_markdown(report: dict[str, Any]) -> str:
     for r in _failures_first(report):
         label = {FAIL: "FAIL", UNVERIFIED: "UNVERIFIED"}.get(r["status"], r["status"])
         out.append(f"| {label} | `{r['id']}` | {'<br>'.join(f'`{a}`' for a in r['resources'])} | {_cell(r['found'])} |")
+    if "grants" in report:
+        out += ["", "## Grants in the live documents", ""]
+        if report["grants"]:
+            out += [
+                "| Kind | Ticket | Principal or recipient | Prefix | Window (UTC) | State | Document |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for g in report["grants"]:
+                state = {EXPIRED: "**EXPIRED**", NOT_DEPLOYED: "**NOT DEPLOYED**"}.get(g["state"], g["state"])
+                note = f"; {g['note']}" if g["note"] else ""
+                prefix, document = (f"`{g[k]}`" if g[k] else "" for k in ("prefix", "document"))
+                out.append(
+                    f"| {g['kind']} | {g['ticket'] or g['sid']} | `{g['principal']}` | {prefix} "
+                    f"| {g['not_before']} to {g['not_after']} | {state} ({_cell(g['when'] + note)}) | {document} |"
+                )
+        else:
+            out.append("None: nobody may assume the staff-access role, and no recipient may read an export.")
     out += [
         "",
         "## Checks",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.transfer_export import EXPORTS
+from enclave.audit import grants
 from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register, scp_exemption_fix
 from enclave.audit.common import AccessDeniedError, call, pages
 from enclave.audit.policy import covers, is_everyone_principal, policy_outsiders, statements
@@ -158,6 +159,7 @@ def _check_bucket(audit: Audit, s3: Any, name: str, arn: str) -> None:
     # The export bucket's Allows for transfer recipients are what declared transfer grants say.
     explained: list[str] = []
     if name == audit.cfg.bucket_name(EXPORTS) and pol is not None:
+        grants.observe(audit, "transfer", arn, document)
         document, explained = audit.explained(document, "export-bucket-policy")
     outside = policy_outsiders(document, audit.perimeter())
     note = f"; explained by declared transfer grants: {', '.join(explained)}" if explained else ""
