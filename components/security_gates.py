@@ -11,9 +11,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
 from components.config import STAFF_SESSION_SECONDS, SiteConfig
 from components.grants import staff_trust_policy, ticket_window_condition
-from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
 from components.operator_key import audit_bucket_context
 from components.pseudonym_secret import pepper_secret_arn_pattern
 from components.transfer_export import EXPORTS, boundary_export_statements, workload_export_statements

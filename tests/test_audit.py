@@ -515,6 +515,25 @@ def test_markdown_puts_failures_first_with_how_to_fix(estate):
     assert "FAILED: " in md
 
 
+def test_an_unverified_result_is_not_a_pass_and_comes_after_the_failures():
+    from enclave.audit.base import Result
+
+    def result(check_id, status):
+        return Result(check_id, status, ["r"], "expected", "found", "fix")
+
+    only_unverified = _report([result("trail-logging", "pass"), result("guardrails-attached", "unverified")])
+    assert not rep.passed(only_unverified)  # the audit exits 1
+    assert "NOT PROVEN: 1 of 2 checks passed, 0 failed, 1 unverified" in rep.to_text(only_unverified)
+    assert only_unverified["summary"]["unverified_checks"] == ["guardrails-attached"]
+    both = _report([result("guardrails-attached", "unverified"), result("trail-logging", "fail")])
+    lines = rep.to_text(both).splitlines()
+    assert lines[1].startswith("FAIL  trail-logging") and lines[2].startswith("UNVERIFIED  guardrails-attached")
+    assert lines[-2].startswith("FAILED: ")
+    markdown = rep.to_markdown(both)
+    assert markdown.index("## Failures and how to fix them") < markdown.index("## Not verified, and what would make")
+    assert rep.passed(_report([result("trail-logging", "pass")]))
+
+
 def test_text_lists_one_line_per_result_failures_first(estate):
     _mfa_removed(estate)
     report = _report(audit(estate, other_regions=NEAR_REGIONS))

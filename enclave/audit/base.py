@@ -284,7 +284,7 @@ def scp_exemption_fix(audit: Audit, actions: list[str]) -> str:
     return (
         f"Ask the operator to exempt the auditor role ({audit.cfg.role_arn('auditor')}, aws:PrincipalArn) from the "
         f"guardrails' region and service denies for these read-only actions: {', '.join(actions)} "
-        "(docs/guardrails.md, 'What the audit verifies'); then run again."
+        "(docs/bootstrap-and-audit.md, 'The SCP exemption the auditor needs'); then run again."
     )
 
 
