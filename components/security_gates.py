@@ -667,21 +667,13 @@ class SecurityGates(pulumi.ComponentResource):
         self._args = args
         cfg = args.config
 
-        boundary = aws.iam.Policy(
-            f"{name}-boundary",
-            name=f"{cfg.name_prefix}-boundary",
-            description=f"Permissions boundary of the {cfg.name_prefix} data roles: site region only, no transfer out",
-            policy=pulumi.Output.json_dumps(permissions_boundary_policy(cfg, args.key_arn)),
-            opts=self._child_opts(),
+        boundary = self._create_boundary(
+            "boundary", "data roles: site region only, no transfer out", permissions_boundary_policy
+        )
+        auditor_boundary = self._create_boundary(
+            "auditor-boundary", "auditor: configuration reads, never data", auditor_boundary_policy
         )
         self.permissions_boundary_arn = boundary.arn
-        auditor_boundary = aws.iam.Policy(
-            f"{name}-auditor-boundary",
-            name=f"{cfg.name_prefix}-auditor-boundary",
-            description=f"Permissions boundary of the {cfg.name_prefix} auditor: configuration reads, never data",
-            policy=pulumi.Output.json_dumps(auditor_boundary_policy(cfg, args.key_arn)),
-            opts=self._child_opts(),
-        )
         self.auditor_boundary_arn = auditor_boundary.arn
 
         workload = self._create_role(
@@ -722,6 +714,17 @@ class SecurityGates(pulumi.ComponentResource):
 
     def _child_opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider)
+
+    def _create_boundary(self, suffix: str, what: str, document: Any) -> aws.iam.Policy:
+        """The managed policy ``enclave-<site>-<suffix>``, from ``document(cfg, key_arn)``."""
+        cfg = self._args.config
+        return aws.iam.Policy(
+            f"{self._name}-{suffix}",
+            name=f"{cfg.name_prefix}-{suffix}",
+            description=f"Permissions boundary of the {cfg.name_prefix} {what}",
+            policy=pulumi.Output.json_dumps(document(cfg, self._args.key_arn)),
+            opts=self._child_opts(),
+        )
 
     def _create_role(
         self,

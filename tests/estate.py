@@ -100,6 +100,28 @@ class AccountSession:
         return client
 
 
+class Answering(AccountSession):
+    """An ``AccountSession`` whose clients answer some calls themselves (AWS refusing them, for instance).
+
+    Each rule is (service, region or None for any, botocore event such as
+    ``before-call.s3.GetBucketReplication``, the handler that answers it).
+    """
+
+    def __init__(self, region: str, account: str, *rules: tuple[str, str | None, str, Any]):
+        super().__init__(region, account)
+        self.rules = rules
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        region = region_name or self.region_name
+        answers = [(event, answer) for s, r, event, answer in self.rules if s == service and r in (None, region)]
+        if not answers:
+            return super().client(service, region_name)
+        client = self.new_client(service, region_name)
+        for event, answer in answers:
+            client.meta.events.register(event, answer)
+        return client
+
+
 def _pin_account(account: str, request: Any, **_: Any) -> None:
     request.headers["x-moto-account-id"] = account
 

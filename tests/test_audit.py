@@ -28,6 +28,7 @@ from tests.estate import (
     FAKE_CREDENTIALS,
     NEAR_REGIONS,
     AccountSession,
+    Answering,
     access_denied,
     apply_program_documents,
     assert_fails_exactly,
@@ -459,13 +460,9 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
 
 
 def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
-    class Denying(AccountSession):
-        def client(self, service, region_name=None):
-            client = self.new_client(service, region_name)
-            client.meta.events.register("before-call.s3.GetBucketReplication", access_denied, unique_id="deny")
-            return client
-
-    data = Denying(estate.cfg.region, estate.data.account)
+    data = Answering(
+        estate.cfg.region, estate.data.account, ("s3", None, "before-call.s3.GetBucketReplication", access_denied)
+    )
     with pytest.raises(UsageError) as err:
         run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
     message = str(err.value)

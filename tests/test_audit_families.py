@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import stack_config
 from tests.estate import (
     NEAR_REGIONS,
-    AccountSession,
+    Answering,
     access_denied,
     assert_fails_exactly,
     audit,
@@ -1028,16 +1028,9 @@ def test_a_trail_delivery_error_fails_delivery(estate, monkeypatch):
 
 
 def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate):
-    class DenyingInUsEast1(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if region_name == "us-east-1" and service == "secretsmanager":
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.secrets-manager.ListSecrets", access_denied)
-            return client
-
     cfg = estate.cfg
-    session = DenyingInUsEast1(cfg.region, cfg.data_account_id)
+    rule = ("secretsmanager", "us-east-1", "before-call.secrets-manager.ListSecrets", access_denied)
+    session = Answering(cfg.region, cfg.data_account_id, rule)
     results = audit_as(estate, session, other_regions=NEAR_REGIONS)
     (result,) = [r for r in results if r.status == "fail"]
     assert result.id == "region-no-site-data"
@@ -1049,17 +1042,13 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
 def test_reads_aws_refuses_fail_closed_and_never_abort(estate):
     # Route 53 Resolver and SSM reads the auditor role lost (or a future read still pending,
     # checks.PENDING_PERMISSIONS): their checks fail closed, naming the permission.
-    class Refusing(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if service in ("route53resolver", "ssm"):
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.route53resolver", access_denied)
-                client.meta.events.register("before-call.ssm.GetServiceSetting", access_denied)
-            return client
-
     cfg = estate.cfg
-    session = Refusing(cfg.region, cfg.data_account_id)
+    session = Answering(
+        cfg.region,
+        cfg.data_account_id,
+        ("route53resolver", None, "before-call.route53resolver", access_denied),
+        ("ssm", None, "before-call.ssm.GetServiceSetting", access_denied),
+    )
     results = audit_as(estate, session, other_regions=NEAR_REGIONS)
     failed = {r.id: r for r in results if r.status == "fail"}
     assert set(failed) == {
@@ -1077,16 +1066,9 @@ def test_reads_aws_refuses_fail_closed_and_never_abort(estate):
 
 
 def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
-    class DenyingRules(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if service == "route53resolver":
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.route53resolver.ListFirewallRules", access_denied)
-            return client
-
     cfg = estate.cfg
-    results = audit_as(estate, DenyingRules(cfg.region, cfg.data_account_id), other_regions=NEAR_REGIONS)
+    rule = ("route53resolver", None, "before-call.route53resolver.ListFirewallRules", access_denied)
+    results = audit_as(estate, Answering(cfg.region, cfg.data_account_id, rule), other_regions=NEAR_REGIONS)
     (result,) = [r for r in results if r.status == "fail"]
     assert (result.id, result.found) == (
         "dns-firewall-blocks-egress",

@@ -22,6 +22,7 @@ from tests.conftest import stack_config
 from tests.estate import (
     NEAR_REGIONS,
     AccountSession,
+    Answering,
     assert_fails_exactly,
     audit,
     audit_as,
@@ -256,16 +257,9 @@ def test_data_found_where_a_service_control_policy_hides_other_listings_fails(es
     """An SCP that hides some listings cannot make a region pass: what could be listed is judged."""
     estate.client("kms", region="us-east-1").create_key()
 
-    class Partly(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if region_name == "us-east-1" and service == "dynamodb":
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.dynamodb.ListTables", denied_by_scp)
-            return client
-
     cfg = estate.cfg
-    results = audit_as(estate, Partly(cfg.region, cfg.data_account_id), other_regions=NEAR_REGIONS)
+    rule = ("dynamodb", "us-east-1", "before-call.dynamodb.ListTables", denied_by_scp)
+    results = audit_as(estate, Answering(cfg.region, cfg.data_account_id, rule), other_regions=NEAR_REGIONS)
     (region,) = _results(results, "region-no-site-data")
     assert region.status == "fail"
     assert "a service control policy denies dynamodb:ListTables in us-east-1" in region.found
@@ -322,3 +316,31 @@ def test_the_proposed_scp_exemption_lets_the_auditor_inventory_and_nobody_else(e
     auditor = {**context, "aws:PrincipalArn": cfg.role_arn("auditor")}
     for action in ("dynamodb:GetItem", "kms:Decrypt", "lambda:GetAccountSettings"):
         assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", auditor) == "explicitDeny", action
+
+
+# --------------------------------------------------------------------------- the guardrails config
+
+
+def test_the_cli_reads_the_guardrails_stack_with_the_guardrails_reader(tmp_path, monkeypatch, capsys):
+    from enclave.audit import common
+    from enclave.audit.common import load_guardrails, load_site_values
+    from enclave.cli import main
+
+    values = load_site_values("dublin", None)
+    shipped = load_guardrails("dublin", values)
+    assert (shipped.organization_id, shipped.management_account_id, shipped.target_id) == (
+        "o-eudataencl01",
+        "999999999999",
+        "111111111111",
+    )
+    monkeypatch.setattr(common, "guardrails_file", lambda stack: tmp_path / f"Pulumi.{stack}.yaml")
+    assert load_guardrails("dublin", values) is None  # no guardrails stack: the family says so
+    # An invalid one is bad input: exit 2 before any AWS call, naming the key.
+    (tmp_path / "Pulumi.dublin.yaml").write_text(
+        "config:\n  pulumi:disable-default-providers: [aws]\n  eu-data-enclave-guardrails:organizationId: org-1\n"
+        "  eu-data-enclave-guardrails:managementAccountId: '999999999999'\n",
+        encoding="utf-8",
+    )
+    assert main(["audit", "--stack", "dublin"]) == 2
+    err = capsys.readouterr().err
+    assert "eu-data-enclave-guardrails:organizationId" in err and "'org-1' is invalid" in err

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from components.security_gates import INVENTORY_READ_ACTIONS
 from enclave.audit.base import Audit, Check, Family, register, scp_exemption_fix
 from enclave.audit.common import AccessDeniedError, call, pages
 
@@ -141,26 +142,8 @@ listings whose IAM action takes no resource-level grant are here (``Resource:
 "*"`` then grants exactly them); RDS databases and ECR repositories, whose
 listings do, are found through their tags."""
 
-PERMISSIONS = (
-    "dynamodb:ListTables",
-    "ec2:DescribeRegions",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeVolumes",
-    "elasticfilesystem:DescribeFileSystems",
-    "es:ListDomainNames",
-    "firehose:ListDeliveryStreams",
-    "fsx:DescribeFileSystems",
-    "glacier:ListVaults",
-    "kafka:ListClustersV2",
-    "kinesis:ListStreams",
-    "kms:ListAliases",
-    "kms:ListKeys",
-    "logs:DescribeLogGroups",
-    "redshift:DescribeClusters",
-    "secretsmanager:ListSecrets",
-    "sqs:ListQueues",
-    "tag:GetResources",
-)
+PERMISSIONS = tuple(sorted({*INVENTORY_READ_ACTIONS, "ec2:DescribeRegions"}))
+"""The listings above (what the auditor's boundary lets it call in every region), and the enabled regions."""
 
 
 def other_regions(audit: Audit) -> list[str]:
