@@ -704,6 +704,24 @@ def test_program_wires_the_real_key_and_endpoint_into_the_gates(stack, program_r
     assert statement(doc, "OperatorKeyViaS3AndSecretsManager")["Resource"] == key.outputs["arn"], workload.urn
 
 
+def test_the_auditor_holds_exactly_what_the_audit_calls_and_the_investigation_reads(dublin_config):
+    """No read the audit does not use creeps in: the configuration reads, patterns expanded, are the audit's
+    required grants and the documented reads for the person running it, nothing else."""
+    from enclave.audit.checks import REQUIRED_PERMISSIONS
+
+    audit_log = {
+        "ReadAuditLogObjects",
+        "ListAuditLogBucket",
+        "DecryptCloudTrailLogFilesOnly",
+        "DecryptAuditBucketObjects",
+    }
+    doc = gates.auditor_policy(dublin_config, KEY_ARN)
+    granted = [
+        a for s in doc["Statement"] if s["Effect"] == "Allow" and s["Sid"] not in audit_log for a in listed(s["Action"])
+    ]
+    assert set(expanded(granted)) == set(expanded([*REQUIRED_PERMISSIONS, *gates.AUDITOR_INVESTIGATION_READS]))
+
+
 def test_auditor_role_can_run_the_live_audit(dublin_config):
     """Every permission `enclave audit` uses is granted to the auditor and left by the boundary."""
     from enclave.audit.checks import REQUIRED_PERMISSIONS
