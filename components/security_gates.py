@@ -11,13 +11,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
 from components.config import STAFF_SESSION_SECONDS, SiteConfig
 from components.grants import staff_trust_policy, ticket_window_condition
 from components.operator_key import audit_bucket_context
 from components.pseudonym_secret import pepper_secret_arn_pattern
-from components.transfer_export import boundary_export_statements, workload_export_statements
+from components.transfer_export import EXPORTS, boundary_export_statements, workload_export_statements
 
 VERSION = "2012-10-17"
+
+CLOUDTRAIL_CONTEXT = "kms:EncryptionContext:aws:cloudtrail:arn"
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 
 # Global services whose requests carry aws:RequestedRegion us-east-1 whatever
 # the site's region: the region deny must exempt them or the auditor could not
@@ -34,6 +38,8 @@ KEY_USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 # The auditor's read-only view of the site's configuration: metadata only,
 # never data, and scoped to the site's own resources wherever the action
 # supports resource-level permissions (the List/Describe calls do not).
+# Patterns (``iam:GetRole*``, ``s3:GetBucket*``, ...) cover only read operations of
+# configuration (tests/test_security_gates.py expands each against IAM's action list).
 ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "cloudtrail:DescribeTrails",
     "cloudtrail:ListTrails",
@@ -55,17 +61,66 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:Get*BlockPublicAccessState",
     "ec2:Get*Default*",
     "ec2:GetSerialConsoleAccessStatus",
+    "elasticmapreduce:GetBlockPublicAccessConfiguration",
     "iam:ListRoles",
-    "kms:ListKeys",
+    "organizations:DescribeOrganization",
+    "route53resolver:ListFirewallConfigs",
+    "route53resolver:ListFirewallDomainLists",
+    "route53resolver:ListFirewallRuleGroupAssociations",
+    "route53resolver:ListResolverQueryLogConfigAssociations",
+    "route53resolver:ListResolverQueryLogConfigs",
     "s3:GetAccountPublicAccessBlock",
     "s3:List*AccessPoints",
     "s3:ListAllMyBuckets",
-    "secretsmanager:ListSecrets",
 )
-# Patterns (``iam:GetRole*``, ``s3:GetBucket*``, ...) cover only read operations: the
-# permissions boundary repeats these reads and IAM caps a managed policy at 6,144 characters.
+INVENTORY_READ_ACTIONS = (
+    "dynamodb:ListTables",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "elasticfilesystem:DescribeFileSystems",
+    "es:ListDomainNames",
+    "firehose:ListDeliveryStreams",
+    "fsx:DescribeFileSystems",
+    "glacier:ListVaults",
+    "kafka:ListClustersV2",
+    "kinesis:ListStreams",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "logs:DescribeLogGroups",
+    "redshift:DescribeClusters",
+    "secretsmanager:ListSecrets",
+    "sqs:ListQueues",
+    "tag:GetResources",
+)
+"""Account-wide listings of data stores: the audit runs them in every region enabled for the account."""
+
+ANY_REGION_READ_ACTIONS = (
+    *INVENTORY_READ_ACTIONS,
+    # The Multi-Region Access Point control plane is served from us-west-2 only.
+    "s3:ListMultiRegionAccessPoints",
+    # Global services: every request carries aws:RequestedRegion us-east-1.
+    "iam:Get*",
+    "iam:List*",
+    "iam:SimulatePrincipalPolicy",
+    "organizations:Describe*",
+    "organizations:List*",
+)
+"""What the auditor's boundary lets it call outside the site region: read-only, metadata only."""
+
+PERIMETER_PROBE_ACTION = "lambda:GetAccountSettings"
+"""A harmless read (account limits and usage) of a service the guardrails deny: allowed to the auditor so
+that only a service control policy can refuse it (the audit's perimeter probe)."""
+
 TRAIL_CONFIG_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrail*")
 IAM_CONFIG_READ_ACTIONS = ("iam:GetPolicy*", "iam:GetRole*", "iam:List*RolePolicies")
+DEPLOYER_READ_ACTIONS = ("iam:GetRole", "iam:SimulatePrincipalPolicy")
+"""The deployment role's trust, and what the guardrails' SCPs let it do (the policy simulator)."""
+ORGANIZATION_READ_ACTIONS = (
+    "organizations:DescribePolicy",
+    "organizations:ListParents",
+    "organizations:ListPoliciesForTarget",
+)
+"""The guardrails attached to the data account: AWS answers only if the management account delegates them."""
 KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListGrants")
 BUCKET_CONFIG_READ_ACTIONS = (
     "s3:GetBucket*",
@@ -74,6 +129,18 @@ BUCKET_CONFIG_READ_ACTIONS = (
     "s3:GetReplicationConfiguration",
 )
 SECRET_CONFIG_READ_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy")
+RESOLVER_RULE_READ_ACTIONS = ("route53resolver:ListFirewallDomains", "route53resolver:ListFirewallRules")
+SSM_SETTING_READ_ACTIONS = ("ssm:GetServiceSetting",)
+AUDITOR_INVESTIGATION_READS = (
+    "cloudtrail:ListTrails",
+    "cloudtrail:LookupEvents",
+    "ec2:DescribeSubnets",
+    "iam:List*RolePolicies",
+    "s3:GetLifecycleConfiguration",
+)
+"""Reads the auditor role holds for the person running it (finding who changed what, what a role's
+policies are) beyond those ``enclave audit`` itself calls."""
+
 SITE_BUCKET_ROLES = ("user-data", "access-logs", "audit-logs")
 
 TRANSFER_OUT_ACTIONS = (
@@ -179,12 +246,17 @@ def _via_services(cfg: SiteConfig, *services: str) -> list[str]:
 
 
 def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """Read-only access to the site's configuration: what the auditor gets, and the boundary's cap on it."""
+    """Read-only access to the site's configuration: what the auditor gets, and what its boundary caps it at."""
     return [
         {
             "Sid": "ReadAccountWideConfiguration",
             "Effect": "Allow",
-            "Action": list(ACCOUNT_WIDE_CONFIG_READ_ACTIONS),
+            "Action": [
+                *ACCOUNT_WIDE_CONFIG_READ_ACTIONS,
+                *INVENTORY_READ_ACTIONS,
+                *ORGANIZATION_READ_ACTIONS,
+                PERIMETER_PROBE_ACTION,
+            ],
             "Resource": "*",
         },
         {
@@ -201,6 +273,12 @@ def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -
                 f"arn:aws:iam::{cfg.data_account_id}:role/{cfg.name_prefix}-*",
                 f"arn:aws:iam::{cfg.data_account_id}:policy/{cfg.name_prefix}-*",
             ],
+        },
+        {
+            "Sid": "ReadDeploymentRole",
+            "Effect": "Allow",
+            "Action": list(DEPLOYER_READ_ACTIONS),
+            "Resource": cfg.deployment_role_arn,
         },
         {
             # The operator key, and the data account's own keys in the region
@@ -224,11 +302,101 @@ def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -
             "Action": list(SECRET_CONFIG_READ_ACTIONS),
             "Resource": f"arn:aws:secretsmanager:{cfg.region}:{cfg.data_account_id}:secret:*",
         },
+        {
+            "Sid": "ReadDnsFirewallRules",
+            "Effect": "Allow",
+            "Action": list(RESOLVER_RULE_READ_ACTIONS),
+            "Resource": f"arn:aws:route53resolver:{cfg.region}:{cfg.data_account_id}:*",
+        },
+        {
+            "Sid": "ReadSsmDocumentSharingSetting",
+            "Effect": "Allow",
+            "Action": list(SSM_SETTING_READ_ACTIONS),
+            "Resource": f"arn:aws:ssm:{cfg.region}:{cfg.data_account_id}:servicesetting{SSM_PUBLIC_SHARING_SETTING}",
+        },
+    ]
+
+
+def configuration_read_actions(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> list[str]:
+    """Every action ``configuration_read_statements`` grants, once each, sorted."""
+    return sorted({a for s in configuration_read_statements(cfg, key_arn) for a in _listed(s["Action"])})
+
+
+def _listed(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def audit_log_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """The auditor reads the audit-log bucket and decrypts only its objects (trail files, flow and DNS logs)."""
+    return [
+        {
+            "Sid": "ReadAuditLogObjects",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{cfg.bucket_arn('audit-logs')}/*",
+        },
+        {
+            "Sid": "ListAuditLogBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": cfg.bucket_arn("audit-logs"),
+        },
+        {
+            "Sid": "DecryptCloudTrailLogFilesOnly",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {CLOUDTRAIL_CONTEXT: cfg.trail_arn, "kms:ViaService": _via_services(cfg, "s3")}
+            },
+        },
+        {
+            # Flow logs in the audit bucket carry the bucket as S3 encryption
+            # context (no trail context): the auditor must read them too.
+            "Sid": "DecryptAuditBucketObjects",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": _via_services(cfg, "s3")},
+                "StringLike": {S3_CONTEXT: audit_bucket_context(cfg)},
+            },
+        },
+    ]
+
+
+def auditor_data_denies(cfg: SiteConfig) -> list[dict[str, Any]]:
+    """What the auditor may never do, whatever is allowed: read user data, exports or the pepper, decrypt other data."""
+    return [
+        {
+            "Sid": "DenyUserDataObjects",
+            "Effect": "Deny",
+            "Action": "s3:GetObject*",
+            "Resource": [f"{cfg.bucket_arn('user-data')}/*", f"{cfg.bucket_arn(EXPORTS)}/*"],
+        },
+        {
+            "Sid": "DenySecretValues",
+            "Effect": "Deny",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+        },
+        {
+            # Both conditions must hold to deny: neither a trail file nor an
+            # object of the audit bucket (user data carries its own bucket's ARN).
+            "Sid": "DenyDecryptOutsideAuditLogs",
+            "Effect": "Deny",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "Null": {CLOUDTRAIL_CONTEXT: "true"},
+                "StringNotLike": {S3_CONTEXT: audit_bucket_context(cfg)},
+            },
+        },
     ]
 
 
 def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """The cap on every role of the site: at most what the roles need, never another region or a copy out."""
+    """The cap on the site's data roles (workload, staff-access): at most what they need, never another region or a copy out."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -239,16 +407,10 @@ def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> 
                 "Resource": f"{cfg.bucket_arn('user-data')}/*",
             },
             {
-                "Sid": "AtMostAuditLogObjects",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"{cfg.bucket_arn('audit-logs')}/*",
-            },
-            {
-                "Sid": "AtMostListSiteBuckets",
+                "Sid": "AtMostListUserData",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
-                "Resource": [cfg.bucket_arn("user-data"), cfg.bucket_arn("audit-logs")],
+                "Resource": cfg.bucket_arn("user-data"),
             },
             {
                 "Sid": "AtMostOperatorKeyViaSiteServices",
@@ -264,7 +426,6 @@ def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> 
                 "Resource": pepper_secret_arn_pattern(cfg),
             },
             *boundary_export_statements(cfg),
-            *configuration_read_statements(cfg, key_arn),
             {
                 "Sid": "DenyOutsideSiteRegion",
                 "Effect": "Deny",
@@ -290,6 +451,37 @@ def permissions_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> 
                 "Action": list(CROSS_ACCOUNT_WRITE_ACTIONS),
                 "Resource": "*",
                 "Condition": {"StringNotEquals": {"s3:ResourceAccount": cfg.data_account_id}},
+            },
+        ],
+    }
+
+
+def auditor_boundary_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The cap on the auditor role: configuration reads and the audit log, nothing else, metadata only elsewhere.
+
+    It allows only reads (no write can be granted under it), denies user data,
+    exports, secret values and every decrypt but the audit log's, and outside
+    the site's region leaves only the read-only inventory and the global reads.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                # The auditor policy's configuration reads, each scoped there to the site's
+                # resources; one statement here keeps the boundary under IAM's 6,144 characters.
+                "Sid": "AtMostConfigurationReads",
+                "Effect": "Allow",
+                "Action": configuration_read_actions(cfg, key_arn),
+                "Resource": "*",
+            },
+            *audit_log_read_statements(cfg, key_arn),
+            *auditor_data_denies(cfg),
+            {
+                "Sid": "DenyOutsideSiteRegionButMetadataReads",
+                "Effect": "Deny",
+                "NotAction": list(ANY_REGION_READ_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": cfg.region}},
             },
         ],
     }
@@ -424,64 +616,13 @@ def auditor_trust_policy(cfg: SiteConfig) -> dict[str, Any]:
 
 
 def auditor_policy(cfg: SiteConfig, key_arn: pulumi.Input[str]) -> dict[str, Any]:
-    """Read configuration and the audit log; explicitly never user data, never the key outside CloudTrail."""
-    cloudtrail_context = "kms:EncryptionContext:aws:cloudtrail:arn"
-    s3_context = "kms:EncryptionContext:aws:s3:arn"
+    """Read configuration and the audit log; explicitly never user data, never the key outside the audit log."""
     return {
         "Version": VERSION,
         "Statement": [
             *configuration_read_statements(cfg, key_arn),
-            {
-                "Sid": "ReadAuditLogObjects",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"{cfg.bucket_arn('audit-logs')}/*",
-            },
-            {
-                "Sid": "ListAuditLogBucket",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": cfg.bucket_arn("audit-logs"),
-            },
-            {
-                "Sid": "DecryptCloudTrailLogFilesOnly",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": key_arn,
-                "Condition": {
-                    "StringEquals": {cloudtrail_context: cfg.trail_arn, "kms:ViaService": _via_services(cfg, "s3")}
-                },
-            },
-            {
-                # Flow logs in the audit bucket carry the bucket as S3 encryption
-                # context (no trail context): the auditor must read them too.
-                "Sid": "DecryptAuditBucketObjects",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": key_arn,
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": _via_services(cfg, "s3")},
-                    "StringLike": {s3_context: audit_bucket_context(cfg)},
-                },
-            },
-            {
-                "Sid": "DenyUserDataObjects",
-                "Effect": "Deny",
-                "Action": "s3:GetObject*",
-                "Resource": f"{cfg.bucket_arn('user-data')}/*",
-            },
-            {
-                # Both conditions must hold to deny: neither a trail file nor an
-                # object of the audit bucket (user data carries its own bucket's ARN).
-                "Sid": "DenyDecryptOutsideAuditLogs",
-                "Effect": "Deny",
-                "Action": "kms:Decrypt",
-                "Resource": "*",
-                "Condition": {
-                    "Null": {cloudtrail_context: "true"},
-                    "StringNotLike": {s3_context: audit_bucket_context(cfg)},
-                },
-            },
+            *audit_log_read_statements(cfg, key_arn),
+            *auditor_data_denies(cfg),
         ],
     }
 
@@ -501,11 +642,12 @@ class SecurityGatesArgs:
 
 
 class SecurityGates(pulumi.ComponentResource):
-    """The site's IAM: a permissions boundary and the workload, staff-access and auditor roles.
+    """The site's IAM: two permissions boundaries and the workload, staff-access and auditor roles.
 
-    Every role carries the boundary, so whatever a later inline policy grants,
-    no role can act in another region, replicate or copy data out, or tamper
-    with the audit trail.
+    Every role carries a boundary, so whatever a later inline policy grants, no
+    data role can act in another region, replicate or copy data out, or tamper
+    with the audit trail, and the auditor can only read configuration and the
+    audit log (and, outside the site's region, list what is there).
     """
 
     workload_role_arn: pulumi.Output[str]
@@ -515,7 +657,9 @@ class SecurityGates(pulumi.ComponentResource):
     auditor_role_arn: pulumi.Output[str]
     """Role the external security firm assumes (external id)."""
     permissions_boundary_arn: pulumi.Output[str]
-    """Managed policy attached as the boundary of every role above."""
+    """Managed policy attached as the boundary of the data roles (workload, staff-access)."""
+    auditor_boundary_arn: pulumi.Output[str]
+    """Managed policy attached as the boundary of the auditor role: reads only."""
 
     def __init__(self, name: str, args: SecurityGatesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("enclave:gates:SecurityGates", name, None, opts)
@@ -523,14 +667,14 @@ class SecurityGates(pulumi.ComponentResource):
         self._args = args
         cfg = args.config
 
-        boundary = aws.iam.Policy(
-            f"{name}-boundary",
-            name=f"{cfg.name_prefix}-boundary",
-            description=f"Permissions boundary of every {cfg.name_prefix} role: site region only, no transfer out",
-            policy=pulumi.Output.json_dumps(permissions_boundary_policy(cfg, args.key_arn)),
-            opts=self._child_opts(),
+        boundary = self._create_boundary(
+            "boundary", "data roles: site region only, no transfer out", permissions_boundary_policy
+        )
+        auditor_boundary = self._create_boundary(
+            "auditor-boundary", "auditor: configuration reads, never data", auditor_boundary_policy
         )
         self.permissions_boundary_arn = boundary.arn
+        self.auditor_boundary_arn = auditor_boundary.arn
 
         workload = self._create_role(
             "workload",
@@ -552,7 +696,7 @@ class SecurityGates(pulumi.ComponentResource):
             "External security firm: read-only configuration and audit logs, never user data",
             auditor_trust_policy(cfg),
             auditor_policy(cfg, args.key_arn),
-            boundary,
+            auditor_boundary,
         )
         self.workload_role_arn = workload.arn
         self.staff_access_role_arn = staff.arn
@@ -564,11 +708,23 @@ class SecurityGates(pulumi.ComponentResource):
                 "staff_access_role_arn": self.staff_access_role_arn,
                 "auditor_role_arn": self.auditor_role_arn,
                 "permissions_boundary_arn": self.permissions_boundary_arn,
+                "auditor_boundary_arn": self.auditor_boundary_arn,
             }
         )
 
     def _child_opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider)
+
+    def _create_boundary(self, suffix: str, what: str, document: Any) -> aws.iam.Policy:
+        """The managed policy ``enclave-<site>-<suffix>``, from ``document(cfg, key_arn)``."""
+        cfg = self._args.config
+        return aws.iam.Policy(
+            f"{self._name}-{suffix}",
+            name=f"{cfg.name_prefix}-{suffix}",
+            description=f"Permissions boundary of the {cfg.name_prefix} {what}",
+            policy=pulumi.Output.json_dumps(document(cfg, self._args.key_arn)),
+            opts=self._child_opts(),
+        )
 
     def _create_role(
         self,

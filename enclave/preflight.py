@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from enclave.audit.checks import Check
@@ -115,20 +114,12 @@ READ_ONLY_PERMISSIONS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from enclave.audit.common import add_site_arguments
+    from enclave.audit.common import add_report_arguments
 
-    add_site_arguments(parser)
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "markdown"),
-        default="text",
-        help="what to print on stdout (default: text)",
-    )
-    parser.add_argument("--out", type=Path, metavar="DIR", help="also write preflight.json and preflight.md into DIR")
-    parser.add_argument(
-        "--operator-profile",
-        metavar="PROFILE",
-        help="AWS profile with read-only credentials of the operator account (checks the key-custodian role)",
+    add_report_arguments(
+        parser,
+        reports="preflight.json and preflight.md",
+        operator_help="AWS profile with read-only credentials of the operator account (checks the key-custodian role)",
     )
 
 

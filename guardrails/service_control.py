@@ -116,6 +116,11 @@ the site (``enclave audit``'s other-regions family). Read-only, metadata only: t
 them, in any region, of any service. Written out rather than imported from ``enclave.audit.regions`` on
 purpose: a change of the audit's code must not widen the operator's SCP unreviewed; a test keeps the two equal."""
 
+AUDIT_CONTROL_PLANE_READS = ("s3:ListMultiRegionAccessPoints",)
+"""Reads the audit makes outside the site region because AWS serves them nowhere else: S3 Control answers
+for Multi-Region Access Points only in us-west-2 (the audit proves the account has none). Read-only, the
+auditor role alone."""
+
 REVIEWED_FOR_ONE_SETTING: dict[str, tuple[str, ...]] = {
     # The provider's calls for the one account setting the service was reviewed for (create and update,
     # read, delete: terraform-provider-aws ssm/service_setting.go, emr/block_public_access_configuration.go).
@@ -359,7 +364,7 @@ def perimeter_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[
             {
                 "Sid": "AuditorOnlyTheInventoryOutsideSiteRegion",
                 "Effect": "Deny",
-                "NotAction": [*REGION_EXEMPT_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "NotAction": [*REGION_EXEMPT_ACTIONS, *AUDIT_INVENTORY_ACTIONS, *AUDIT_CONTROL_PLANE_READS],
                 "Resource": "*",
                 "Condition": {**elsewhere, "ArnEquals": {"aws:PrincipalArn": auditor}},
             },

@@ -5,8 +5,33 @@ The audit reads Route 53 Resolver DNS Firewall and the EC2 account-level blocks
 console, instance metadata defaults) and SSM's service settings, none of which
 moto models; the drifts
 also need ``DisassociateResolverQueryLogConfig``, which moto lacks although it
-models the associations (that one handler acts on moto's own state). Rather than
-skip those checks or fake their results, the tests give exactly these
+models the associations (that one handler acts on moto's own state).
+
+For the guardrails, moto models AWS Organizations (organizations, accounts,
+policies, attachments) but enforces none of it, so this backend adds what AWS
+does with that state (each acts on moto's own organizations, read-only):
+
+- the service control policies in effect (``scp_decision``): for an account of
+  an organization with all features and SCPs enabled on its root, a request is
+  allowed only if every level (root, OUs, the account) has an SCP that allows
+  it and none denies it, evaluated by ``tests.iam_eval``; the management account
+  and accounts outside an organization are not bound;
+- ``iam:SimulatePrincipalPolicy``, which moto lacks: the SCP decision above as
+  ``OrganizationsDecisionDetail`` (omitted outside an organization, as AWS
+  does), and the principal's own policies and boundary as ``EvalDecision``;
+- ``lambda:GetAccountSettings`` (the audit's perimeter probe), which moto
+  lacks: refused, with AWS's enhanced access-denied message, when the caller's
+  SCPs refuse it;
+- who may read the organization's policies: ``ListPoliciesForTarget``,
+  ``ListParents`` and ``DescribePolicy`` answer the management account, and a
+  member account only if the organization's resource-based delegation policy
+  (``PutResourcePolicy``, which moto lacks) allows it (moto answers a member
+  from the member's own, empty, backend); ``AttachPolicy`` of an SCP or RCP
+  needs all features and the policy type enabled on the root;
+- ``enforce_scps(client, principal)``: the same SCP decision on every call of
+  one client, for tests of the audit running under the guardrails as they are.
+
+Rather than skip those checks or fake their results, the tests give exactly these
 operations a small backend that behaves like AWS's API:
 
 - the state changes only through the same API operations an account sees
@@ -33,6 +58,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,24 +102,30 @@ class RegionState:
     serial_console: bool = False
     metadata_defaults: dict[str, Any] = field(default_factory=dict)
     ssm_settings: dict[str, str] = field(default_factory=dict)
+    caller: str = ""
+    """The IAM principal ARN of the call being answered (a role's ARN for its sessions, else the account root)."""
 
     def arn(self, kind: str, ident: str) -> str:
         return f"arn:aws:route53resolver:{self.region}:{self.account}:{kind}/{ident}"
 
 
 STATE: dict[tuple[str, str], RegionState] = {}
+DELEGATIONS: dict[str, str] = {}
+"""Management account -> its organization's resource-based delegation policy (``PutResourcePolicy``)."""
 
 
 def activate() -> None:
     """Start with an empty account state everywhere (call at the start of each test's moto)."""
     global _ACTIVE
     STATE.clear()
+    DELEGATIONS.clear()
     _ACTIVE = True
 
 
 def deactivate() -> None:
     global _ACTIVE
     STATE.clear()
+    DELEGATIONS.clear()
     _ACTIVE = False
 
 
@@ -463,7 +495,273 @@ def reset_service_setting(state: RegionState, p: dict) -> dict:
     return {"ServiceSetting": _ssm_setting(state, p["SettingId"])}
 
 
-HANDLERS: dict[tuple[str, str], Callable[[RegionState, dict], dict]] = {
+# --------------------------------------------------------------------------- AWS Organizations: what AWS enforces
+
+SCP = "SERVICE_CONTROL_POLICY"
+RCP = "RESOURCE_CONTROL_POLICY"
+
+
+def _organization(account: str) -> Any | None:
+    """moto's organizations backend of the organization ``account`` belongs to (its management account's)."""
+    from moto.organizations.models import organizations_backends
+
+    if account in organizations_backends.master_accounts:
+        master, partition = organizations_backends.master_accounts[account]
+        return organizations_backends[master][partition]
+    own = organizations_backends[account]["aws"]
+    return own if own.org is not None else None
+
+
+def _root(backend: Any) -> Any:
+    return next(ou for ou in backend.ou if ou.type == "ROOT")
+
+
+def _levels(backend: Any, account: str) -> list[Any]:
+    """The account and every OU above it, up to the root: each level's attached policies apply."""
+    node = next(a for a in backend.accounts if a.id == account)
+    levels = [node]
+    while node.parent_id:
+        node = next(ou for ou in backend.ou if ou.id == node.parent_id)
+        levels.append(node)
+        if node.type == "ROOT":
+            break
+    return levels
+
+
+def scp_decision(account: str, action: str, resource: str, context: dict[str, Any]) -> str:
+    """``allowed``, ``explicitDeny`` or ``implicitDeny``: what the SCPs binding ``account`` say of one request."""
+    from tests.iam_eval import Request, allows, denies
+
+    backend = _organization(account)
+    if backend is None or backend.org.master_account_id == account:
+        return "allowed"  # no organization, or its management account: SCPs bind neither
+    enabled = {t["Type"] for t in _root(backend).policy_types if t.get("Status") == "ENABLED"}
+    if backend.org.feature_set != "ALL" or SCP not in enabled:
+        return "allowed"
+    request = Request(action=action, resource=resource, context=context)
+    decision = "allowed"
+    for level in _levels(backend, account):
+        documents = [json.loads(p.content) for p in level.attached_policies if p.type == SCP]
+        if any(denies(d, request) for d in documents):
+            return "explicitDeny"
+        if not any(allows(d, request) for d in documents):
+            decision = "implicitDeny"
+    return decision
+
+
+def scp_refusal(caller_session: str, action: str, decision: str) -> str:
+    """AWS's enhanced access-denied message for a request an SCP refused."""
+    why = (
+        "with an explicit deny in a service control policy"
+        if decision == "explicitDeny"
+        else f"because no service control policy allows the {action} action"
+    )
+    return f"User: {caller_session} is not authorized to perform: {action} on resource: * {why}"
+
+
+def _delegated(backend: Any, caller: str, action: str) -> bool:
+    from tests.iam_eval import Request, allows
+
+    content = DELEGATIONS.get(backend.account_id)
+    return bool(content) and bool(allows(json.loads(content), Request(action=action, resource="*", principal=caller)))
+
+
+def _organization_read(
+    operation: str, answer: Callable[[Any, dict], dict]
+) -> Callable[[RegionState, dict], dict | None]:
+    """A read AWS serves only to the management account, or to an account its delegation policy allows."""
+
+    def handler(state: RegionState, p: dict) -> dict | None:
+        backend = _organization(state.account)
+        if backend is None:
+            raise ApiError("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
+        if backend.account_id == state.account:
+            return None  # the management account: moto answers from its own state
+        if not _delegated(backend, state.caller, f"organizations:{operation}"):
+            raise ApiError("AccessDeniedException", "You don't have permissions to access this resource.")
+        return answer(backend, p)
+
+    return handler
+
+
+def _list_policies_for_target(backend: Any, p: dict) -> dict:
+    policies, _ = backend.list_policies_for_target(target_id=p["TargetId"], policy_type=p["Filter"])
+    return {"Policies": policies}
+
+
+def attach_policy(state: RegionState, p: dict) -> dict | None:
+    backend = _organization(state.account)
+    if backend is None or backend.account_id != state.account:
+        return None  # moto refuses a member itself
+    policy = backend.get_policy_by_id(p["PolicyId"])
+    enabled = {t["Type"] for t in _root(backend).policy_types if t.get("Status") == "ENABLED"}
+    if policy.type in (SCP, RCP) and (backend.org.feature_set != "ALL" or policy.type not in enabled):
+        raise ApiError("PolicyTypeNotEnabledException", f"{policy.type} is not enabled in the root")
+    return None
+
+
+def put_resource_policy(state: RegionState, p: dict) -> dict:
+    backend = _organization(state.account)
+    if backend is None or backend.account_id != state.account:
+        raise ApiError("AccessDeniedException", "only the management account sets the delegation policy")
+    DELEGATIONS[state.account] = p["Content"]
+    return describe_resource_policy(state, p)
+
+
+def describe_resource_policy(state: RegionState, p: dict) -> dict:
+    backend = _organization(state.account)
+    content = DELEGATIONS.get(backend.account_id) if backend is not None else None
+    if content is None:
+        raise ApiError("ResourcePolicyNotFoundException", "no resource policy")
+    arn = f"arn:aws:organizations::{backend.account_id}:resourcepolicy/{backend.org.id}/rp-{backend.org.id[2:10]}"
+    return {
+        "ResourcePolicy": {
+            "ResourcePolicySummary": {"Id": f"rp-{backend.org.id[2:10]}", "Arn": arn},
+            "Content": content,
+        }
+    }
+
+
+def delete_resource_policy(state: RegionState, p: dict) -> dict:
+    describe_resource_policy(state, p)
+    DELEGATIONS.pop(state.account, None)
+    return {}
+
+
+# --------------------------------------------------------------------------- what AWS evaluates for a principal
+
+
+def _identity_decision(account: str, principal: str, action: str, resource: str, context: dict) -> str:
+    """The principal's own policies (inline and attached) capped by its boundary, as moto holds them."""
+    from moto.iam.models import iam_backends
+
+    from tests.iam_eval import Request, allows, denies
+
+    iam = iam_backends[account]["aws"]
+    role = iam.get_role_by_arn(principal)
+    request = Request(action=action, resource=resource, principal=principal, context=context)
+    documents = [json.loads(d) if isinstance(d, str) else d for d in role.policies.values()]
+    documents += [_default_document(m) for m in role.managed_policies.values()]
+    boundary = (
+        [_default_document(iam.get_policy(role.permissions_boundary_arn))] if role.permissions_boundary_arn else []
+    )
+    if any(denies(d, request) for d in documents + boundary):
+        return "explicitDeny"
+    if not any(allows(d, request) for d in documents) or (boundary and not allows(boundary[0], request)):
+        return "implicitDeny"
+    return "allowed"
+
+
+def _default_document(policy: Any) -> dict:
+    document = next(v.document for v in policy.versions if v.version_id == policy.default_version_id)
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def simulate_principal_policy(state: RegionState, p: dict) -> dict:
+    from moto.iam.models import iam_backends
+
+    source = p["PolicySourceArn"]
+    account = source.split(":")[4]
+    try:
+        iam_backends[account]["aws"].get_role_by_arn(source)
+    except Exception as exc:  # moto's IAMNotFoundException
+        raise ApiError("NoSuchEntity", f"no role {source}", 404) from exc
+    context = {
+        e["ContextKeyName"]: e["ContextKeyValues"][0] if len(e["ContextKeyValues"]) == 1 else e["ContextKeyValues"]
+        for e in p.get("ContextEntries", [])
+    }
+    in_organization = _organization(account) is not None
+    results = []
+    for action in p["ActionNames"]:
+        for resource in p.get("ResourceArns") or ["*"]:
+            organizations = scp_decision(account, action, resource, context)
+            identity = _identity_decision(account, source, action, resource, context)
+            decisions = {organizations, identity}
+            decision = (
+                "explicitDeny"
+                if "explicitDeny" in decisions
+                else "allowed"
+                if decisions == {"allowed"}
+                else "implicitDeny"
+            )
+            entry: dict[str, Any] = {
+                "EvalActionName": action,
+                "EvalResourceName": resource,
+                "EvalDecision": decision,
+                "MatchedStatements": [],
+                "MissingContextValues": [],
+            }
+            if in_organization:
+                entry["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": organizations == "allowed"}
+            results.append(entry)
+    return {"EvaluationResults": results, "IsTruncated": False}
+
+
+def _session_arn(caller: str) -> str:
+    """How AWS names the caller in a refusal: the assumed-role session for a role."""
+    if ":role/" in caller:
+        account, name = caller.split(":")[4], caller.rsplit("/", 1)[-1]
+        return f"arn:aws:sts::{account}:assumed-role/{name}/audit"
+    return caller
+
+
+def _scp_context(state: RegionState, region: str) -> dict[str, str]:
+    return {"aws:RequestedRegion": region, "aws:PrincipalArn": state.caller, "aws:PrincipalAccount": state.account}
+
+
+def get_account_settings(state: RegionState, p: dict) -> dict:
+    action = "lambda:GetAccountSettings"
+    decision = scp_decision(state.account, action, "*", _scp_context(state, state.region))
+    if decision != "allowed":
+        raise ApiError("AccessDeniedException", scp_refusal(_session_arn(state.caller), action, decision), 403)
+    return {
+        "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "ConcurrentExecutions": 1000},
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+    }
+
+
+def enforce_scps(client: Any, principal: str) -> Any:
+    """Refuse every call of ``client`` that the SCPs binding ``principal``'s account refuse (as AWS would).
+
+    ``principal`` is the IAM role (or user) ARN the client acts as; global services
+    (IAM, Organizations) carry ``aws:RequestedRegion`` us-east-1.
+    """
+    from enclave.audit.common import iam_action
+
+    account = principal.split(":")[4]
+
+    def refuse(model: Any, **_: Any) -> tuple | None:
+        action = iam_action(client, model.name)
+        host = client.meta.endpoint_url.split("//", 1)[-1]
+        region = client.meta.region_name if f".{client.meta.region_name}." in host else "us-east-1"
+        context = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal, "aws:PrincipalAccount": account}
+        decision = scp_decision(account, action, "*", context)
+        if decision == "allowed":
+            return None
+        code = {"ec2": "UnauthorizedOperation", "s3": "AccessDenied"}.get(model.service_model.signing_name)
+        error = {
+            "Error": {
+                "Code": code or "AccessDeniedException",
+                "Message": scp_refusal(_session_arn(principal), action, decision),
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+        return SimpleNamespace(status_code=403, headers={}), error
+
+    client.meta.events.register("before-call", refuse, unique_id="enforce-scps")
+    return client
+
+
+HANDLERS: dict[tuple[str, str], Callable[[RegionState, dict], dict | None]] = {
+    ("organizations", "ListPoliciesForTarget"): _organization_read("ListPoliciesForTarget", _list_policies_for_target),
+    ("organizations", "ListParents"): _organization_read("ListParents", lambda b, p: b.list_parents(**p)),
+    ("organizations", "DescribePolicy"): _organization_read("DescribePolicy", lambda b, p: b.describe_policy(**p)),
+    ("organizations", "AttachPolicy"): attach_policy,
+    ("organizations", "PutResourcePolicy"): put_resource_policy,
+    ("organizations", "DescribeResourcePolicy"): describe_resource_policy,
+    ("organizations", "DeleteResourcePolicy"): delete_resource_policy,
+    ("iam", "SimulatePrincipalPolicy"): simulate_principal_policy,
+    ("lambda", "GetAccountSettings"): get_account_settings,
     ("ssm", "GetServiceSetting"): get_service_setting,
     ("ssm", "UpdateServiceSetting"): update_service_setting,
     ("ssm", "ResetServiceSetting"): reset_service_setting,
@@ -514,6 +812,17 @@ HANDLERS: dict[tuple[str, str], Callable[[RegionState, dict], dict]] = {
 # --------------------------------------------------------------------------- the hook
 
 
+def _caller(request_signer: Any, context: dict) -> tuple[str, str]:
+    """(account, IAM principal ARN) of a call: a role's sessions are the role, other credentials the account root."""
+    from moto.iam.models import get_account_id_from
+    from moto.sts.models import sts_backends
+
+    key = request_signer._credentials.get_frozen_credentials().access_key
+    account = context.get(ACCOUNT_CONTEXT_KEY) or get_account_id_from(key)
+    session = sts_backends[account]["aws"].get_assumed_role_from_access_key(key)
+    return account, session.role_arn if session is not None else f"arn:aws:iam::{account}:root"
+
+
 def _remember_params(params: dict, context: dict, **_: Any) -> None:
     # before-call sees the serialised request; the handlers want the API parameters.
     context[_PARAMS_KEY] = params
@@ -523,14 +832,14 @@ def _answer(model: Any, request_signer: Any, context: dict, **_: Any) -> tuple |
     handler = HANDLERS.get((model.service_model.service_name, model.name))
     if not _ACTIVE or handler is None:
         return None
-    account = context.get(ACCOUNT_CONTEXT_KEY)
-    if account is None:
-        from moto.iam.models import get_account_id_from
-
-        account = get_account_id_from(request_signer._credentials.get_frozen_credentials().access_key)
+    account, caller = _caller(request_signer, context)
     state = _state(account, context["client_region"])
+    state.caller = caller
     try:
-        body = copy.deepcopy(handler(state, copy.deepcopy(context.get(_PARAMS_KEY, {}))))
+        answered = handler(state, copy.deepcopy(context.get(_PARAMS_KEY, {})))
+        if answered is None:
+            return None  # AWS would answer as moto does: let moto
+        body = copy.deepcopy(answered)
     except ApiError as err:
         error = {
             "Error": {"Code": err.code, "Message": err.message},

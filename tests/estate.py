@@ -20,10 +20,12 @@ answered by ``tests.aws_unmodelled``, imported first so every client has it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.loaders
@@ -32,6 +34,7 @@ import moto.core.responses
 import moto.core.utils
 import moto.kms.models
 import moto.kms.utils
+import moto.organizations.utils
 from moto import mock_aws
 
 from components.account_guardrails import SSM_PUBLIC_SHARING_SETTING
@@ -43,6 +46,7 @@ from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
 from components.regional_storage import data_bucket_policy, log_bucket_policy
 from components.security_gates import (
+    auditor_boundary_policy,
     auditor_trust_policy,
     permissions_boundary_policy,
     staff_access_trust_policy,
@@ -55,6 +59,9 @@ from components.transfer_export import (
     export_key_policy,
     export_resource_names,
 )
+from guardrails.config import SITE_PROGRAM_DIR, GuardrailsConfig, guardrails_config_from_mapping, read_site_stack_values
+from guardrails.organization_guardrails import policy_documents
+from guardrails.service_control import compact_json
 from tests import aws_unmodelled  # noqa: I001  (before any boto3 session exists: it hooks every client)
 
 FAKE_CREDENTIALS = {
@@ -90,6 +97,28 @@ class AccountSession:
         client = _SHARED.client(service, region_name=region_name or self.region_name, **_lower(FAKE_CREDENTIALS))
         client.meta.events.register("before-sign", functools.partial(_pin_account, self.account))
         client.meta.events.register("before-parameter-build", functools.partial(_pin_context, self.account))
+        return client
+
+
+class Answering(AccountSession):
+    """An ``AccountSession`` whose clients answer some calls themselves (AWS refusing them, for instance).
+
+    Each rule is (service, region or None for any, botocore event such as
+    ``before-call.s3.GetBucketReplication``, the handler that answers it).
+    """
+
+    def __init__(self, region: str, account: str, *rules: tuple[str, str | None, str, Any]):
+        super().__init__(region, account)
+        self.rules = rules
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        region = region_name or self.region_name
+        answers = [(event, answer) for s, r, event, answer in self.rules if s == service and r in (None, region)]
+        if not answers:
+            return super().client(service, region_name)
+        client = self.new_client(service, region_name)
+        for event, answer in answers:
+            client.meta.events.register(event, answer)
         return client
 
 
@@ -206,6 +235,10 @@ class Estate:
     """Ids of the DNS Firewall: allowed and blocked domain lists, rule group, association."""
     export_key_arn: str
     """The operator-held export key (alias ``enclave-<site>-export``)."""
+    guardrails: GuardrailsConfig
+    """The site's guardrails stack config (``guardrails/Pulumi.<stack>.yaml``), for this config."""
+    policy_ids: dict[str, str]
+    """Organizations policy id of each guardrail, by name (``enclave-<site>-<name>``)."""
     buckets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -216,9 +249,26 @@ class Estate:
     def client(self, service: str, operator: bool = False, region: str | None = None) -> Any:
         return (self.operator if operator else self.data).client(service, region)
 
+    @property
+    def management(self) -> AccountSession:
+        """The organization's management account (the operator runs the guardrails from it)."""
+        return AccountSession(self.cfg.region, self.guardrails.management_account_id)
 
-def build_estate(cfg: SiteConfig) -> Estate:
-    """Create the compliant site in moto; call inside ``mock_aws``."""
+
+def guardrails_for(cfg: SiteConfig) -> GuardrailsConfig:
+    """The guardrails stack config of ``cfg``'s site, read as the guardrails project reads it, for ``cfg`` itself."""
+    stack = cfg.site
+    values = read_site_stack_values(stack, SITE_PROGRAM_DIR / "guardrails")
+    return dataclasses.replace(guardrails_config_from_mapping(values, read_site_stack_values(stack)), site=cfg)
+
+
+def build_estate(cfg: SiteConfig, *, delegated: bool = True, feature_set: str = "ALL") -> Estate:
+    """Create the compliant site in moto; call inside ``mock_aws``.
+
+    The data account is a member of the guardrails' organization with the site's
+    SCPs and RCPs attached; ``delegated``: the management account's delegation
+    policy lets the data account read them (else AWS shows them to nobody inside).
+    """
     data = session_for(cfg, cfg.deployment_role_arn)
     operator = session_for(cfg, cfg.operator_role_arn)
     key_arn = _create_key(cfg, operator, operator_key_policy(cfg), cfg.key_alias)
@@ -232,6 +282,8 @@ def build_estate(cfg: SiteConfig) -> Estate:
     firewall = _create_dns_firewall(cfg, data, vpc_id)
     _block_account_level(cfg, data)
     boundary_arn = _create_roles(cfg, data, key_arn)
+    guardrails = guardrails_for(cfg)
+    policy_ids = _create_organization(cfg, guardrails, delegated, feature_set)
     sm = data.client("secretsmanager")
     secret_arn = sm.create_secret(
         Name=f"{cfg.name_prefix}-pseudonym-pepper", KmsKeyId=key_arn, SecretBinary=b"\x00" * 32
@@ -255,8 +307,82 @@ def build_estate(cfg: SiteConfig) -> Estate:
         flow_log_id=flow_log_id,
         firewall=firewall,
         export_key_arn=export_key_arn,
+        guardrails=guardrails,
+        policy_ids=policy_ids,
         buckets=buckets,
     )
+
+
+PIPELINE_PROVIDER = "token.actions.githubusercontent.com"
+
+
+def pipeline_trust(cfg: SiteConfig) -> dict:
+    """The deployment role's trust: the reviewed pipeline's web identity (its protected branch), from outside."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReviewedPipelineOnly",
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{cfg.data_account_id}:oidc-provider/{PIPELINE_PROVIDER}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{PIPELINE_PROVIDER}:aud": "sts.amazonaws.com",
+                        f"{PIPELINE_PROVIDER}:sub": "repo:platform/eu-data-enclave:ref:refs/heads/main",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def delegation_policy(cfg: SiteConfig) -> dict:
+    """The management account's resource-based delegation policy: the data account may read the guardrails."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AuditorReadsTheGuardrails",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{cfg.data_account_id}:root"},
+                "Action": [
+                    "organizations:DescribeOrganization",
+                    "organizations:DescribePolicy",
+                    "organizations:ListParents",
+                    "organizations:ListPoliciesForTarget",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def _create_organization(cfg: SiteConfig, guardrails: GuardrailsConfig, delegated: bool, feature_set: str) -> dict:
+    """The organization, the data account in it, and the guardrails program's policies attached to it.
+
+    AWS assigns the organization's and a new account's ids; moto draws random
+    ones, so the estate pins them to the ids the stack configs record.
+    """
+    orgs = AccountSession(cfg.region, guardrails.management_account_id).client("organizations")
+    with mock.patch.object(moto.organizations.utils, "make_random_org_id", lambda: guardrails.organization_id):
+        orgs.create_organization(FeatureSet=feature_set)
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    if feature_set == "ALL":
+        for kind in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+            orgs.enable_policy_type(RootId=root, PolicyType=kind)
+    with mock.patch.object(moto.organizations.utils, "make_random_account_id", lambda: cfg.data_account_id):
+        orgs.create_account(AccountName=f"{cfg.name_prefix}-data", Email=f"{cfg.name_prefix}-data@operator.example")
+    ids = {}
+    for name, (kind, description, document) in policy_documents(cfg).items():
+        ids[name] = orgs.create_policy(Name=name, Type=kind, Description=description, Content=compact_json(document))[
+            "Policy"
+        ]["PolicySummary"]["Id"]
+        if feature_set == "ALL":  # AWS refuses an SCP or RCP attachment otherwise
+            orgs.attach_policy(PolicyId=ids[name], TargetId=guardrails.target_id)
+    if delegated:
+        orgs.put_resource_policy(Content=json.dumps(delegation_policy(cfg)))
+    return ids
 
 
 def _create_key(cfg: SiteConfig, operator: AccountSession, policy: dict, alias: str) -> str:
@@ -487,19 +613,25 @@ def _block_account_level(cfg: SiteConfig, data: AccountSession) -> None:
 
 def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str) -> str:
     iam = data.client("iam")
-    boundary_arn = iam.create_policy(
-        PolicyName=f"{cfg.name_prefix}-boundary",
-        PolicyDocument=json.dumps(permissions_boundary_policy(cfg, key_arn)),
-    )["Policy"]["Arn"]
+    boundaries = {
+        suffix: iam.create_policy(
+            PolicyName=f"{cfg.name_prefix}-{suffix}", PolicyDocument=json.dumps(document(cfg, key_arn))
+        )["Policy"]["Arn"]
+        for suffix, document in (
+            ("boundary", permissions_boundary_policy),
+            ("auditor-boundary", auditor_boundary_policy),
+        )
+    }
     for role, trust in ROLE_TRUST.items():
         iam.create_role(
             RoleName=cfg.role_name(role),
             AssumeRolePolicyDocument=json.dumps(trust(cfg)),
-            PermissionsBoundary=boundary_arn,
+            PermissionsBoundary=boundaries["auditor-boundary" if role == "auditor" else "boundary"],
             MaxSessionDuration=3600,
         )
-    # The account's other roles: the deployment role and the approved staff's own roles,
-    # which people of the data account assume (in AWS typically through SSO).
+    # The account's other roles: the deployment role, which only the reviewed pipeline reaches
+    # (from outside), and the approved staff's own roles, which people of the data account
+    # assume (in AWS typically through SSO).
     account_only = {
         "Version": "2012-10-17",
         "Statement": [
@@ -510,9 +642,12 @@ def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str) -> str:
             }
         ],
     }
-    for arn in (cfg.deployment_role_arn, *cfg.staff_principals):
+    iam.create_role(
+        RoleName=cfg.deployment_role_arn.split("/")[-1], AssumeRolePolicyDocument=json.dumps(pipeline_trust(cfg))
+    )
+    for arn in cfg.staff_principals:
         iam.create_role(RoleName=arn.split("/")[-1], AssumeRolePolicyDocument=json.dumps(account_only))
-    return boundary_arn
+    return boundaries["boundary"]
 
 
 def apply_program_documents(estate: Estate, run: Any) -> list[str]:
@@ -635,9 +770,15 @@ def _cached_private_key(key_spec: str) -> Any:
 
 def audit(estate: Estate, **kwargs: Any) -> list:
     """Every check against the estate, key policies read as the operator (``--operator-profile``)."""
+    return audit_as(estate, estate.data, **kwargs)
+
+
+def audit_as(estate: Estate, session: Any, **kwargs: Any) -> list:
+    """Every check with ``session``'s credentials for the data account (the estate's guardrails config)."""
     from enclave.audit.checks import run_checks
 
-    return run_checks(estate.cfg, estate.data, estate.cfg.data_account_id, estate.operator, **kwargs)
+    kwargs.setdefault("guardrails", estate.guardrails)
+    return run_checks(estate.cfg, session, estate.cfg.data_account_id, estate.operator, **kwargs)
 
 
 def failing(results: list) -> dict[str, list[list[str]]]:
@@ -677,3 +818,13 @@ def access_denied(**_: Any) -> tuple:
 
     body = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
     return SimpleNamespace(status_code=403, headers={}), body
+
+
+def denied_by_scp(model: Any, **_: Any) -> tuple:
+    """A ``before-call`` answer: a service control policy refusing the call, in AWS's enhanced message."""
+    from types import SimpleNamespace
+
+    action = f"{model.service_model.signing_name}:{model.name}"
+    message = aws_unmodelled.scp_refusal("arn:aws:sts::111111111111:assumed-role/auditor/audit", action, "explicitDeny")
+    body = {"Error": {"Code": "AccessDeniedException", "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    return SimpleNamespace(status_code=400, headers={}), body

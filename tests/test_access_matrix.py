@@ -2,8 +2,8 @@
 
 Each cell is proved by asserting on the exact statements and conditions that
 decide it, in every document AWS would evaluate for that request: the caller's
-trust and identity policies, the permissions boundary, the bucket, key, secret
-and endpoint policies. The deployment role's row is also decided by the small
+trust and identity policies, its permissions boundary (the data roles' or the
+auditor's), the bucket, key, secret and endpoint policies. The deployment role's row is also decided by the small
 evaluator in ``tests/iam_eval.py`` (its identity policy is not the program's,
 so only the resource policies can be read for it). AWS's own evaluation
 (explicit deny wins; cross-account KMS needs both the key policy and the
@@ -92,6 +92,8 @@ class Docs:
 
     cfg: SiteConfig
     boundary: dict
+    """The data roles' boundary (workload, staff-access)."""
+    auditor_boundary: dict
     workload_trust: dict
     workload: dict
     staff_trust: dict
@@ -127,6 +129,7 @@ def build_docs(stack: str) -> Docs:
     return Docs(
         cfg=cfg,
         boundary=gates.permissions_boundary_policy(cfg, KEY_ARN),
+        auditor_boundary=gates.auditor_boundary_policy(cfg, KEY_ARN),
         workload_trust=gates.workload_trust_policy(cfg),
         workload=gates.workload_policy(cfg, KEY_ARN, ENDPOINT_ID),
         staff_trust=gates.staff_access_trust_policy(cfg),
@@ -301,6 +304,8 @@ def test_staff_with_grant_decrypt(docs):
 def test_staff_with_grant_read_logs(docs):
     assert not allows(docs.staff, "s3:GetObject", docs.log_objects)
     assert not allows(docs.staff, "s3:ListBucket", docs.cfg.bucket_arn("audit-logs"))
+    # Nor could a later inline policy grant it: the data roles' boundary leaves no room for logs.
+    assert not allows(docs.boundary, "s3:GetObject", docs.log_objects)
 
 
 # --------------------------------------------------------------------------- staff without a grant in force
@@ -427,9 +432,15 @@ def test_workload_read_logs(docs):
 
 
 def test_auditor_read_data(docs):
-    deny = stmt(docs.auditor, "DenyUserDataObjects")
-    assert deny["Effect"] == "Deny" and covers(deny["Action"], "s3:GetObject")
-    assert covers(deny["Action"], "s3:GetObjectVersion") and deny["Resource"] == docs.data_objects
+    for doc in (docs.auditor, docs.auditor_boundary):
+        deny = stmt(doc, "DenyUserDataObjects")
+        assert deny["Effect"] == "Deny" and covers(deny["Action"], "s3:GetObject")
+        assert covers(deny["Action"], "s3:GetObjectVersion") and covers(deny["Resource"], docs.data_objects)
+        assert covers(deny["Resource"], f"{docs.cfg.bucket_arn('exports')}/*"), "exports are user data too"
+        # The pepper neither: a secret's value is never configuration.
+        assert stmt(doc, "DenySecretValues")["Action"] == "secretsmanager:GetSecretValue"
+    # Its boundary grants no object but the audit log's, whatever its policy says.
+    assert not allows(docs.auditor_boundary, "s3:GetObject", docs.data_objects)
     # And the key would refuse anyway: the auditor decrypts only under the trail's
     # encryption context, which user-data objects never carry.
     key = stmt(docs.key, "AuditorDecryptsTrailLogsOnly")["Condition"]["StringEquals"]
@@ -441,15 +452,20 @@ def test_auditor_read_data(docs):
 
 def test_auditor_write_data(docs):
     assert not allows(docs.auditor, "s3:PutObject", docs.data_objects)
+    assert not allows(docs.auditor_boundary, "s3:PutObject", docs.data_objects)
     assert docs.cfg.role_arn("auditor") not in key_users(docs, "kms:GenerateDataKey")
 
 
 def test_auditor_change_replication_or_bucket_policy(docs):
-    assert_change_denied(docs, docs.auditor)
-    read_only = ("Get", "List", "Describe", "LookupEvents", "Decrypt")
-    for s in docs.auditor["Statement"]:
-        if s["Effect"] == "Allow":
-            assert all(a.split(":")[1].startswith(read_only) for a in listed(s["Action"])), s["Sid"]
+    assert_change_denied(docs, None)
+    for action in CHANGE_ACTIONS:
+        assert not allows(docs.auditor, action, docs.cfg.bucket_arn("user-data")), action
+    # Its boundary allows reads only, so no later grant can make it change anything.
+    read_only = ("Get", "List", "Describe", "LookupEvents", "Decrypt", "SimulatePrincipalPolicy")
+    for doc in (docs.auditor, docs.auditor_boundary):
+        for s in doc["Statement"]:
+            if s["Effect"] == "Allow":
+                assert all(a.split(":")[1].startswith(read_only) for a in listed(s["Action"])), s["Sid"]
 
 
 def test_auditor_decrypt(docs):
@@ -461,9 +477,13 @@ def test_auditor_decrypt(docs):
     # Flow logs sit in the audit bucket without a trail context: readable, and nothing else is.
     allow_bucket = stmt(docs.auditor, "DecryptAuditBucketObjects")
     assert allow_bucket["Condition"]["StringLike"] == {s3_context: audit_objects}
-    deny = stmt(docs.auditor, "DenyDecryptOutsideAuditLogs")
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Null": {context: "true"}, "StringNotLike": {s3_context: audit_objects}}
+    for doc in (docs.auditor, docs.auditor_boundary):
+        deny = stmt(doc, "DenyDecryptOutsideAuditLogs")
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Null": {context: "true"}, "StringNotLike": {s3_context: audit_objects}}
+    # The boundary's decrypts are the policy's, word for word: nothing more under a later grant.
+    for sid in ("DecryptCloudTrailLogFilesOnly", "DecryptAuditBucketObjects"):
+        assert stmt(docs.auditor_boundary, sid) == stmt(docs.auditor, sid), sid
     key = stmt(docs.key, "AuditorDecryptsTrailLogsOnly")
     assert key["Action"] == "kms:Decrypt"
     assert key["Condition"]["StringEquals"][context] == docs.cfg.trail_arn
@@ -479,7 +499,8 @@ def test_auditor_read_logs(docs):
     assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": docs.cfg.auditor_external_id}}
     assert allows(docs.auditor, "s3:GetObject", docs.log_objects)
     assert allows(docs.auditor, "s3:ListBucket", docs.cfg.bucket_arn("audit-logs"))
-    assert allows(docs.boundary, "s3:GetObject", docs.log_objects)
+    assert allows(docs.auditor_boundary, "s3:GetObject", docs.log_objects)
+    assert allows(docs.auditor_boundary, "s3:ListBucket", docs.cfg.bucket_arn("audit-logs"))
     # The audit bucket denies reads only over plain HTTP.
     for s in docs.audit_bucket["Statement"]:
         if s["Effect"] == "Deny" and covers(s["Action"], "s3:GetObject"):
@@ -566,7 +587,16 @@ def _foreign_principals(doc: dict) -> set[str]:
 
 def _recipient_reaches_nothing_else(docs: Docs) -> None:
     """Outside the export bucket and key the recipient is named nowhere; inside, only Get and List are left to it."""
-    for name in ("data_bucket", "audit_bucket", "key", "secret", "boundary", "staff_trust", "auditor_trust"):
+    for name in (
+        "data_bucket",
+        "audit_bucket",
+        "key",
+        "secret",
+        "boundary",
+        "auditor_boundary",
+        "staff_trust",
+        "auditor_trust",
+    ):
         assert RECIPIENT not in json.dumps(getattr(docs, name)), f"{name} names the recipient"
     only = stmt(docs.export_bucket, "RecipientsOnlyReadAndList")
     assert only["Effect"] == "Deny" and only["NotAction"] == ["s3:GetObject", "s3:ListBucket"]

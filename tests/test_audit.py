@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 from components.config import ACCESS_TICKET_TAG
+from components.security_gates import ANY_REGION_READ_ACTIONS, INVENTORY_READ_ACTIONS
 from enclave.audit import report as rep
 from enclave.audit import trail
 from enclave.audit.checks import (
@@ -20,13 +21,14 @@ from enclave.audit.checks import (
     granted_as,
     run_checks,
 )
-from enclave.audit.common import iam_action
+from enclave.audit.policy import wildcard_match
 from enclave.cli import UsageError, main
 from tests.conftest import stack_config
 from tests.estate import (
     FAKE_CREDENTIALS,
     NEAR_REGIONS,
     AccountSession,
+    Answering,
     access_denied,
     apply_program_documents,
     assert_fails_exactly,
@@ -38,8 +40,7 @@ from tests.estate import (
     failing,
     staff_trust,
 )
-
-READ_ONLY = re.compile(r"^(Get|List|Describe|Head)[A-Z]")
+from tests.recording import READ_ONLY, Call, Recording, writes
 
 aws_env = pytest.fixture(aws_environment)
 
@@ -80,33 +81,30 @@ def test_the_programs_own_documents_pass_the_audit(estate, program_run):
 
 
 def test_audit_makes_only_read_only_calls(estate):
-    calls: list[tuple] = []
-
-    class Recording(AccountSession):
-        def client(self, service, region_name=None):
-            client = self.new_client(service, region_name)
-            # before-parameter-build fires for every call, before anything can answer it.
-            client.meta.events.register(
-                "before-parameter-build", lambda model, **_: calls.append((client, model.name)), unique_id="record"
-            )
-            return client
-
+    calls: list[Call] = []
     # A key in another region: its aliases tell AWS managed keys apart (a conditional call).
     cfg = estate.cfg
     estate.client("kms", region="us-east-1").create_key()
-    data = Recording(cfg.region, estate.data.account)
-    operator = Recording(cfg.region, estate.operator.account)
+    data = Recording(cfg.region, estate.data.account, calls)
+    operator = Recording(cfg.region, estate.operator.account, calls)
     # One other region exercises every inventory call (the compliant test sweeps them all).
-    run_checks(cfg, data, cfg.data_account_id, operator, other_regions=NEAR_REGIONS)
+    run_checks(cfg, data, cfg.data_account_id, operator, other_regions=NEAR_REGIONS, guardrails=estate.guardrails)
     assert calls, "no AWS call was recorded"
-    assert [name for _, name in calls if not READ_ONLY.match(name)] == []
+    assert writes(calls) == []
     # The permissions documented for the auditor role are exactly the ones used, and the
     # grants the role needs follow from them (tests/test_security_gates.py checks the role has them).
     # sts:GetCallerIdentity needs no permission (AWS answers it even under an explicit deny).
-    used = {iam_action(client, name) for client, name in calls} - {"sts:GetCallerIdentity"}
+    used = {c.action for c in calls} - {"sts:GetCallerIdentity"}
     assert sorted(used) == sorted(ACTIONS_USED)
     assert set(PENDING_PERMISSIONS) <= used
     assert sorted({granted_as(a) for a in used - set(PENDING_PERMISSIONS)}) == sorted(REQUIRED_PERMISSIONS)
+    # Outside the site's region the audit calls exactly what the auditor's boundary exempts from its
+    # region deny: the inventory, the Multi-Region Access Point listing, IAM and Organizations.
+    elsewhere = {c.action for c in calls if c.requested_region != cfg.region} - {"sts:GetCallerIdentity"}
+    assert all(any(wildcard_match(p, a) for p in ANY_REGION_READ_ACTIONS) for a in elsewhere), elsewhere
+    exact = {p for p in ANY_REGION_READ_ACTIONS if "*" not in p}
+    assert exact <= elsewhere, exact - elsewhere
+    assert {c.action for c in calls if c.requested_region == cfg.region} & exact <= set(INVENTORY_READ_ACTIONS)
 
 
 @pytest.mark.parametrize("pattern", READ_PATTERNS)
@@ -462,13 +460,9 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
 
 
 def test_access_denied_names_the_call_the_permission_and_the_resource(estate):
-    class Denying(AccountSession):
-        def client(self, service, region_name=None):
-            client = self.new_client(service, region_name)
-            client.meta.events.register("before-call.s3.GetBucketReplication", access_denied, unique_id="deny")
-            return client
-
-    data = Denying(estate.cfg.region, estate.data.account)
+    data = Answering(
+        estate.cfg.region, estate.data.account, ("s3", None, "before-call.s3.GetBucketReplication", access_denied)
+    )
     with pytest.raises(UsageError) as err:
         run_checks(estate.cfg, data, estate.cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
     message = str(err.value)
@@ -518,6 +512,25 @@ def test_markdown_puts_failures_first_with_how_to_fix(estate):
     assert "FAILED: " in md
 
 
+def test_an_unverified_result_is_not_a_pass_and_comes_after_the_failures():
+    from enclave.audit.base import Result
+
+    def result(check_id, status):
+        return Result(check_id, status, ["r"], "expected", "found", "fix")
+
+    only_unverified = _report([result("trail-logging", "pass"), result("guardrails-attached", "unverified")])
+    assert not rep.passed(only_unverified)  # the audit exits 1
+    assert "NOT PROVEN: 1 of 2 checks passed, 0 failed, 1 unverified" in rep.to_text(only_unverified)
+    assert only_unverified["summary"]["unverified_checks"] == ["guardrails-attached"]
+    both = _report([result("guardrails-attached", "unverified"), result("trail-logging", "fail")])
+    lines = rep.to_text(both).splitlines()
+    assert lines[1].startswith("FAIL  trail-logging") and lines[2].startswith("UNVERIFIED  guardrails-attached")
+    assert lines[-2].startswith("FAILED: ")
+    markdown = rep.to_markdown(both)
+    assert markdown.index("## Failures and how to fix them") < markdown.index("## Not verified, and what would make")
+    assert rep.passed(_report([result("trail-logging", "pass")]))
+
+
 def test_text_lists_one_line_per_result_failures_first(estate):
     _mfa_removed(estate)
     report = _report(audit(estate, other_regions=NEAR_REGIONS))
@@ -559,11 +572,12 @@ def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, t
     assert code == 0, stdout
     report = json.loads(stdout)  # nothing but the report on stdout
     assert rep.verify(report)
-    assert report["summary"]["failed"] == 0
+    assert report["summary"]["failed"] == report["summary"]["unverified"] == 0
+    assert report["format"] == "enclave-audit/2" and report["grants"] == []  # the shipped stack declares none
     # Progress on stderr: one line per family, then one per other region.
     progress = captured.err.splitlines()
-    assert progress[0] == "audit: checking buckets and access points (1/9)"
-    assert "audit: checking other regions (9/9)" in progress
+    assert progress[0] == "audit: checking buckets and access points (1/10)"
+    assert "audit: checking other regions (9/10)" in progress and progress[-1] == "audit: checking guardrails (10/10)"
     assert any(re.fullmatch(r"audit: regions: us-east-1 \(\d+/\d+\)", line) for line in progress)
     assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])
@@ -671,16 +685,22 @@ def test_reports_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert (tmp_path / "report.json").read_text() == "old json\n"
 
 
+IAM_MANAGED_POLICY_LIMIT = 6144
+IAM_ROLE_INLINE_LIMIT = 10240
+
+
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
 def test_the_auditors_grants_fit_iams_policy_size_limits(stack, program_run):
-    # The audit's reads live in the auditor's inline policy and in the permissions
-    # boundary: IAM refuses a managed policy over 6,144 characters and a role's inline
-    # policies over 10,240 (whitespace not counted), and pulumi up would fail.
+    # IAM refuses a managed policy (each boundary) over 6,144 characters and a role's
+    # inline policies over 10,240 (whitespace not counted): pulumi up would fail.
     run = program_run(stack)
-    (boundary,) = run.of_type("aws:iam/policy:Policy")
-    assert len(re.sub(r"\s", "", boundary.inputs["policy"])) <= 6144, boundary.urn
+    sizes = {r.inputs["name"]: len(re.sub(r"\s", "", r.inputs["policy"])) for r in run.of_type("aws:iam/policy:Policy")}
+    assert set(sizes) == {f"enclave-{stack}-boundary", f"enclave-{stack}-auditor-boundary"}
+    assert all(size <= IAM_MANAGED_POLICY_LIMIT for size in sizes.values()), sizes
+    # The data roles' boundary no longer carries the auditor's reads: it has room to grow.
+    assert sizes[f"enclave-{stack}-boundary"] <= IAM_MANAGED_POLICY_LIMIT - 2000, sizes
     (auditor,) = [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"].endswith("-auditor")]
-    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= 10240, auditor.urn
+    assert len(re.sub(r"\s", "", auditor.inputs["policy"])) <= IAM_ROLE_INLINE_LIMIT, auditor.urn
 
 
 def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_config):
@@ -697,3 +717,115 @@ def test_pending_permissions_are_exactly_those_the_auditor_role_lacks(dublin_con
 
     assert [a for a in PENDING_PERMISSIONS if granted(a)] == []
     assert [a for a in ACTIONS_USED if a not in PENDING_PERMISSIONS and not granted(a)] == []
+
+
+# --------------------------------------------------------------------------- the grants in force
+
+
+def test_the_report_lists_the_grants_in_force_and_flags_expired_statements(aws_env):
+    """At a fixed clock: each grant the live documents carry, with who, ticket, window and time left; a
+    statement whose grant expired but that no deploy has dropped yet is flagged; a declared grant no
+    document carries is listed as not deployed. All formats carry them."""
+    from components.grants import staff_trust_statement
+    from enclave.audit import grants
+    from enclave.audit.checks import run_audit
+    from tests.grants_fixture import AT, config_with, staff_grant, transfer_grant
+
+    expired = staff_grant(ticket="PRIV-1000", notBefore="2026-05-03T08:00:00Z", notAfter="2026-05-03T16:00:00Z")
+    later = transfer_grant(ticket="XFER-78", prefix="exports/acme-labs/", notBefore="2026-05-10T00:00:00Z")
+    cfg = config_with(staff=[staff_grant(), expired], transfers=[transfer_grant(), later])
+    estate = build_estate(cfg)
+    # Deployed on May 3rd, before PRIV-1000 expired; the export bucket's policy is from before XFER-78.
+    trust = staff_trust(cfg)
+    trust["Statement"].append(staff_trust_statement(cfg.staff_access_grants[1], cfg.region))
+    estate.client("iam").update_assume_role_policy(
+        RoleName=cfg.role_name("staff-access"), PolicyDocument=json.dumps(trust)
+    )
+    policy = json.loads(estate.client("s3").get_bucket_policy(Bucket=estate.buckets["exports"])["Policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if not s.get("Sid", "").startswith("TransferXFER78")]
+    estate.client("s3").put_bucket_policy(Bucket=estate.buckets["exports"], Policy=json.dumps(policy))
+
+    run = run_audit(
+        cfg,
+        estate.data,
+        cfg.data_account_id,
+        estate.operator,
+        now=AT,
+        other_regions=NEAR_REGIONS,
+        guardrails=estate.guardrails,
+    )
+    listed = {(g["kind"], g["ticket"]): g for g in grants.listing(run)}
+    assert set(listed) == {
+        ("staff", "PRIV-1234"),
+        ("staff", "PRIV-1000"),
+        ("transfer", "XFER-77"),
+        ("transfer", "XFER-78"),
+    }
+    staff = listed["staff", "PRIV-1234"]
+    assert (staff["state"], staff["when"], staff["principal"]) == (
+        "in force",
+        "7h 0m left",
+        "arn:aws:iam::111111111111:role/trust-and-safety-oncall",
+    )
+    assert (staff["not_before"], staff["not_after"]) == ("2026-05-04T08:00:00Z", "2026-05-04T16:00:00Z")
+    assert staff["document"] == cfg.role_arn("staff-access") and staff["declared"]
+    old = listed["staff", "PRIV-1000"]
+    assert (old["state"], old["when"]) == ("expired", "expired 17h 0m ago")
+    assert "still in the document" in old["note"] and "next pulumi up drops it" in old["note"]
+    transfer = listed["transfer", "XFER-77"]
+    assert (transfer["state"], transfer["when"], transfer["prefix"]) == (
+        "in force",
+        "26d 15h left",
+        "exports/acme-research/",
+    )
+    assert transfer["principal"] == "arn:aws:iam::999999999999:root"
+    assert transfer["document"] == cfg.bucket_arn("exports")
+    assert listed["transfer", "XFER-78"]["state"] == "not deployed"
+    # The expired statement is inert, and explained by its (expired) declaration: no check fails for it.
+    failed = failing(run.results)
+    assert not {"iam-role-trust-site-only", "iam-role-trust-conditions", "s3-policy-site-only"} & set(failed)
+
+    report = rep.build(
+        stack="dublin",
+        site="dublin",
+        account=cfg.data_account_id,
+        region=cfg.region,
+        operator=cfg.operator_account_id,
+        timestamp="2026-05-04T09:00:00Z",
+        results=run.results,
+        grants=grants.listing(run),
+    )
+    assert rep.verify(report) and json.loads(rep.to_json(report))["grants"] == report["grants"]
+    text = rep.to_text(report)
+    assert (
+        "GRANT  staff grant PRIV-1000 for arn:aws:iam::111111111111:role/trust-and-safety-oncall, "
+        "2026-05-03T08:00:00Z to 2026-05-03T16:00:00Z: EXPIRED (expired 17h 0m ago); still in the document"
+    ) in text
+    assert "GRANT  transfer grant XFER-77 for account 999999999999 under exports/acme-research/" in text
+    markdown = rep.to_markdown(report)
+    section = markdown[markdown.index("## Grants in the live documents") : markdown.index("## Checks")]
+    assert "**EXPIRED**" in section and "**NOT DEPLOYED**" in section and "26d 15h left" in section
+
+
+def test_a_site_without_grants_says_nobody_may_reach_the_data(plain_estate):
+    from enclave.audit import grants
+    from enclave.audit.checks import run_audit
+
+    cfg = plain_estate.cfg
+    run = run_audit(
+        cfg,
+        plain_estate.data,
+        cfg.data_account_id,
+        plain_estate.operator,
+        other_regions=NEAR_REGIONS,
+        guardrails=plain_estate.guardrails,
+    )
+    assert grants.listing(run) == []
+    report = _report(run.results)
+    report = rep.build(
+        **{k: report[k] for k in ("stack", "site", "account", "region", "timestamp")},
+        operator=report["operator_account"],
+        results=run.results,
+        grants=[],
+    )
+    assert "None: nobody may assume the staff-access role" in rep.to_markdown(report)

@@ -18,14 +18,14 @@ import moto.cloudtrail.models
 import moto.ec2.models
 import pytest
 
-from enclave.audit.checks import run_checks
 from tests.conftest import stack_config
 from tests.estate import (
     NEAR_REGIONS,
-    AccountSession,
+    Answering,
     access_denied,
     assert_fails_exactly,
     audit,
+    audit_as,
     aws_environment,
     build_estate,
     config_with_grants,
@@ -385,15 +385,43 @@ def _workload_trusts_lambda(e):
     return _trust(e, "workload", add)
 
 
-def _boundary_version(e, change) -> str:
+def _boundary_version(e, change, arn: str | None = None) -> str:
     iam = e.client("iam")
-    policy = iam.get_policy(PolicyArn=e.boundary_arn)["Policy"]
-    doc = iam.get_policy_version(PolicyArn=e.boundary_arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"][
-        "Document"
-    ]
+    arn = arn or e.boundary_arn
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
     change(doc)
-    iam.create_policy_version(PolicyArn=e.boundary_arn, PolicyDocument=json.dumps(doc), SetAsDefault=True)
-    return e.boundary_arn
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(doc), SetAsDefault=True)
+    return arn
+
+
+def _auditor_boundary(e) -> str:
+    return e.boundary_arn.replace("-boundary", "-auditor-boundary")
+
+
+def _auditor_boundary_reads_user_data(e):
+    def allow(doc):
+        doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyUserDataObjects"]
+        doc["Statement"].append(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{e.cfg.bucket_arn('user-data')}/*"}
+        )
+
+    return _boundary_version(e, allow, _auditor_boundary(e))
+
+
+def _auditor_boundary_acts_anywhere(e):
+    def everywhere(doc):
+        doc["Statement"] = [s for s in doc["Statement"] if not s.get("Sid", "").startswith("DenyOutsideSiteRegion")]
+
+    return _boundary_version(e, everywhere, _auditor_boundary(e))
+
+
+def _auditor_under_the_data_boundary(e):
+    # The data roles' boundary allows user data objects: the auditor would be capped by it instead.
+    e.client("iam").put_role_permissions_boundary(
+        RoleName=e.cfg.role_name("auditor"), PermissionsBoundary=e.boundary_arn
+    )
+    return e.cfg.role_arn("auditor")
 
 
 def _boundary_region_deny_removed(e):
@@ -469,6 +497,9 @@ ROLE_DRIFTS = [
     ("boundary region deny exempts S3", _boundary_region_deny_exempts_s3, {"iam-boundary-document"}),
     ("boundary lets replication through", _boundary_replication_allowed, {"iam-boundary-document"}),
     ("boundary allows *", _boundary_allows_everything, {"iam-boundary-document"}),
+    ("auditor boundary lets user data through", _auditor_boundary_reads_user_data, {"iam-boundary-document"}),
+    ("auditor boundary loses its region deny", _auditor_boundary_acts_anywhere, {"iam-boundary-document"}),
+    ("auditor under the data roles' boundary", _auditor_under_the_data_boundary, {"iam-role-boundary"}),
     ("another role trusts the workload's sessions", _role_trusting_a_workload_session, {"iam-account-role-trust"}),
     ("another role trusts everyone", _role_trusting_everyone, {"iam-account-role-trust"}),
 ]
@@ -997,17 +1028,10 @@ def test_a_trail_delivery_error_fails_delivery(estate, monkeypatch):
 
 
 def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate):
-    class DenyingInUsEast1(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if region_name == "us-east-1" and service == "secretsmanager":
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.secrets-manager.ListSecrets", access_denied)
-            return client
-
     cfg = estate.cfg
-    session = DenyingInUsEast1(cfg.region, cfg.data_account_id)
-    results = run_checks(cfg, session, cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
+    rule = ("secretsmanager", "us-east-1", "before-call.secrets-manager.ListSecrets", access_denied)
+    session = Answering(cfg.region, cfg.data_account_id, rule)
+    results = audit_as(estate, session, other_regions=NEAR_REGIONS)
     (result,) = [r for r in results if r.status == "fail"]
     assert result.id == "region-no-site-data"
     assert result.resources == [f"account {cfg.data_account_id} (us-east-1)"]
@@ -1015,20 +1039,17 @@ def test_a_region_the_auditor_may_not_read_fails_and_names_the_permission(estate
     assert "exempt these read-only actions" in result.fix
 
 
-def test_reads_the_auditor_role_does_not_hold_yet_fail_closed_and_never_abort(estate):
-    # Route 53 Resolver and SSM reads are pending (checks.PENDING_PERMISSIONS): AWS refuses them today.
-    class Refusing(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if service in ("route53resolver", "ssm"):
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.route53resolver", access_denied)
-                client.meta.events.register("before-call.ssm.GetServiceSetting", access_denied)
-            return client
-
+def test_reads_aws_refuses_fail_closed_and_never_abort(estate):
+    # Route 53 Resolver and SSM reads the auditor role lost (or a future read still pending,
+    # checks.PENDING_PERMISSIONS): their checks fail closed, naming the permission.
     cfg = estate.cfg
-    session = Refusing(cfg.region, cfg.data_account_id)
-    results = run_checks(cfg, session, cfg.data_account_id, estate.operator, other_regions=NEAR_REGIONS)
+    session = Answering(
+        cfg.region,
+        cfg.data_account_id,
+        ("route53resolver", None, "before-call.route53resolver", access_denied),
+        ("ssm", None, "before-call.ssm.GetServiceSetting", access_denied),
+    )
+    results = audit_as(estate, session, other_regions=NEAR_REGIONS)
     failed = {r.id: r for r in results if r.status == "fail"}
     assert set(failed) == {
         "dns-query-logging",
@@ -1045,22 +1066,9 @@ def test_reads_the_auditor_role_does_not_hold_yet_fail_closed_and_never_abort(es
 
 
 def test_dns_firewall_rules_the_auditor_may_not_read_fail_closed(estate):
-    class DenyingRules(AccountSession):
-        def client(self, service, region_name=None):
-            client = super().client(service, region_name)
-            if service == "route53resolver":
-                client = self.new_client(service, region_name)
-                client.meta.events.register("before-call.route53resolver.ListFirewallRules", access_denied)
-            return client
-
     cfg = estate.cfg
-    results = run_checks(
-        cfg,
-        DenyingRules(cfg.region, cfg.data_account_id),
-        cfg.data_account_id,
-        estate.operator,
-        other_regions=NEAR_REGIONS,
-    )
+    rule = ("route53resolver", None, "before-call.route53resolver.ListFirewallRules", access_denied)
+    results = audit_as(estate, Answering(cfg.region, cfg.data_account_id, rule), other_regions=NEAR_REGIONS)
     (result,) = [r for r in results if r.status == "fail"]
     assert (result.id, result.found) == (
         "dns-firewall-blocks-egress",

@@ -133,7 +133,9 @@ def test_wrong_account_exits_2_naming_both(aws_env, dublin_config, monkeypatch, 
 def test_bootstrapped_backend_passes_the_audit(data_account, dublin_config, capsys):
     estate = build_estate(dublin_config)
     assert bootstrap(capsys)[0] == 0
-    results = run_checks(dublin_config, estate.data, dublin_config.data_account_id, estate.operator)
+    results = run_checks(
+        dublin_config, estate.data, dublin_config.data_account_id, estate.operator, guardrails=estate.guardrails
+    )
     assert [r for r in results if r.status == "fail"] == []
     state = [r for r in results if f"arn:aws:s3:::{BUCKET}" in r.resources]
     assert {r.id for r in state} == {

@@ -492,7 +492,13 @@ def test_the_audit_is_denied_none_of_its_calls():
     assert set(AUDIT_INVENTORY_ACTIONS) == set(regions.PERMISSIONS), "keep the guardrails' list the audit's"
     cfg = site_config_from_mapping(read_site_stack_values("dublin"))
     auditor = cfg.role_arn("auditor")
+    from components.security_gates import PERIMETER_PROBE_ACTION
+
     for action in checks.ACTIONS_USED:
+        if action == PERIMETER_PROBE_ACTION:
+            # The audit's probe of the perimeter: it passes only when an SCP refuses it.
+            assert scp_outcome(cfg, auditor, Request(action, _any)), action
+            continue
         assert scp_outcome(cfg, auditor, Request(action, _any)) == [], action
     for action in regions.PERMISSIONS:
         assert scp_outcome(cfg, auditor, Request(action, _any, region="sa-east-1")) == [], action
@@ -673,6 +679,8 @@ def _iam_actions(pattern: str) -> list[str]:
 def test_the_site_roles_own_permissions_pass_the_scps(stack, program_run):
     """The workload, the staff gate and the auditor (whose reads the live audit makes) are denied nothing their
     own policies allow, in the site's region: the perimeter reviewed every service they use."""
+    from components.security_gates import PERIMETER_PROBE_ACTION
+
     cfg = site_config_from_mapping(read_site_stack_values(stack))
     policies = [r for r in program_run(stack).of_type("aws:iam/rolePolicy:RolePolicy")]
     assert {p.name.rsplit("-", 2)[-2] for p in policies} == {"workload", "auditor", "access"}
@@ -685,7 +693,9 @@ def test_the_site_roles_own_permissions_pass_the_scps(stack, program_run):
                 actions = _iam_actions(pattern)
                 assert actions, f"{policy.name}: {pattern} names no action of the reference"
                 for action in actions:
-                    assert scp_outcome(cfg, cfg.role_arn(role), Request(action, _any)) == [], f"{role}: {action}"
+                    denied = scp_outcome(cfg, cfg.role_arn(role), Request(action, _any))
+                    # The auditor's perimeter probe is granted so that only an SCP can refuse it.
+                    assert bool(denied) is (role == "auditor" and action == PERIMETER_PROBE_ACTION), f"{role}: {action}"
 
 
 def test_the_deployer_tears_a_sandbox_down():

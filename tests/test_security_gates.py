@@ -1,4 +1,5 @@
-"""SecurityGates: the boundary on every role, the three roles' trust and access, each document linted."""
+"""SecurityGates: a boundary on every role (the data roles' and the auditor's), the three roles' trust and access,
+each document linted."""
 
 from __future__ import annotations
 
@@ -25,12 +26,25 @@ ROLES = ("workload", "staff-access", "auditor")
 # Resource by design (its resource is the role it belongs to), so that one
 # finding is expected on trust policies and nowhere else.
 TRUST_POLICY_SUPPRESSION = ("MALFORMED", "Statement contains neither Resource nor NotResource")
+# The auditor's boundary caps its reads in one statement on Resource "*" (IAM's
+# 6,144 characters): a boundary caps actions, and the auditor's own policy, linted
+# clean, scopes each read that has resource-level permissions to the site's resources
+# (the effective permission is the intersection). So RESOURCE_STAR is expected on
+# that document, for exactly the actions the policy scopes (auditor_boundary_star).
+BOUNDARY_STAR = "RESOURCE_STAR"
+# The auditor reads the organization's policies on Resource "*": their ARNs name the management
+# account, which the site's config does not know (the guardrails stack's does), and the residency
+# pack refuses an account wildcard; Organizations answers only about the caller's own organization.
+# parliament's database knows only DescribePolicy as taking a resource, so that one finding is
+# expected on the auditor's policy and boundary.
+ORGANIZATION_STAR = ["organizations:DescribePolicy"]
 
 
 def documents(cfg: SiteConfig) -> dict[str, tuple[dict, bool]]:
     """Every document the gates build, with plain values, and whether it is a trust policy."""
     return {
         "boundary": (gates.permissions_boundary_policy(cfg, KEY_ARN), False),
+        "auditor-boundary": (gates.auditor_boundary_policy(cfg, KEY_ARN), False),
         "workload-trust": (gates.workload_trust_policy(cfg), True),
         "workload": (gates.workload_policy(cfg, KEY_ARN, ENDPOINT_ID), False),
         "staff-access-trust": (gates.staff_access_trust_policy(cfg), True),
@@ -40,10 +54,53 @@ def documents(cfg: SiteConfig) -> dict[str, tuple[dict, bool]]:
     }
 
 
-def lint(doc: dict, trust: bool) -> list[tuple[str, object]]:
-    """Parliament's findings (community auditors included), less the documented trust-policy suppression."""
+def lint(doc: dict, trust: bool, star: tuple[str, list[str]] | None = None) -> list[tuple[str, object]]:
+    """Parliament's findings (community auditors included), less the documented suppressions.
+
+    ``star``: the one RESOURCE_STAR finding expected (the auditor's boundary), with its exact detail.
+    """
     findings = analyze_policy_string(json.dumps(doc), include_community_auditors=True).findings
-    return [(f.issue, f.detail) for f in findings if not (trust and (f.issue, f.detail) == TRUST_POLICY_SUPPRESSION)]
+    return [
+        (f.issue, f.detail)
+        for f in findings
+        if not (trust and (f.issue, f.detail) == TRUST_POLICY_SUPPRESSION)
+        and not (star and (f.issue, sorted(f.detail)) == star)
+    ]
+
+
+def auditor_boundary_star(cfg: SiteConfig) -> tuple[str, list[str]]:
+    """The RESOURCE_STAR finding parliament must report on the auditor's boundary, and no other.
+
+    Its detail is every action (patterns expanded) that the auditor's policy scopes to a resource and
+    that parliament's IAM database says requires one (a resource type marked ``*``): those the boundary
+    allows on "*" only because the policy scopes them.
+    """
+    from parliament import expand_action
+
+    scoped = {
+        f"{e['service']}:{e['action']}"
+        for stmt in gates.auditor_policy(cfg, KEY_ARN)["Statement"]
+        if stmt["Effect"] == "Allow" and stmt["Resource"] != "*"
+        for action in listed(stmt["Action"])
+        if action not in ("s3:GetObject", "s3:ListBucket", "kms:Decrypt")  # the boundary scopes these itself
+        for e in expand_action(action)
+        if any(t["resource_type"].endswith("*") for t in privilege(e["service"], e["action"])["resource_types"])
+    }
+    return (BOUNDARY_STAR, sorted({*scoped, *ORGANIZATION_STAR}))
+
+
+def privilege(prefix: str, name: str) -> dict:
+    """parliament's IAM database entry for one action (access level, resource types)."""
+    from parliament import iam_definition
+
+    # A prefix can have several entries in the database (IAM has two, alike): the first decides.
+    return next(
+        p
+        for s in iam_definition
+        if s["prefix"] == prefix
+        for p in s["privileges"]
+        if p["privilege"].lower() == name.lower()
+    )
 
 
 def statement(policy: dict, sid: str) -> dict:
@@ -81,15 +138,20 @@ def test_every_role_carries_the_boundary(site_providers, monitor, dublin_config)
     built = build_gates(dublin_config, site_providers)
 
     def check(args):
-        (boundary_arn,), records = args
+        (boundary_arn, auditor_boundary_arn), records = args
         roles = of_type(records, ROLE_TYPE)
         assert sorted(r.inputs["name"] for r in roles) == sorted(dublin_config.role_name(x) for x in ROLES)
         for role in roles:
-            assert role.inputs.get("permissionsBoundary") == boundary_arn, f"{role.urn}: boundary missing"
+            # The auditor reads and never writes: its own boundary; the data roles share the other.
+            auditor = role.inputs["name"] == dublin_config.role_name("auditor")
+            expected = auditor_boundary_arn if auditor else boundary_arn
+            assert role.inputs.get("permissionsBoundary") == expected, f"{role.urn}: boundary missing"
         boundary = by_name_input(records, POLICY_TYPE, f"{dublin_config.name_prefix}-boundary")
         assert boundary.outputs["arn"] == boundary_arn, boundary.urn
+        auditor_boundary = by_name_input(records, POLICY_TYPE, f"{dublin_config.name_prefix}-auditor-boundary")
+        assert auditor_boundary.outputs["arn"] == auditor_boundary_arn, auditor_boundary.urn
 
-    return settled(monitor, built.permissions_boundary_arn).apply(check)
+    return settled(monitor, built.permissions_boundary_arn, built.auditor_boundary_arn).apply(check)
 
 
 @pulumi.runtime.test
@@ -101,7 +163,7 @@ def test_resources_use_the_data_provider_and_are_children_of_the_component(site_
         component = [r for r in records if r.type == "enclave:gates:SecurityGates"]
         assert len(component) == 1, [r.urn for r in records]
         children = [r for r in records if r.type in (ROLE_TYPE, POLICY_TYPE, ROLE_POLICY_TYPE)]
-        assert len(children) == 7, [r.urn for r in children]
+        assert len(children) == 8, [r.urn for r in children]
         for rec in children:
             assert rec.provider_urn.endswith(f"{dublin_config.name_prefix}-data"), f"{rec.urn}: {rec.provider}"
             assert rec.parent == component[0].urn, f"{rec.urn}: parent {rec.parent}"
@@ -124,6 +186,8 @@ def test_documents_reach_the_engine_exactly(site_providers, monitor, dublin_conf
         _, records = args
         boundary = by_name_input(records, POLICY_TYPE, f"{cfg.name_prefix}-boundary")
         assert json.loads(boundary.inputs["policy"]) == gates.permissions_boundary_policy(cfg, KEY_ARN), boundary.urn
+        auditor_boundary = by_name_input(records, POLICY_TYPE, f"{cfg.name_prefix}-auditor-boundary")
+        assert json.loads(auditor_boundary.inputs["policy"]) == gates.auditor_boundary_policy(cfg, KEY_ARN)
         for role, (trust, inline) in expected.items():
             rec = by_name_input(records, ROLE_TYPE, cfg.role_name(role))
             assert json.loads(rec.inputs["assumeRolePolicy"]) == trust, rec.urn
@@ -160,12 +224,13 @@ def test_outputs_are_the_roles_and_boundary_arns(site_providers, monitor, dublin
     outputs = (built.workload_role_arn, built.staff_access_role_arn, built.auditor_role_arn)
 
     def check(args):
-        (workload, staff, auditor, boundary), _ = args
+        (workload, staff, auditor, boundary, auditor_boundary), _ = args
         for role, arn in zip(ROLES, (workload, staff, auditor), strict=True):
             assert arn == dublin_config.role_arn(role), f"{role}: {arn}"
-        assert boundary == f"arn:aws:iam::{dublin_config.data_account_id}:policy/{dublin_config.name_prefix}-boundary"
+        policies = f"arn:aws:iam::{dublin_config.data_account_id}:policy/{dublin_config.name_prefix}"
+        assert (boundary, auditor_boundary) == (f"{policies}-boundary", f"{policies}-auditor-boundary")
 
-    return settled(monitor, *outputs, built.permissions_boundary_arn).apply(check)
+    return settled(monitor, *outputs, built.permissions_boundary_arn, built.auditor_boundary_arn).apply(check)
 
 
 @pulumi.runtime.test
@@ -273,25 +338,44 @@ def test_boundary_allows_no_wildcard_and_no_iam_write(dublin_config):
 
 
 def test_boundary_caps_every_allow_of_every_role(dublin_config):
-    """Each (action, resource) a role's inline policy allows is within an allow of the boundary."""
+    """Each (action, resource) a role's inline policy allows is within an allow of that role's boundary."""
     cfg = dublin_config
-    boundary = gates.permissions_boundary_policy(cfg, KEY_ARN)
-    caps = {
-        (action, resource)
-        for stmt in boundary["Statement"]
-        if stmt["Effect"] == "Allow"
-        for action in listed(stmt["Action"])
-        for resource in listed(stmt["Resource"])
-    }
-    for name, (doc, trust) in documents(cfg).items():
-        if trust or name == "boundary":
-            continue
-        for stmt in doc["Statement"]:
+    docs = documents(cfg)
+
+    def caps(boundary: dict) -> set[tuple[str, str]]:
+        return {
+            (action, resource)
+            for stmt in boundary["Statement"]
+            if stmt["Effect"] == "Allow"
+            for action in listed(stmt["Action"])
+            for resource in listed(stmt["Resource"])
+        }
+
+    for name, boundary in (("workload", "boundary"), ("staff-access", "boundary"), ("auditor", "auditor-boundary")):
+        allowed = caps(docs[boundary][0])
+        for stmt in docs[name][0]["Statement"]:
             if stmt["Effect"] != "Allow":
                 continue
             for action in listed(stmt["Action"]):
                 for resource in listed(stmt["Resource"]):
-                    assert (action, resource) in caps, f"{name}/{stmt['Sid']}: {action} on {resource} not in boundary"
+                    assert (action, resource) in allowed or (action, "*") in allowed, (
+                        f"{name}/{stmt['Sid']}: {action} on {resource} not in {boundary}"
+                    )
+
+
+def test_the_data_roles_boundary_carries_no_auditor_read(dublin_config):
+    """The data roles need no configuration reads: their boundary allows only what the workload and staff use."""
+    doc = gates.permissions_boundary_policy(dublin_config, KEY_ARN)
+    allowed = {a for s in doc["Statement"] if s["Effect"] == "Allow" for a in listed(s["Action"])}
+    assert allowed == {
+        *gates.DATA_OBJECT_ACTIONS,
+        "s3:ListBucket",
+        *gates.KEY_USE_ACTIONS,
+        "secretsmanager:GetSecretValue",
+        "s3:PutObjectTagging",
+    }
+    # No audit-log object either: only the auditor reads the audit log.
+    assert dublin_config.bucket_arn("audit-logs") not in json.dumps(doc)
 
 
 def test_boundary_uses_key_only_through_in_region_s3_and_secrets_manager(dublin_config):
@@ -406,11 +490,17 @@ def test_auditor_trust_needs_the_external_id(dublin_config, hamar_config):
         assert stmt["Condition"] == {"StringEquals": {"sts:ExternalId": cfg.auditor_external_id}}
 
 
-def test_auditor_is_denied_user_data_and_decrypt_outside_audit_logs(dublin_config):
-    doc = gates.auditor_policy(dublin_config, KEY_ARN)
+@pytest.mark.parametrize("document", [gates.auditor_policy, gates.auditor_boundary_policy])
+def test_auditor_is_denied_user_data_and_decrypt_outside_audit_logs(document, dublin_config):
+    doc = document(dublin_config, KEY_ARN)
     data = statement(doc, "DenyUserDataObjects")
     assert data["Effect"] == "Deny" and data["Action"] == "s3:GetObject*"
-    assert data["Resource"] == f"{dublin_config.bucket_arn('user-data')}/*"
+    assert data["Resource"] == [
+        f"{dublin_config.bucket_arn('user-data')}/*",
+        f"{dublin_config.bucket_arn('exports')}/*",
+    ]
+    secrets = statement(doc, "DenySecretValues")
+    assert secrets["Action"] == "secretsmanager:GetSecretValue" and secrets["Resource"] == "*"
     audit_bucket = dublin_config.bucket_arn("audit-logs")
     decrypt = statement(doc, "DenyDecryptOutsideAuditLogs")
     assert decrypt["Effect"] == "Deny" and decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == "*"
@@ -432,7 +522,7 @@ def test_auditor_reads_audit_logs_and_only_configuration_elsewhere(dublin_config
     doc = gates.auditor_policy(dublin_config, KEY_ARN)
     assert statement(doc, "ReadAuditLogObjects")["Resource"] == f"{dublin_config.bucket_arn('audit-logs')}/*"
     assert statement(doc, "ListAuditLogBucket")["Resource"] == dublin_config.bucket_arn("audit-logs")
-    reads = ("Get", "List", "Describe", "LookupEvents")
+    reads = ("Get", "List", "Describe", "LookupEvents", "SimulatePrincipalPolicy")
     for stmt in doc["Statement"]:
         if stmt["Effect"] != "Allow":
             continue
@@ -443,6 +533,106 @@ def test_auditor_reads_audit_logs_and_only_configuration_elsewhere(dublin_config
                 assert stmt["Sid"] == "ReadAuditLogObjects", f"{stmt['Sid']}: {action} reads data"
 
 
+# Reads that return data rather than configuration: never through a pattern, never to the auditor.
+DATA_READS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "ec2:GetConsoleOutput",
+    "ec2:GetConsoleScreenshot",
+    "ec2:GetPasswordData",
+    "kinesis:GetRecords",
+    "lambda:GetFunction",
+    "logs:FilterLogEvents",
+    "logs:GetLogEvents",
+    "logs:GetLogRecord",
+    "logs:GetQueryResults",
+    "secretsmanager:GetSecretValue",
+    "sqs:ReceiveMessage",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+}
+NOT_NAMED_AS_READS = {"cloudtrail:LookupEvents", "iam:SimulatePrincipalPolicy"}
+"""Read-only by IAM's access level, though not named Describe/Get/List."""
+
+
+def expanded(actions) -> dict[str, str]:
+    """Every IAM action the patterns stand for (parliament's IAM database), with its access level."""
+    from parliament import expand_action
+
+    out = {}
+    for action in listed(actions):
+        for e in expand_action(action):
+            out[f"{e['service']}:{e['action']}"] = privilege(e["service"], e["action"])["access_level"]
+    return out
+
+
+def assert_metadata_reads(actions, where: str) -> None:
+    for action, level in expanded(actions).items():
+        service, name = action.split(":")
+        assert level in ("Read", "List"), f"{where}: {action} is a {level} action"
+        assert name.startswith(("Describe", "Get", "List")) or action in NOT_NAMED_AS_READS, f"{where}: {action}"
+        assert action not in DATA_READS, f"{where}: {action} reads data"
+        objects = [t["resource_type"] for t in privilege(service, name)["resource_types"]]
+        assert not (service == "s3" and "object*" in objects), f"{where}: {action} reads S3 objects"
+
+
+@pytest.mark.parametrize("document", [gates.auditor_policy, gates.auditor_boundary_policy])
+def test_no_write_or_data_read_slips_into_the_auditors_configuration_reads(document, dublin_config):
+    """Every action the auditor's configuration reads stand for, each pattern expanded against IAM's action
+    list, is a metadata read: no write, no object, no secret value, no log event, no table item."""
+    doc = document(dublin_config, KEY_ARN)
+    audit_log = {
+        "ReadAuditLogObjects",
+        "ListAuditLogBucket",
+        "DecryptCloudTrailLogFilesOnly",
+        "DecryptAuditBucketObjects",
+    }
+    for stmt in doc["Statement"]:
+        if stmt["Effect"] == "Allow" and stmt["Sid"] not in audit_log:
+            assert_metadata_reads(stmt["Action"], stmt["Sid"])
+    # The patterns are what could grow: each stands for a few reads, all of them metadata.
+    patterns = [a for s in doc["Statement"] if s["Effect"] == "Allow" for a in listed(s["Action"]) if "*" in a]
+    assert patterns and all(1 < len(expanded(p)) <= 20 for p in patterns), {p: len(expanded(p)) for p in patterns}
+
+
+def test_the_check_catches_a_write_or_a_data_read_behind_a_pattern():
+    for pattern in ("s3:Get*", "secretsmanager:Get*", "ec2:*Snapshot*", "logs:Get*"):
+        with pytest.raises(AssertionError):
+            assert_metadata_reads([pattern], "probe")
+
+
+def test_the_auditor_boundary_caps_exactly_the_auditor_policy(dublin_config):
+    """The boundary allows the policy's actions and nothing else; the audit-log statements are the same."""
+    policy = gates.auditor_policy(dublin_config, KEY_ARN)
+    boundary = gates.auditor_boundary_policy(dublin_config, KEY_ARN)
+
+    def actions(doc):
+        return sorted({a for s in doc["Statement"] if s["Effect"] == "Allow" for a in listed(s["Action"])})
+
+    assert actions(boundary) == actions(policy)
+    denies = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert all(d in boundary["Statement"] for d in denies)
+    # Reads outside the audit log are allowed only as configuration: one capped statement.
+    (cap,) = [s for s in boundary["Statement"] if s["Effect"] == "Allow" and s["Resource"] == "*"]
+    assert cap["Sid"] == "AtMostConfigurationReads" and "Condition" not in cap
+
+
+def test_outside_the_site_region_the_auditor_boundary_leaves_only_metadata_reads(dublin_config, hamar_config):
+    for cfg in (dublin_config, hamar_config):
+        stmt = statement(gates.auditor_boundary_policy(cfg, KEY_ARN), "DenyOutsideSiteRegionButMetadataReads")
+        assert stmt["Effect"] == "Deny" and stmt["Resource"] == "*" and "Action" not in stmt
+        assert stmt["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": cfg.region}}
+        assert_metadata_reads(stmt["NotAction"], "region exemption")
+        # Exactly what the audit calls elsewhere (tests/test_audit.py records the calls and their regions).
+        assert stmt["NotAction"] == list(gates.ANY_REGION_READ_ACTIONS)
+        # The perimeter probe stays in the site region: elsewhere it would prove nothing.
+        assert gates.PERIMETER_PROBE_ACTION not in stmt["NotAction"]
+
+
 # --------------------------------------------------------------------------- lint
 
 
@@ -450,7 +640,21 @@ def test_auditor_reads_audit_logs_and_only_configuration_elsewhere(dublin_config
 def test_every_document_lints_clean(stack, dublin_config, hamar_config):
     cfg = dublin_config if stack == "dublin" else hamar_config
     for name, (doc, trust) in documents(cfg).items():
-        assert lint(doc, trust) == [], f"{stack}/{name}"
+        star = {"auditor-boundary": auditor_boundary_star(cfg), "auditor": (BOUNDARY_STAR, ORGANIZATION_STAR)}.get(name)
+        assert lint(doc, trust, star) == [], f"{stack}/{name}"
+
+
+def test_the_auditor_boundary_suppression_is_exactly_the_scoped_reads(dublin_config):
+    """Parliament reports RESOURCE_STAR on the boundary, for exactly what the auditor's policy scopes: no more."""
+    doc = gates.auditor_boundary_policy(dublin_config, KEY_ARN)
+    found = [
+        (f.issue, f.detail) for f in analyze_policy_string(json.dumps(doc), include_community_auditors=True).findings
+    ]
+    assert [(issue, sorted(detail)) for issue, detail in found] == [auditor_boundary_star(dublin_config)]
+    # And the suppression is live: the same read on "*" in the auditor's own policy is a finding.
+    policy = gates.auditor_policy(dublin_config, KEY_ARN)
+    statement(policy, "ReadDeploymentRole")["Resource"] = "*"
+    assert lint(policy, trust=False, star=(BOUNDARY_STAR, ORGANIZATION_STAR)) == [(BOUNDARY_STAR, ["iam:GetRole"])]
 
 
 def test_lint_catches_a_misspelt_action_or_condition_key(dublin_config):
@@ -474,13 +678,15 @@ def test_trust_suppression_applies_to_trust_policies_only(dublin_config):
 
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
 def test_every_role_of_the_program_carries_the_boundary(stack, program_run):
-    """Any role anywhere in the program, not only the gates' own, must carry the site boundary."""
+    """Any role anywhere in the program, not only the gates' own, carries the data roles' boundary; the auditor its own."""
     run = program_run(stack)
-    (boundary,) = [r for r in run.of_type(POLICY_TYPE) if r.inputs.get("name", "").endswith("-boundary")]
+    boundaries = {r.inputs["name"]: r.outputs["arn"] for r in run.of_type(POLICY_TYPE)}
+    assert set(boundaries) == {f"enclave-{stack}-boundary", f"enclave-{stack}-auditor-boundary"}
     roles = run.of_type(ROLE_TYPE)
     assert len(roles) >= 3, [r.urn for r in roles]
     for role in roles:
-        assert role.inputs.get("permissionsBoundary") == boundary.outputs["arn"], f"{role.urn}: no site boundary"
+        kind = "auditor-boundary" if role.inputs["name"] == f"enclave-{stack}-auditor" else "boundary"
+        assert role.inputs.get("permissionsBoundary") == boundaries[f"enclave-{stack}-{kind}"], role.urn
 
 
 @pytest.mark.parametrize("stack", ["dublin", "hamar"])
@@ -498,6 +704,24 @@ def test_program_wires_the_real_key_and_endpoint_into_the_gates(stack, program_r
     assert statement(doc, "OperatorKeyViaS3AndSecretsManager")["Resource"] == key.outputs["arn"], workload.urn
 
 
+def test_the_auditor_holds_exactly_what_the_audit_calls_and_the_investigation_reads(dublin_config):
+    """No read the audit does not use creeps in: the configuration reads, patterns expanded, are the audit's
+    required grants and the documented reads for the person running it, nothing else."""
+    from enclave.audit.checks import REQUIRED_PERMISSIONS
+
+    audit_log = {
+        "ReadAuditLogObjects",
+        "ListAuditLogBucket",
+        "DecryptCloudTrailLogFilesOnly",
+        "DecryptAuditBucketObjects",
+    }
+    doc = gates.auditor_policy(dublin_config, KEY_ARN)
+    granted = [
+        a for s in doc["Statement"] if s["Effect"] == "Allow" and s["Sid"] not in audit_log for a in listed(s["Action"])
+    ]
+    assert set(expanded(granted)) == set(expanded([*REQUIRED_PERMISSIONS, *gates.AUDITOR_INVESTIGATION_READS]))
+
+
 def test_auditor_role_can_run_the_live_audit(dublin_config):
     """Every permission `enclave audit` uses is granted to the auditor and left by the boundary."""
     from enclave.audit.checks import REQUIRED_PERMISSIONS
@@ -510,7 +734,7 @@ def test_auditor_role_can_run_the_live_audit(dublin_config):
         )
 
     auditor = gates.auditor_policy(dublin_config, KEY_ARN)
-    boundary = gates.permissions_boundary_policy(dublin_config, KEY_ARN)
+    boundary = gates.auditor_boundary_policy(dublin_config, KEY_ARN)
     for action in REQUIRED_PERMISSIONS:
         assert granted(auditor, action), f"auditor policy lacks {action}"
         assert granted(boundary, action), f"boundary cuts {action}"

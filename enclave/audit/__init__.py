@@ -20,29 +20,29 @@ HELP = "Audit a deployed site with read-only AWS calls; exit 1 if any guarantee 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from enclave.audit.common import add_site_arguments
+    from enclave.audit.common import add_report_arguments
 
-    add_site_arguments(parser)
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "markdown"),
-        default="text",
-        help="what to print on stdout (default: text)",
-    )
-    parser.add_argument("--out", type=Path, metavar="DIR", help="also write report.json and report.md into DIR")
-    parser.add_argument(
-        "--operator-profile",
-        metavar="PROFILE",
-        help="AWS profile to describe the operator's keys with (default: the caller's credentials, cross-account)",
+    add_report_arguments(
+        parser,
+        reports="report.json and report.md",
+        operator_help="AWS profile to describe the operator's keys with (default: the caller's credentials, "
+        "cross-account)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from components.config import SiteConfigError, site_config_from_mapping
+    from enclave.audit import grants
     from enclave.audit import report as rep
-    from enclave.audit.checks import run_checks
-    from enclave.audit.common import caller_account, load_site, session_in
+    from enclave.audit.checks import run_audit
+    from enclave.audit.common import caller_account, load_guardrails, load_site_values, session_in
 
-    cfg = load_site(args.stack, args.config)
+    values = load_site_values(args.stack, args.config)
+    try:
+        cfg = site_config_from_mapping(values)
+    except SiteConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    guardrails = load_guardrails(args.stack, values)
     if args.out is not None:
         check_out_dir(args.out)
     session = session_in(cfg)
@@ -50,7 +50,16 @@ def run(args: argparse.Namespace) -> int:
     key_session = session_in(cfg, args.operator_profile) if args.operator_profile else session
     now = datetime.now(UTC).replace(microsecond=0)
     timestamp = now.isoformat().replace("+00:00", "Z")
-    results = run_checks(cfg, session, account, key_session, now=now, progress=_progress)
+    audit = run_audit(
+        cfg,
+        session,
+        account,
+        key_session,
+        now=now,
+        progress=_progress,
+        guardrails=guardrails,
+        guardrails_source=f"guardrails/Pulumi.{args.stack}.yaml",
+    )
     report = rep.build(
         stack=args.stack,
         site=cfg.site,
@@ -58,13 +67,15 @@ def run(args: argparse.Namespace) -> int:
         region=cfg.region,
         operator=cfg.operator_account_id,
         timestamp=timestamp,
-        results=results,
+        results=audit.results,
+        grants=grants.listing(audit),
     )
     render = {"text": rep.to_text, "json": rep.to_json, "markdown": rep.to_markdown}[args.format]
     if args.out is not None:
         write_reports(args.out, {"report.json": rep.to_json(report), "report.md": rep.to_markdown(report)})
     sys.stdout.write(render(report))
-    return EXIT_FAIL if report["summary"]["failed"] else EXIT_OK
+    # Exit 0 only when every check passed: a result left unverified is a guarantee not proven.
+    return EXIT_OK if rep.passed(report) else EXIT_FAIL
 
 
 def _progress(line: str) -> None:

@@ -64,12 +64,18 @@ MISSING_KEY_FIX = (
 )
 
 
+PASS, FAIL, UNVERIFIED = "pass", "fail", "unverified"
+"""A result's status. ``unverified``: AWS would not show the auditor what decides the check (an
+organization's policy denies the read, or only the management account may see it); the result says
+what was seen and what would make the rest visible. It is not a pass: the audit exits 1 on it too."""
+
+
 @dataclass
 class Result:
     """One check on one resource."""
 
     id: str
-    status: str  # "pass" | "fail"
+    status: str  # PASS | FAIL | UNVERIFIED
     resources: list[str]
     expected: str
     found: str
@@ -101,7 +107,13 @@ class Audit:
     progress: Callable[[str], None] = lambda line: None
     other_regions: tuple[str, ...] | None = None
     """Limit the other-region inventory to these of the enabled regions (None: every region enabled for the account)."""
+    guardrails: Any = None
+    """The site's ``guardrails.config.GuardrailsConfig`` (None: the site has no guardrails stack)."""
+    guardrails_source: str = "guardrails/Pulumi.<stack>.yaml"
+    """Where the guardrails config comes from, for the results when it is missing."""
     results: list[Result] = field(default_factory=list)
+    observed_grants: list[tuple[str, str, Any]] = field(default_factory=list)
+    """(kind, document ARN, ``components.grants.ObservedGrant``) of every grant a live document carries."""
     keys: dict[str, str] = field(default_factory=dict)
     """Key reference (ARN or alias ARN) -> the account expected to hold it."""
     clients: dict[tuple[str, bool, str], Any] = field(default_factory=dict)
@@ -127,13 +139,17 @@ class Audit:
         self.results.append(
             Result(
                 check_id,
-                "pass" if ok else "fail",
+                PASS if ok else FAIL,
                 resources,
                 expected or CHECKS[check_id].expected,
                 found,
                 fix or CHECKS[check_id].fix,
             )
         )
+
+    def unverified(self, check_id: str, resources: list[str], found: str, fix: str) -> None:
+        """A check the auditor cannot decide: ``found`` says what it saw, ``fix`` what would make the rest visible."""
+        self.results.append(Result(check_id, UNVERIFIED, resources, CHECKS[check_id].expected, found, fix))
 
     def _once(self, name: str, load: Callable[[], Any]) -> Any:
         if name not in self._cache:
@@ -261,6 +277,15 @@ def is_true(value: Any) -> bool:
 def is_false(value: Any) -> bool:
     values = value if isinstance(value, list) else [value]
     return bool(values) and value is not None and all(str(v).lower() == "false" for v in values)
+
+
+def scp_exemption_fix(audit: Audit, actions: list[str]) -> str:
+    """How to make reads the guardrails' SCPs refuse the auditor visible (docs/guardrails.md)."""
+    return (
+        f"Ask the operator to exempt the auditor role ({audit.cfg.role_arn('auditor')}, aws:PrincipalArn) from the "
+        f"guardrails' region and service denies for these read-only actions: {', '.join(actions)} "
+        "(docs/bootstrap-and-audit.md, 'The SCP exemption the auditor needs'); then run again."
+    )
 
 
 def joined(items: list[str], empty: str) -> str:

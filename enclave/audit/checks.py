@@ -18,6 +18,7 @@ The families, in the order they run (one module each, see ``enclave.audit.base``
 | roles | ``identity`` | who can become a site role, the boundary's document, no escape from it |
 | keys | ``keys`` | single-region, enabled, rotating, operator custody, key policy and grants inside the site |
 | other regions | ``regions`` | no data-bearing resource of the account anywhere else |
+| guardrails | ``guardrails`` | the organization, its SCPs and RCPs attached as written, the SCPs in effect, nobody inside becomes the deployer |
 
 Where moto and AWS differ, the code follows AWS (see docs/bootstrap-and-audit.md).
 """
@@ -29,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from components.config import SiteConfig
-from enclave.audit import account, dns, identity, keys, network, regions, secrets, storage, trail
+from enclave.audit import account, dns, guardrails, identity, keys, network, regions, secrets, storage, trail
 from enclave.audit.base import CHECKS, MISSING_FIX, MISSING_KEY_FIX, Audit, Check, Family, Result
 from enclave.audit.common import call
 from enclave.audit.policy import covers, wildcard_match
@@ -47,6 +48,7 @@ FAMILIES: tuple[Family, ...] = (
     # Keys after every family that finds the keys resources are encrypted with.
     keys.FAMILY,
     regions.FAMILY,
+    guardrails.FAMILY,
 )
 
 ACTIONS_USED = tuple(sorted({p for family in FAMILIES for p in family.permissions}))
@@ -71,25 +73,20 @@ READ_PATTERNS = (
 )
 """Read-only patterns the auditor role is granted instead of the single actions they cover.
 
-The permissions boundary carries the auditor's configuration reads too, and a
-managed policy may hold at most 6,144 characters: each pattern stands for a
-few reads of one service and matches only Describe/Get/List operations (a test
-checks every operation of the service model it matches); those granted on
-``Resource: "*"`` take no resource-level permission (parliament checks the
-program's documents).
+Each stands for a few configuration reads of one service: a test expands every
+pattern the auditor's policy and boundary allow against IAM's action list
+(parliament's) and the service model, and refuses any write or data read among
+them; those granted on ``Resource: "*"`` take no resource-level permission
+(parliament lints the program's documents).
 """
 
 PENDING_PERMISSIONS = tuple(sorted({p for family in FAMILIES for p in family.pending}))
-"""Permissions the audit uses that the auditor role does not hold yet (the program's boundary must change).
+"""Permissions the audit uses that the auditor role does not hold yet: none today.
 
-The other-region inventory runs outside the site region, where the permissions
-boundary's region deny refuses every action but IAM and STS; the boundary
-(which repeats the auditor's reads) has no room left under IAM's 6,144
-characters for the Route 53 Resolver reads (DNS query logging and Firewall;
-the rules and domain lists also take resource-level permissions) or the SSM and
-EMR account settings. Until the boundary grants them, the checks that need them
-fail closed, naming the permission (they never abort the audit):
-docs/bootstrap-and-audit.md.
+A family that needs a read the program does not grant yet names it in its
+``pending``; its checks then fail closed, naming the permission, and never
+abort the audit, and the tests keep this list equal to what the auditor policy
+lacks (docs/bootstrap-and-audit.md).
 """
 
 
@@ -115,6 +112,7 @@ __all__ = [
     "covers",
     "missing_bucket_denies",
     "policy_statements",
+    "run_audit",
     "run_checks",
     "state_bucket_name",
     "state_key_alias",
@@ -122,6 +120,13 @@ __all__ = [
 
 
 def run_checks(
+    cfg: SiteConfig, session: Any, account_id: str, key_session: Any | None = None, **kwargs: Any
+) -> list[Result]:
+    """Every check of the site, in a stable order (``run_audit``'s results)."""
+    return run_audit(cfg, session, account_id, key_session, **kwargs).results
+
+
+def run_audit(
     cfg: SiteConfig,
     session: Any,
     account_id: str,
@@ -130,12 +135,18 @@ def run_checks(
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
     other_regions: tuple[str, ...] | None = None,
-) -> list[Result]:
-    """Every check of the site, in a stable order; ``progress`` receives one line per family and region.
+    guardrails: Any = None,
+    guardrails_source: str | None = None,
+) -> Audit:
+    """Run every family: the ``Audit`` with its results sorted, and the grants the live documents carry.
+
+    ``progress`` receives one line per family and region.
 
     ``other_regions`` limits the other-region inventory to those regions (tests of
     drifts inside the site region use it to stay fast); by default every region
-    enabled for the account is inventoried, as the CLI always does.
+    enabled for the account is inventoried, as the CLI always does. ``guardrails``
+    is the site's ``GuardrailsConfig`` (None when the site has no guardrails stack,
+    ``guardrails_source`` saying where it was looked for).
     """
     if key_session is None or key_session is session:
         key_session, key_account = session, account_id
@@ -148,7 +159,11 @@ def run_checks(
     if progress is not None:
         audit.progress = progress
     audit.other_regions = other_regions
+    audit.guardrails = guardrails
+    if guardrails_source:
+        audit.guardrails_source = guardrails_source
     for i, family in enumerate(FAMILIES, 1):
         audit.progress(f"audit: checking {family.name} ({i}/{len(FAMILIES)})")
         family.run(audit)
-    return sorted(audit.results, key=lambda r: (r.id, r.resources))
+    audit.results.sort(key=lambda r: (r.id, r.resources))
+    return audit

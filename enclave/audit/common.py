@@ -69,12 +69,23 @@ def iam_action(client: Any, operation: str) -> str:
     return _IAM_ACTION.get((model.service_name, operation), f"{prefix}:{operation}")
 
 
+SCP_DENIAL = "service control policy"
+"""What AWS's access-denied message says when an organization's SCP refused the request: "... with an
+explicit deny in a service control policy", or "... because no service control policy allows ..."."""
+
+
 class AccessDeniedError(UsageError):
     """AWS refused the call: the message names the call, the permission to grant and the resource."""
 
-    def __init__(self, message: str, action: str):
+    def __init__(self, message: str, action: str, aws_message: str = ""):
         super().__init__(message)
         self.action = action
+        self.aws_message = aws_message
+
+    @property
+    def by_scp(self) -> bool:
+        """Whether AWS says a service control policy refused it (not the caller's own policies)."""
+        return SCP_DENIAL in self.aws_message.lower()
 
 
 def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageError:
@@ -106,6 +117,7 @@ def _fail(client: Any, operation: str, target: str, exc: Exception) -> UsageErro
                 f"{action} denied on {target}: grant it to the role running this command "
                 f"(the auditor role for audits){also}, then run again (AWS said: {message or code})",
                 action,
+                message,
             )
         if code in CREDENTIAL_CODES:
             return UsageError(
@@ -163,21 +175,67 @@ def add_site_arguments(parser: Any) -> None:
     )
 
 
+def add_report_arguments(parser: Any, *, reports: str, operator_help: str) -> None:
+    """``--stack``/``--config`` and the report options ``audit`` and ``preflight`` share.
+
+    ``reports`` names the files ``--out`` writes; ``operator_help`` says what ``--operator-profile`` is for.
+    """
+    add_site_arguments(parser)
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="what to print on stdout (default: text)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help=f"also write {reports} into DIR")
+    parser.add_argument("--operator-profile", metavar="PROFILE", help=operator_help)
+
+
 def load_site(stack: str, config_file: Path | None) -> Any:
     """The validated ``SiteConfig`` of ``stack`` (or of ``config_file``); ``UsageError`` if invalid."""
+    from components.config import SiteConfigError, site_config_from_mapping
+
+    try:
+        return site_config_from_mapping(load_site_values(stack, config_file))
+    except SiteConfigError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def load_site_values(stack: str, config_file: Path | None) -> dict[str, Any]:
+    """The flat ``namespace:key`` config of ``stack`` (or of ``config_file``), as the Pulumi CLI passes it."""
     import yaml
 
-    from components.config import SiteConfigError, site_config_from_mapping
     from enclave.harness import PROJECT_DIR, HarnessError, load_stack_config
 
     try:
         if config_file is None:
-            values = load_stack_config(PROJECT_DIR, stack)
-        else:
-            values = _read_config_file(config_file, yaml)
-        return site_config_from_mapping(values)
-    except (HarnessError, SiteConfigError) as exc:
+            return load_stack_config(PROJECT_DIR, stack)
+        return _read_config_file(config_file, yaml)
+    except HarnessError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def guardrails_file(stack: str) -> Path:
+    """The guardrails stack file of a site stack (same stack name, in the guardrails project)."""
+    from enclave.harness import PROJECT_DIR
+
+    return PROJECT_DIR / "guardrails" / f"Pulumi.{stack}.yaml"
+
+
+def load_guardrails(stack: str, site_values: dict[str, Any]) -> Any:
+    """The site's ``GuardrailsConfig``, read with the guardrails project's own reader; None without a stack file.
+
+    ``UsageError`` when the file exists but is invalid (with the site's values it protects).
+    """
+    from guardrails.config import GuardrailsConfigError, guardrails_config_from_mapping, read_site_stack_values
+
+    path = guardrails_file(stack)
+    if not path.is_file():
+        return None
+    try:
+        return guardrails_config_from_mapping(read_site_stack_values(stack, path.parent), site_values)
+    except GuardrailsConfigError as exc:
+        raise UsageError(f"{path}: {exc}") from exc
 
 
 def _read_config_file(path: Path, yaml: Any) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def run(audit: Audit) -> None:
     try:
         _run(audit)
     except AccessDeniedError as exc:
-        # Reads the auditor role may not hold yet (checks.PENDING_PERMISSIONS): every
+        # A read AWS refuses (the auditor role lost it, or a guardrail denies it): every
         # check of the family fails closed for every VPC, naming the permission.
         done = {(r.id, r.resources[0]) for r in audit.results}
         for vpc in sorted(audit.vpcs(), key=lambda v: v["VpcId"]):
@@ -287,4 +287,4 @@ def _domains(resolver: Any, list_id: str, cache: dict) -> list[str] | None:
     return cache[key]
 
 
-FAMILY = Family("DNS query logging and firewall", CHECKS, PERMISSIONS, run, pending=PERMISSIONS)
+FAMILY = Family("DNS query logging and firewall", CHECKS, PERMISSIONS, run)

@@ -28,11 +28,13 @@ from typing import Any
 from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConfig
 from components.grants import declared_allows
 from components.security_gates import (
+    auditor_boundary_policy,
     auditor_trust_policy,
     permissions_boundary_policy,
     workload_trust_policy,
 )
-from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, is_false, is_true, joined, register
+from enclave.audit import grants
+from enclave.audit.base import MISSING_FIX, Audit, Check, Family, is_false, is_true, joined, register
 from enclave.audit.common import call, pages
 from enclave.audit.policy import (
     CALLER_ACCOUNT_KEYS,
@@ -56,7 +58,7 @@ CHECKS = register(
     Check(
         "iam-role-boundary",
         "The site's role carries the site's permissions boundary",
-        "PermissionsBoundary = the site's boundary policy",
+        "PermissionsBoundary = the site's auditor boundary for the auditor role, the site's boundary for every other",
         "aws iam put-role-permissions-boundary --role-name ROLE --permissions-boundary BOUNDARY_ARN, "
         "or delete a role the program does not define.",
     ),
@@ -96,9 +98,10 @@ CHECKS = register(
     ),
     Check(
         "iam-boundary-document",
-        "The permissions boundary still says what the program says",
-        "the default version keeps every Deny of the program's boundary (other regions, transfer out, audit "
-        "tampering, writes to other accounts) and allows nothing the program's boundary does not",
+        "Each permissions boundary still says what the program says",
+        "the default version keeps every Deny of the program's boundary (data roles: other regions, transfer out, "
+        "audit tampering, writes to other accounts; auditor: user data, secret values, decrypts outside the audit "
+        "log, other regions but metadata reads) and allows nothing the program's boundary does not",
         "Run pulumi up from the deployment role (it sets the boundary's default version back); "
         "then find who changed it (CreatePolicyVersion / SetDefaultPolicyVersion in CloudTrail).",
     ),
@@ -150,6 +153,7 @@ def run(audit: Audit) -> None:
         _trust_results(audit, role, kind)
         if kind == "staff-access":
             staff = role
+            grants.observe(audit, "staff", role["Arn"], role.get("AssumeRolePolicyDocument"))
     if staff is None:
         for check_id in ("iam-staff-trust-mfa", "iam-staff-trust-ticket", "iam-staff-session-duration"):
             audit.add(
@@ -161,26 +165,31 @@ def run(audit: Audit) -> None:
             )
     else:
         _staff_results(audit, staff)
-    _boundary_document_result(audit, iam)
+    _boundary_document_results(audit, iam)
     for role in sorted(roles, key=lambda r: r["RoleName"]):
         if not role["RoleName"].startswith(f"{cfg.name_prefix}-"):
             _other_role_result(audit, role)
 
 
-def boundary_arn(cfg: SiteConfig) -> str:
-    return f"arn:aws:iam::{cfg.data_account_id}:policy/{cfg.name_prefix}-boundary"
+BOUNDARIES = {"boundary": permissions_boundary_policy, "auditor-boundary": auditor_boundary_policy}
+"""The program's boundaries by name suffix (``enclave-<site>-<suffix>``): the data roles' and the auditor's."""
+
+
+def boundary_arn(cfg: SiteConfig, suffix: str = "boundary") -> str:
+    return f"arn:aws:iam::{cfg.data_account_id}:policy/{cfg.name_prefix}-{suffix}"
 
 
 def _boundary_attached_result(audit: Audit, role: dict) -> None:
     cfg = audit.cfg
+    # The auditor reads everywhere and writes nowhere; every other role of the site is a data role.
+    expected = boundary_arn(cfg, "auditor-boundary" if role["RoleName"] == cfg.role_name("auditor") else "boundary")
     got = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-    ok = arn_account(got or "") == cfg.data_account_id and (got or "").endswith(f"/{cfg.name_prefix}-boundary")
     audit.add(
         "iam-role-boundary",
-        ok,
+        got == expected,
         [role["Arn"]],
         f"boundary {got}" if got else "no permissions boundary",
-        f"PermissionsBoundary = {boundary_arn(cfg)}",
+        f"PermissionsBoundary = {expected}",
     )
 
 
@@ -351,9 +360,13 @@ def _staff_results(audit: Audit, role: dict) -> None:
 # --------------------------------------------------------------------------- the boundary's document
 
 
-def _boundary_document_result(audit: Audit, iam: Any) -> None:
+def _boundary_document_results(audit: Audit, iam: Any) -> None:
+    for suffix, program in BOUNDARIES.items():
+        _boundary_document_result(audit, iam, boundary_arn(audit.cfg, suffix), program)
+
+
+def _boundary_document_result(audit: Audit, iam: Any, arn: str, program: Any) -> None:
     cfg = audit.cfg
-    arn = boundary_arn(cfg)
     policy = call(iam, "GetPolicy", f"policy {arn}", none_codes=("NoSuchEntity",), PolicyArn=arn)
     if policy is None:
         audit.add("iam-boundary-document", False, [arn], "no boundary policy", fix=MISSING_FIX)
@@ -365,7 +378,7 @@ def _boundary_document_result(audit: Audit, iam: Any) -> None:
     key = audit.operator_key()
     # Without the key (reported by the key checks), any key of the operator account in the region fits.
     key_arn = key["Arn"] if key else f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:key/*"
-    problems = boundary_gaps(statements(document), statements(permissions_boundary_policy(cfg, key_arn)))
+    problems = boundary_gaps(statements(document), statements(program(cfg, key_arn)))
     audit.add(
         "iam-boundary-document",
         not problems,

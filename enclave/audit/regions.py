@@ -16,9 +16,11 @@ Buckets are not inventoried here: ``ListBuckets`` is global and
 search if an aggregator index were set up, but it is optional and moto does not
 model it, so the audit does not depend on it.
 
-A region the audit may not read (access denied, e.g. by a region-deny
-guardrail that does not exempt the auditor) fails with the permission named: a
-region that cannot be inventoried cannot be proven empty.
+A region the audit may not read fails with the permission named: a region that
+cannot be inventoried cannot be proven empty. When AWS says a service control
+policy refused the reads (the guardrails' region deny, which does not exempt
+the auditor yet), the result is ``unverified``: the guardrail is in force there,
+but what the region holds could not be listed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from enclave.audit.base import Audit, Check, Family, register
+from components.security_gates import INVENTORY_READ_ACTIONS
+from enclave.audit.base import Audit, Check, Family, register, scp_exemption_fix
 from enclave.audit.common import AccessDeniedError, call, pages
 
 CHECKS = register(
@@ -139,26 +142,8 @@ listings whose IAM action takes no resource-level grant are here (``Resource:
 "*"`` then grants exactly them); RDS databases and ECR repositories, whose
 listings do, are found through their tags."""
 
-PERMISSIONS = (
-    "dynamodb:ListTables",
-    "ec2:DescribeRegions",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeVolumes",
-    "elasticfilesystem:DescribeFileSystems",
-    "es:ListDomainNames",
-    "firehose:ListDeliveryStreams",
-    "fsx:DescribeFileSystems",
-    "glacier:ListVaults",
-    "kafka:ListClustersV2",
-    "kinesis:ListStreams",
-    "kms:ListAliases",
-    "kms:ListKeys",
-    "logs:DescribeLogGroups",
-    "redshift:DescribeClusters",
-    "secretsmanager:ListSecrets",
-    "sqs:ListQueues",
-    "tag:GetResources",
-)
+PERMISSIONS = tuple(sorted({*INVENTORY_READ_ACTIONS, "ec2:DescribeRegions"}))
+"""The listings above (what the auditor's boundary lets it call in every region), and the enabled regions."""
 
 
 def other_regions(audit: Audit) -> list[str]:
@@ -192,11 +177,11 @@ def data_bearing(arn: str) -> bool:
 def _region_result(audit: Audit, region: str) -> None:
     found: dict[str, str] = {}
     others: set[str] = set()
-    denied: list[str] = []
+    denied: list[AccessDeniedError] = []
     try:
         _tagged(audit, region, found, others)
     except AccessDeniedError as exc:
-        denied.append(exc.action)
+        denied.append(exc)
     for listing in UNTAGGED_LISTINGS:
         try:
             client = audit.client(listing.service, region=region)
@@ -209,32 +194,48 @@ def _region_result(audit: Audit, region: str) -> None:
                 for item in page.get(listing.items, []):
                     found.setdefault(listing.arn(region, audit.account, item), listing.operation)
         except AccessDeniedError as exc:
-            denied.append(exc.action)
+            denied.append(exc)
     try:
         for arn in _customer_keys(audit, region):
             found.setdefault(arn, "ListKeys")
     except AccessDeniedError as exc:
-        denied.append(exc.action)
-    problems = []
-    if denied:
-        problems.append(f"not readable: {', '.join(sorted(set(denied)))} denied in {region}")
-    if found:
-        problems.append(f"{len(found)} data-bearing resource(s): {', '.join(sorted(found))}")
+        denied.append(exc)
+    by_scp = sorted({d.action for d in denied if d.by_scp})
+    refused = sorted({d.action for d in denied if not d.by_scp})
+    scope = [audit.scope(region), *sorted(found)]
     note = (
         f"; also {len(others)} other tagged resource(s) that store no data ({', '.join(sorted(others))})"
         if others
         else ""
     )
+    if by_scp and not refused and not found:
+        # The guardrails' region deny answered, not the auditor's own policies: it is in force in
+        # this region (evidence), but what the region holds could not be listed (not a pass).
+        audit.unverified(
+            "region-no-site-data",
+            scope,
+            f"not readable: a service control policy denies {', '.join(by_scp)} in {region} (the guardrails' "
+            f"region deny is in force there; the region's data stores could not be listed){note}",
+            scp_exemption_fix(audit, by_scp),
+        )
+        return
+    problems = []
+    if refused:
+        problems.append(f"not readable: {', '.join(refused)} denied in {region}")
+    if by_scp:
+        problems.append(f"a service control policy denies {', '.join(by_scp)} in {region}")
+    if found:
+        problems.append(f"{len(found)} data-bearing resource(s): {', '.join(sorted(found))}")
     fix = None
     if denied and not found:
         fix = (
-            f"Let the auditor role read {region} ({', '.join(sorted(set(denied)))}): exempt these read-only "
+            f"Let the auditor role read {region} ({', '.join(sorted({*refused, *by_scp}))}): exempt these read-only "
             "actions from the permissions boundary's and the guardrails' region deny, then run again."
         )
     audit.add(
         "region-no-site-data",
         not problems,
-        [audit.scope(region), *sorted(found)],
+        scope,
         "; ".join(problems) + note if problems else f"no data-bearing resource{note}",
         fix=fix,
     )
@@ -274,13 +275,4 @@ def _customer_keys(audit: Audit, region: str) -> list[str]:
     return [k["KeyArn"] for k in keys if k["KeyId"] not in aws_managed]
 
 
-FAMILY = Family(
-    "other regions",
-    CHECKS,
-    PERMISSIONS,
-    run,
-    # Granted for the site region's own checks; everything else is read only here.
-    pending=tuple(
-        p for p in PERMISSIONS if p not in ("ec2:DescribeRegions", "kms:ListKeys", "secretsmanager:ListSecrets")
-    ),
-)
+FAMILY = Family("other regions", CHECKS, PERMISSIONS, run)

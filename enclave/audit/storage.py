@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.transfer_export import EXPORTS
-from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register
+from enclave.audit import grants
+from enclave.audit.base import Audit, Check, Family, arn_account, arn_region, register, scp_exemption_fix
 from enclave.audit.common import AccessDeniedError, call, pages
 from enclave.audit.policy import covers, is_everyone_principal, policy_outsiders, statements
 
@@ -158,6 +159,7 @@ def _check_bucket(audit: Audit, s3: Any, name: str, arn: str) -> None:
     # The export bucket's Allows for transfer recipients are what declared transfer grants say.
     explained: list[str] = []
     if name == audit.cfg.bucket_name(EXPORTS) and pol is not None:
+        grants.observe(audit, "transfer", arn, document)
         document, explained = audit.explained(document, "export-bucket-policy")
     outside = policy_outsiders(document, audit.perimeter())
     note = f"; explained by declared transfer grants: {', '.join(explained)}" if explained else ""
@@ -298,6 +300,15 @@ def _check_multi_region_access_points(audit: Audit) -> None:
             for ap in page.get("AccessPoints", [])
         ]
     except AccessDeniedError as exc:
+        if exc.by_scp:
+            audit.unverified(
+                "s3-no-multi-region-access-point",
+                [audit.scope(MRAP_CONTROL_REGION)],
+                f"not readable: a service control policy denies {exc.action} in {MRAP_CONTROL_REGION} (the "
+                "guardrails' region deny is in force there)",
+                scp_exemption_fix(audit, [exc.action]),
+            )
+            return
         audit.add(
             "s3-no-multi-region-access-point",
             False,
