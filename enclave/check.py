@@ -439,48 +439,60 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
 
     violations: list[Violation] = []
 
-    def reporter(policy, level, resource_urn: str, exception: dict | None = None):
-        def report(message: str, urn: str | None = None) -> None:
-            # Resource policies always report on their resource (the engine ignores `urn`);
-            # stack policies name a resource, or none for the stack as a whole.
-            target = resource_urn or urn or ""
+    class Reporter:
+        """``report_violation`` for one policy: resource policies always report on their resource (the
+        engine ignores ``urn``); stack policies name a resource, or none for the stack as a whole.
+
+        Policies are synchronous, so one reporter per resource policy serves every resource in turn
+        (its ``urn`` set before each call) instead of a new closure per resource and policy.
+        """
+
+        __slots__ = ("exception", "level", "policy", "urn")
+
+        def __init__(self, policy, level, urn: str = "", exception: dict | None = None):
+            self.policy, self.level, self.urn, self.exception = policy, level, urn, exception
+
+        def __call__(self, message: str, urn: str | None = None) -> None:
+            target = self.urn or urn or ""
             rec = by_urn.get(target)
             violations.append(
                 Violation(
-                    policy=policy.name,
-                    enforcement="excepted" if exception is not None else level.value,
+                    policy=self.policy.name,
+                    enforcement="excepted" if self.exception is not None else self.level.value,
                     urn=target,
                     type=rec.type if rec else STACK_TYPE,
                     name=rec.name if rec else run.stack,
-                    message=message or policy.description,
+                    message=message or self.policy.description,
                     file=rec.source_file if rec else "",
                     line=rec.source_line if rec else 0,
-                    exception=exception,
+                    exception=self.exception,
                 )
             )
-
-        return report
 
     # What the pack's exceptions suppress reaches the engine as nothing; offline it is listed.
     suppressed: list = []
     token = pack_exceptions.SUPPRESSED.set(suppressed)
 
-    def call(policy, args, level, urn: str) -> None:
+    def call(policy, args, report: Reporter) -> None:
         try:
-            policy.validate(args, reporter(policy, level, urn))
+            policy.validate(args, report)
         except UnknownValueError as exc:
             # The engine downgrades this to an advisory note and lets the resource pass.
             note = f"can't run policy '{policy.name}' during preview: {exc.message}"
-            reporter(policy, EnforcementLevel.ADVISORY, "")(note)
+            Reporter(policy, EnforcementLevel.ADVISORY)(note)
         except _NotApplicableError:
             pass
         except Exception as exc:  # noqa: BLE001 - a crashing policy fails the preview; fail closed here too
             crash = f"policy '{policy.name}' raised {type(exc).__name__}: {exc}; the engine would fail the preview"
-            reporter(policy, EnforcementLevel.MANDATORY, urn)(crash)
+            Reporter(policy, EnforcementLevel.MANDATORY, report.urn)(crash)
         if suppressed:
             for message, target, exception in suppressed:
-                reporter(policy, level, urn, exception)(message, target)
+                Reporter(policy, report.level, report.urn, exception)(message, target)
             suppressed.clear()
+
+    def effective(policy):
+        level = levels[policy.name]
+        return EnforcementLevel.MANDATORY if level is EnforcementLevel.REMEDIATE else level
 
     resource_policies = [
         p
@@ -494,16 +506,14 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
     try:
         opts_of = {rec.urn: options(rec) for rec in run.resources}
         props_of: dict[str, Any] = {}
+        plan = [(policy, Reporter(policy, effective(policy)), configs[policy.name]) for policy in resource_policies]
         for rec in run.resources:
             props = props_of[rec.urn] = engine_props(rec.inputs)
             opts = opts_of[rec.urn]
             provider = provider_of(rec.provider)
-            for policy in resource_policies:
-                level = levels[policy.name]
-                if level is EnforcementLevel.REMEDIATE:
-                    level = EnforcementLevel.MANDATORY
-                args = ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, configs[policy.name])
-                call(policy, args, level, rec.urn)
+            for policy, report, config in plan:
+                report.urn = rec.urn
+                call(policy, ResourceValidationArgs(rec.type, props, rec.urn, rec.name, opts, provider, config), report)
 
         if stack_policies:
             # Stack policies see each resource's state (outputs), with parents and dependencies resolved.
@@ -529,10 +539,11 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
                 }
             stack_resources = list(resources.values())
             for policy in stack_policies:
-                level = levels[policy.name]
-                if level is EnforcementLevel.REMEDIATE:
-                    level = EnforcementLevel.MANDATORY
-                call(policy, StackValidationArgs(stack_resources, configs[policy.name]), level, "")
+                call(
+                    policy,
+                    StackValidationArgs(stack_resources, configs[policy.name]),
+                    Reporter(policy, effective(policy)),
+                )
     finally:
         pack_exceptions.SUPPRESSED.reset(token)
     return violations

@@ -354,22 +354,32 @@ _NOT_NAMES = frozenset({"Sid", "Effect", "Action", "NotAction"})
 
 
 def _statement_leaves(value: Any, site: Site, words_seen: dict, out: list) -> None:
-    """Hits of every string inside one parsed statement (a leaf is usually one word: cached as such)."""
+    """Hits of every string inside one parsed statement (a leaf is usually one word: cached as such).
+
+    Strings are handled in the loop rather than by a call each: a statement is mostly strings,
+    and this runs for every policy document of the stack.
+    """
     kind = type(value)
-    if kind is str:
-        if len(value) < 4:
-            return
-        found = words_seen.get(value)
-        if found is None:
-            found = words_seen[value] = tuple(_text_hits(value, PLAIN, True, site, words_seen)) or _NO_HITS
-        if found:
-            out.extend(found)
-    elif kind is dict:
-        for key, child in value.items():
-            if key not in _NOT_NAMES:
-                _statement_leaves(child, site, words_seen, out)
+    if kind is dict:
+        children: Any = [child for key, child in value.items() if key not in _NOT_NAMES]
     elif kind is list:
-        for child in value:
+        children = value
+    elif kind is str:
+        children = (value,)
+    else:
+        return
+    seen = words_seen.get
+    for child in children:
+        child_kind = type(child)
+        if child_kind is str:
+            if len(child) < 4:
+                continue
+            found = seen(child)
+            if found is None:
+                found = words_seen[child] = tuple(_text_hits(child, PLAIN, True, site, words_seen)) or _NO_HITS
+            if found:
+                out.extend(found)
+        elif child_kind is dict or child_kind is list:
             _statement_leaves(child, site, words_seen, out)
 
 
@@ -570,12 +580,21 @@ def _walk(prop: str, key: str, value: Any, site: Site, cache: _SiteCaches, out: 
             ws = words(key)
             if ("multi" in ws or "cross" in ws or "all" in ws) and is_set(value):
                 out.append(Hit(REGION_SWITCH, prop, key, "set"))
+        # Leaves go straight to _leaf (most children are), containers and proxies through _walk.
         if kind is dict:
             for k, child in value.items():
-                _walk(prop, k, child, site, cache, out)
+                ck = type(child)
+                if ck is dict or ck is list or ck is tuple or ck in _PROXIES:
+                    _walk(prop, k, child, site, cache, out)
+                else:
+                    _leaf(prop, k, child, site, cache, out)
         else:
             for child in value:
-                _walk(prop, key, child, site, cache, out)
+                ck = type(child)
+                if ck is dict or ck is list or ck is tuple or ck in _PROXIES:
+                    _walk(prop, key, child, site, cache, out)
+                else:
+                    _leaf(prop, key, child, site, cache, out)
     else:
         _leaf(prop, key, value, site, cache, out)
 
