@@ -26,7 +26,7 @@ test: $(BIN)/.installed
 previews: $(BIN)/.installed
 	$(BIN)/python -m enclave plan --all
 
-## Benchmarks (about 3 minutes): floor, check, policy throughput, sites, test suite.
+## Benchmarks (about 8 minutes): floor, check, policy throughput, sites, test suite.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
