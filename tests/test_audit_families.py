@@ -259,7 +259,7 @@ POLICY_DRIFTS = [
     ("bucket policy shares objects with another account", _bucket_shared_with_another_account, {"s3-policy-site-only"}),
     ("bucket policy allows public reads", _bucket_public_read, {"s3-policy-site-only"}),
     ("bucket policy admits a service for any account", _bucket_open_to_a_service_for_anyone, {"s3-policy-site-only"}),
-    ("bucket ACL made public-read", _bucket_acl_public, {"s3-acl-site-only"}),
+    ("bucket ACL made public-read", _bucket_acl_public, {"s3-acl-site-only", "s3-object-ownership-enforced"}),
     ("key policy statement for another account", _key_policy_for_a_stranger, {"kms-key-policy-site-only"}),
     ("key grant to another account", _grant_to_a_stranger, {"kms-key-no-grants"}),
     ("key grant to a site role", _grant_inside_the_site, {"kms-key-no-grants"}),
@@ -1056,6 +1056,7 @@ def test_reads_aws_refuses_fail_closed_and_never_abort(estate):
         "dns-firewall-blocks-egress",
         "dns-firewall-mutation-protected",
         "dns-firewall-fail-closed",
+        "dns-no-resolver-forwarding",
         "account-ssm-document-sharing-blocked",
     }
     assert (

@@ -40,6 +40,14 @@ CHECKS = register(
         "aws ec2 delete-vpc-peering-connection --vpc-peering-connection-id ID.",
     ),
     Check(
+        "vpc-no-transit-or-vpn-gateway",
+        "No transit gateway attachment or virtual private gateway connects the VPC",
+        "no transit gateway VPC attachment and no virtual private gateway attached (each joins the VPC to "
+        "networks outside it; a propagated route needs no change to the route tables)",
+        "aws ec2 delete-transit-gateway-vpc-attachment --transit-gateway-attachment-id ID, or "
+        "aws ec2 detach-vpn-gateway --vpn-gateway-id ID --vpc-id VPC_ID; then find who added it in CloudTrail.",
+    ),
+    Check(
         "vpc-no-route-out",
         "No route leaves the VPC",
         "only local routes (and gateway endpoint prefix-list routes); no route to 0.0.0.0/0 or ::/0",
@@ -90,9 +98,11 @@ PERMISSIONS = (
     "ec2:DescribeNetworkAcls",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
+    "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:DescribeVpnGateways",
 )
 
 _GONE_ENDPOINT_STATES = ("deleted", "deleting", "rejected", "failed", "expired")
@@ -135,6 +145,18 @@ def run(audit: Audit) -> None:
         for c in p.get("VpcPeeringConnections", [])
         if c.get("Status", {}).get("Code") in ("active", "pending-acceptance", "provisioning", "initiating-request")
     ]
+    transit = [
+        a
+        for p in pages(ec2, "DescribeTransitGatewayVpcAttachments", where)
+        for a in p.get("TransitGatewayVpcAttachments", [])
+        if a.get("State") not in ("deleted", "deleting", "failed", "rejected")
+    ]
+    vgws = [
+        g
+        for p in pages(ec2, "DescribeVpnGateways", where)
+        for g in p.get("VpnGateways", [])
+        if g.get("State") != "deleted"
+    ]
     tables = [t for p in pages(ec2, "DescribeRouteTables", where) for t in p.get("RouteTables", [])]
     acls = [a for p in pages(ec2, "DescribeNetworkAcls", where) for a in p.get("NetworkAcls", [])]
     groups = [g for p in pages(ec2, "DescribeSecurityGroups", where) for g in p.get("SecurityGroups", [])]
@@ -169,6 +191,30 @@ def run(audit: Audit) -> None:
             if vpc_id in (c.get("RequesterVpcInfo", {}).get("VpcId"), c.get("AccepterVpcInfo", {}).get("VpcId"))
         ]
         _gateway_result(audit, "vpc-no-peering", vpc_arn, "vpc-peering-connection", mine, "peering connection")
+        joined_to = sorted(
+            [
+                *(
+                    ("transit-gateway-attachment", a["TransitGatewayAttachmentId"])
+                    for a in transit
+                    if a.get("VpcId") == vpc_id
+                ),
+                *(
+                    ("vpn-gateway", g["VpnGatewayId"])
+                    for g in vgws
+                    if any(
+                        a.get("VpcId") == vpc_id and a.get("State") != "detached" for a in g.get("VpcAttachments") or []
+                    )
+                ),
+            ]
+        )
+        audit.add(
+            "vpc-no-transit-or-vpn-gateway",
+            not joined_to,
+            [vpc_arn, *(ec2_arn(audit, kind, ident) for kind, ident in joined_to)],
+            f"joined to {', '.join(ident for _, ident in joined_to)}"
+            if joined_to
+            else "no transit gateway or VPN gateway",
+        )
 
         _routes_result(audit, vpc_arn, [t for t in tables if t.get("VpcId") == vpc_id])
         for acl in sorted((a for a in acls if a.get("VpcId") == vpc_id), key=lambda a: a["NetworkAclId"]):
