@@ -50,7 +50,8 @@ CHECKS = register(
     Check(
         "dns-no-resolver-forwarding",
         "No Resolver rule forwards the VPC's queries and no Resolver endpoint sits in it",
-        "no Resolver rule associated with the VPC but SYSTEM rules (which keep a name with the Resolver), and no "
+        "no Resolver rule associated with the VPC but SYSTEM rules and Resolver's auto-defined recursive rule "
+        "(which keep names with the Resolver), and no "
         "Resolver endpoint in the VPC: the program defines none, and a FORWARD rule sends queries, and the data "
         "in them, through an outbound endpoint to DNS servers outside AWS",
         "aws route53resolver disassociate-resolver-rule --vpc-id VPC_ID --resolver-rule-id RULE_ID and "
@@ -139,6 +140,15 @@ def _run(audit: Audit) -> None:
 # --------------------------------------------------------------------------- forwarding
 
 
+def _resolver_own(rule: dict) -> bool:
+    """A rule that keeps names with the Resolver: SYSTEM, or Resolver's auto-defined recursive rule
+    ("Internet Resolver", owner "Route 53 Resolver"), which is what a VPC does with no rule at all."""
+    if rule.get("RuleType") == "SYSTEM":
+        return True
+    auto = str(rule.get("Id", "")).startswith("rslvr-autodefined-rr-") or rule.get("OwnerId") == "Route 53 Resolver"
+    return auto and rule.get("RuleType") == "RECURSIVE"
+
+
 def _forwarding_results(audit: Audit, resolver: Any, where: str) -> None:
     rules = {
         r.get("Id"): r for page in pages(resolver, "ListResolverRules", where) for r in page.get("ResolverRules", [])
@@ -159,7 +169,7 @@ def _forwarding_results(audit: Audit, resolver: Any, where: str) -> None:
             if assoc.get("VPCId") != vpc_id:
                 continue
             rule = rules.get(assoc.get("ResolverRuleId")) or {}
-            if rule.get("RuleType") == "SYSTEM":
+            if _resolver_own(rule):
                 continue
             targets = ", ".join(
                 f"{t.get('Ip') or t.get('Ipv6')}:{t.get('Port', 53)}" for t in rule.get("TargetIps") or []
