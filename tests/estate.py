@@ -838,6 +838,32 @@ def assert_fails_exactly(
         )
 
 
+def replace_flow_log(estate: Estate, traffic: str) -> str:
+    """A drift: the VPC's flow log replaced by one of ``traffic`` only (``ACCEPT`` or ``REJECT``); the VPC."""
+    ec2 = estate.client("ec2")
+    ec2.delete_flow_logs(FlowLogIds=[estate.flow_log_id])
+    ec2.create_flow_logs(
+        ResourceIds=[estate.vpc_id],
+        ResourceType="VPC",
+        TrafficType=traffic,
+        LogDestinationType="s3",
+        LogDestination=estate.cfg.bucket_arn("audit-logs"),
+    )
+    return estate.vpc_id
+
+
+def lock_audit_logs(estate: Estate, mode: str, days: int) -> str:
+    """A drift: the audit-logs bucket's default retention set to ``mode`` for ``days``; the bucket's ARN."""
+    estate.client("s3").put_object_lock_configuration(
+        Bucket=estate.buckets["audit-logs"],
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},
+        },
+    )
+    return estate.cfg.bucket_arn("audit-logs")
+
+
 def access_denied(**_: Any) -> tuple:
     """A ``before-call`` answer: AWS refusing the call (as it answers a missing permission)."""
     from types import SimpleNamespace

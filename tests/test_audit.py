@@ -38,6 +38,7 @@ from tests.estate import (
     build_estate,
     config_with_grants,
     failing,
+    lock_audit_logs,
     staff_trust,
 )
 from tests.recording import READ_ONLY, Call, Recording, writes
@@ -348,14 +349,7 @@ def _trail_validation_off(e):
 
 
 def _object_lock_weakened(e):
-    e.client("s3").put_object_lock_configuration(
-        Bucket=e.buckets["audit-logs"],
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
-        },
-    )
-    return e.cfg.bucket_arn("audit-logs")
+    return lock_audit_logs(e, "GOVERNANCE", 1)
 
 
 def _mfa_removed(e):

@@ -30,6 +30,7 @@ from tests.estate import (
     build_estate,
     config_with_grants,
     failing,
+    replace_flow_log,
     staff_trust,
 )
 
@@ -551,16 +552,7 @@ def _flow_log_deleted(e):
 
 
 def _flow_log_rejects_only(e):
-    ec2 = e.client("ec2")
-    ec2.delete_flow_logs(FlowLogIds=[e.flow_log_id])
-    ec2.create_flow_logs(
-        ResourceIds=[e.vpc_id],
-        ResourceType="VPC",
-        TrafficType="REJECT",
-        LogDestinationType="s3",
-        LogDestination=e.cfg.bucket_arn("audit-logs"),
-    )
-    return e.vpc_id
+    return replace_flow_log(e, "REJECT")
 
 
 def _flow_log_not_delivering(e):

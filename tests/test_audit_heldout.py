@@ -21,6 +21,8 @@ from tests.estate import (
     build_estate,
     config_with_grants,
     failing,
+    lock_audit_logs,
+    replace_flow_log,
 )
 
 STRANGER = "999999999999"
@@ -117,7 +119,8 @@ def _ownership_back_to_object_writer(e):
     return _bucket_arn(e, "user-data")
 
 
-def _inventory_into_a_partner_bucket(e):
+def _inventory(e, into: str, **account: str) -> None:
+    """A daily inventory of the user-data bucket into bucket ``into`` (of ``AccountId``, if given)."""
     e.client("s3").put_bucket_inventory_configuration(
         Bucket=e.buckets["user-data"],
         Id="daily",
@@ -126,11 +129,13 @@ def _inventory_into_a_partner_bucket(e):
             "IsEnabled": True,
             "IncludedObjectVersions": "All",
             "Schedule": {"Frequency": "Daily"},
-            "Destination": {
-                "S3BucketDestination": {"AccountId": STRANGER, "Bucket": "arn:aws:s3:::partner-inv", "Format": "CSV"}
-            },
+            "Destination": {"S3BucketDestination": {**account, "Bucket": f"arn:aws:s3:::{into}", "Format": "CSV"}},
         },
     )
+
+
+def _inventory_into_a_partner_bucket(e):
+    _inventory(e, "partner-inv", AccountId=STRANGER)
     return _bucket_arn(e, "user-data")
 
 
@@ -436,27 +441,12 @@ def _management_events_of_kms_excluded(e):
 
 
 def _flow_log_of_accepted_traffic_only(e):
-    ec2 = e.client("ec2")
-    ec2.delete_flow_logs(FlowLogIds=[e.flow_log_id])
-    ec2.create_flow_logs(
-        ResourceIds=[e.vpc_id],
-        ResourceType="VPC",
-        TrafficType="ACCEPT",
-        LogDestinationType="s3",
-        LogDestination=e.cfg.bucket_arn("audit-logs"),
-    )
-    return e.vpc_id
+    return replace_flow_log(e, "ACCEPT")
 
 
 def _audit_log_retention_of_a_day(e):
-    e.client("s3").put_object_lock_configuration(
-        Bucket=e.buckets["audit-logs"],
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
-        },
-    )
-    return _bucket_arn(e, "audit-logs")
+    # Compliance mode, but for a day.
+    return lock_audit_logs(e, "COMPLIANCE", 1)
 
 
 def _multi_region_key_in_the_data_account(e):
@@ -530,17 +520,7 @@ def test_reports_and_rules_that_stay_inside_the_site_pass(estate):
     cfg = estate.cfg
     s3 = estate.client("s3")
     # An inventory into the site's own access-logs bucket, notifications to a queue of the data account.
-    s3.put_bucket_inventory_configuration(
-        Bucket=estate.buckets["user-data"],
-        Id="weekly",
-        InventoryConfiguration={
-            "Id": "weekly",
-            "IsEnabled": True,
-            "IncludedObjectVersions": "Current",
-            "Schedule": {"Frequency": "Weekly"},
-            "Destination": {"S3BucketDestination": {"Bucket": _bucket_arn(estate, "access-logs"), "Format": "CSV"}},
-        },
-    )
+    _inventory(estate, estate.buckets["access-logs"])
     s3.put_bucket_notification_configuration(
         Bucket=estate.buckets["user-data"],
         NotificationConfiguration={

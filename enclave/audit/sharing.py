@@ -9,7 +9,7 @@ the region is read for who may use it.
 
 from __future__ import annotations
 
-from enclave.audit.base import Audit, Check, Family, ec2_arn, register
+from enclave.audit.base import Audit, Check, Family, register
 from enclave.audit.common import call, pages
 
 CHECKS = register(
@@ -53,52 +53,51 @@ def _grantees(permissions: list[dict]) -> list[str]:
     return sorted(out)
 
 
+COPIES = (
+    # check, listing, its parameters and list key, id field, attribute call, attribute, answer key, ARN kind
+    (
+        "ebs-snapshot-not-shared",
+        "DescribeSnapshots",
+        {"OwnerIds": ["self"]},
+        "Snapshots",
+        "SnapshotId",
+        "DescribeSnapshotAttribute",
+        "createVolumePermission",
+        "CreateVolumePermissions",
+        "snapshot",
+    ),
+    (
+        "ec2-image-not-shared",
+        "DescribeImages",
+        {"Owners": ["self"]},
+        "Images",
+        "ImageId",
+        "DescribeImageAttribute",
+        "launchPermission",
+        "LaunchPermissions",
+        "image",
+    ),
+)
+
+
 def run(audit: Audit) -> None:
     ec2 = audit.client("ec2")
-    snapshots = sorted(
-        s["SnapshotId"]
-        for page in pages(ec2, "DescribeSnapshots", f"snapshots of {audit.where}", OwnerIds=["self"])
-        for s in page.get("Snapshots", [])
-    )
-    for snapshot in snapshots:
-        attr = call(
-            ec2,
-            "DescribeSnapshotAttribute",
-            f"snapshot {snapshot}",
-            SnapshotId=snapshot,
-            Attribute="createVolumePermission",
+    for check_id, listing, params, key, id_field, attribute_call, attribute, answer, kind in COPIES:
+        copies = sorted(
+            (c for page in pages(ec2, listing, f"{kind}s of {audit.where}", **params) for c in page.get(key, [])),
+            key=lambda c: str(c.get(id_field)),
         )
-        shared = _grantees(attr.get("CreateVolumePermissions") or [])
-        audit.add(
-            "ebs-snapshot-not-shared",
-            not shared,
-            [ec2_arn(audit, "snapshot", snapshot).replace(f":{audit.account}:", "::")],
-            f"shared with {', '.join(shared)}" if shared else "not shared",
-        )
-    if not snapshots:
-        audit.add("ebs-snapshot-not-shared", True, [audit.scope()], "no snapshot")
-    images = sorted(
-        (
-            i
-            for page in pages(ec2, "DescribeImages", f"images of {audit.where}", Owners=["self"])
-            for i in page.get("Images", [])
-        ),
-        key=lambda i: i["ImageId"],
-    )
-    for image in images:
-        image_id = image["ImageId"]
-        attr = call(ec2, "DescribeImageAttribute", f"image {image_id}", ImageId=image_id, Attribute="launchPermission")
-        shared = _grantees(attr.get("LaunchPermissions") or [])
-        if image.get("Public") and "group all" not in shared:
-            shared.append("group all")
-        audit.add(
-            "ec2-image-not-shared",
-            not shared,
-            [ec2_arn(audit, "image", image_id).replace(f":{audit.account}:", "::")],
-            f"shared with {', '.join(shared)}" if shared else "not shared",
-        )
-    if not images:
-        audit.add("ec2-image-not-shared", True, [audit.scope()], "no image")
+        for copy in copies:
+            ident = str(copy.get(id_field))
+            attr = call(ec2, attribute_call, f"{kind} {ident}", **{id_field: ident, "Attribute": attribute})
+            shared = _grantees(attr.get(answer) or [])
+            if copy.get("Public") and "group all" not in shared:
+                shared.append("group all")
+            # Snapshot and image ARNs carry no account.
+            arn = f"arn:aws:ec2:{audit.cfg.region}::{kind}/{ident}"
+            audit.add(check_id, not shared, [arn], f"shared with {', '.join(shared)}" if shared else "not shared")
+        if not copies:
+            audit.add(check_id, True, [audit.scope()], f"no {kind}")
 
 
 FAMILY = Family("shared copies", CHECKS, PERMISSIONS, run)
