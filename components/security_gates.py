@@ -57,6 +57,7 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:DescribeSubnets",
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcBlockPublicAccess*",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import moto.secretsmanager.models
 import pytest
 
 from tests.conftest import stack_config
@@ -209,6 +210,29 @@ def _queries_forwarded_to_an_outside_server(e):
     return rule
 
 
+def _endpoint_service_for_other_accounts(e):
+    balancer = e.client("elbv2").create_load_balancer(
+        Name="internal", Subnets=[e.subnet_id], Type="network", Scheme="internal"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    ec2 = e.client("ec2")
+    service = ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[balancer], AcceptanceRequired=False
+    )["ServiceConfiguration"]["ServiceId"]
+    ec2.modify_vpc_endpoint_service_permissions(ServiceId=service, AddAllowedPrincipals=["*"])
+    return service
+
+
+def _pepper_rotated_by_a_function_elsewhere(e):
+    # RotateSecret in moto looks the function up in the secret's own region, so the test sets the
+    # state DescribeSecret reports (RotationLambdaARN) for a function in us-east-1.
+    secret = moto.secretsmanager.models.secretsmanager_backends[e.cfg.data_account_id][e.cfg.region].secrets[
+        e.secret_arn
+    ]
+    secret.rotation_requested = secret.rotation_enabled = True
+    secret.rotation_lambda_arn = f"arn:aws:lambda:us-east-1:{e.cfg.data_account_id}:function:rotate-pepper"
+    return "function:rotate-pepper"
+
+
 # --------------------------------------------------------------------------- found: who acts in the account
 
 
@@ -275,17 +299,23 @@ FOUND_DRIFTS = {
         ("user data's server access logging off", _access_logging_off, {"s3-access-logging"}),
         ("user data's versioning suspended", _versioning_suspended, {"s3-versioning-enabled"}),
     ],
-    "copies and reports out of the bucket": [
+    "copies, reports and secrets out of the site": [
         ("object ownership back to ObjectWriter", _ownership_back_to_object_writer, {"s3-object-ownership-enforced"}),
         ("inventory into another account's bucket", _inventory_into_a_partner_bucket, {"s3-no-outside-destination"}),
         ("notifications to another account's queue", _notifications_to_a_partner_queue, {"s3-no-outside-destination"}),
         ("snapshot shared with another account", _snapshot_shared_with_another_account, {"ebs-snapshot-not-shared"}),
         ("image shared with another account", _image_shared_with_another_account, {"ec2-image-not-shared"}),
+        (
+            "pepper rotated by a function in us-east-1",
+            _pepper_rotated_by_a_function_elsewhere,
+            {"secret-rotation-inside"},
+        ),
     ],
     "ways out of the network": [
         ("transit gateway attached to the VPC", _transit_gateway_attached, {"vpc-no-transit-or-vpn-gateway"}),
         ("VPN gateway attached to the VPC", _vpn_gateway_attached, {"vpc-no-transit-or-vpn-gateway"}),
         ("DNS queries forwarded outside AWS", _queries_forwarded_to_an_outside_server, {"dns-no-resolver-forwarding"}),
+        ("endpoint service open to every account", _endpoint_service_for_other_accounts, {"vpc-no-endpoint-service"}),
     ],
     "who acts in the account": [
         ("IAM user with access keys and admin rights", _admin_user_with_keys, {"iam-no-users"}),

@@ -40,6 +40,14 @@ CHECKS = register(
         "aws ec2 delete-vpc-peering-connection --vpc-peering-connection-id ID.",
     ),
     Check(
+        "vpc-no-endpoint-service",
+        "The account offers no VPC endpoint service",
+        "no endpoint service configuration (PrivateLink) in the site region: each lets the VPCs of the accounts "
+        "it allows connect into the site's network, and the program defines none",
+        "aws ec2 delete-vpc-endpoint-service-configurations --service-ids ID, then find who created it "
+        "(CreateVpcEndpointServiceConfiguration in CloudTrail).",
+    ),
+    Check(
         "vpc-no-transit-or-vpn-gateway",
         "No transit gateway attachment or virtual private gateway connects the VPC",
         "no transit gateway VPC attachment and no virtual private gateway attached (each joins the VPC to "
@@ -99,6 +107,7 @@ PERMISSIONS = (
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
@@ -124,6 +133,23 @@ def vpc_cidrs(vpc: dict) -> list:
 def run(audit: Audit) -> None:
     ec2 = audit.client("ec2")
     where = audit.where
+    services = [
+        s
+        for p in pages(ec2, "DescribeVpcEndpointServiceConfigurations", where)
+        for s in p.get("ServiceConfigurations", [])
+        if str(s.get("ServiceState", "")).lower() not in ("deleted", "deleting", "failed")
+    ]
+    for service in sorted(services, key=lambda s: str(s.get("ServiceId"))):
+        ident = str(service.get("ServiceId"))
+        balancers = [*service.get("NetworkLoadBalancerArns", []), *service.get("GatewayLoadBalancerArns", [])]
+        audit.add(
+            "vpc-no-endpoint-service",
+            False,
+            [ec2_arn(audit, "vpc-endpoint-service", ident), *balancers],
+            f"endpoint service {service.get('ServiceName', ident)} in front of {', '.join(balancers) or 'no balancer'}",
+        )
+    if not services:
+        audit.add("vpc-no-endpoint-service", True, [audit.scope()], "no endpoint service")
     vpcs = audit.vpcs()
     if not vpcs:
         return
