@@ -46,6 +46,7 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "cloudtrail:LookupEvents",
     "ec2:DescribeEgressOnlyInternetGateways",
     "ec2:DescribeFlowLogs",
+    "ec2:DescribeImages",
     "ec2:DescribeInternetGateways",
     "ec2:DescribeManagedPrefixLists",
     "ec2:DescribeNatGateways",
@@ -54,21 +55,28 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
+    "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:DescribeVpcBlockPublicAccess*",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:DescribeVpnGateways",
     "ec2:Get*BlockPublicAccessState",
     "ec2:Get*Default*",
     "ec2:GetSerialConsoleAccessStatus",
     "elasticmapreduce:GetBlockPublicAccessConfiguration",
     "iam:ListRoles",
+    "iam:ListUsers",
     "organizations:DescribeOrganization",
     "route53resolver:ListFirewallConfigs",
     "route53resolver:ListFirewallDomainLists",
     "route53resolver:ListFirewallRuleGroupAssociations",
+    "route53resolver:ListResolverEndpoints",
     "route53resolver:ListResolverQueryLogConfigAssociations",
     "route53resolver:ListResolverQueryLogConfigs",
+    "route53resolver:ListResolverRuleAssociations",
+    "route53resolver:ListResolverRules",
     "s3:GetAccountPublicAccessBlock",
     "s3:List*AccessPoints",
     "s3:ListAllMyBuckets",
@@ -125,9 +133,12 @@ KEY_CONFIG_READ_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListGrants")
 BUCKET_CONFIG_READ_ACTIONS = (
     "s3:GetBucket*",
     "s3:GetEncryptionConfiguration",
+    "s3:GetInventoryConfiguration",
     "s3:GetLifecycleConfiguration",
     "s3:GetReplicationConfiguration",
 )
+COPY_SHARING_READ_ACTIONS = ("ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute")
+"""Who may use the data account's snapshots and images (their ARNs carry no account: the region scopes them)."""
 SECRET_CONFIG_READ_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy")
 RESOLVER_RULE_READ_ACTIONS = ("route53resolver:ListFirewallDomains", "route53resolver:ListFirewallRules")
 SSM_SETTING_READ_ACTIONS = ("ssm:GetServiceSetting",)
@@ -135,11 +146,10 @@ AUDITOR_INVESTIGATION_READS = (
     "cloudtrail:ListTrails",
     "cloudtrail:LookupEvents",
     "ec2:DescribeSubnets",
-    "iam:List*RolePolicies",
     "s3:GetLifecycleConfiguration",
 )
-"""Reads the auditor role holds for the person running it (finding who changed what, what a role's
-policies are) beyond those ``enclave audit`` itself calls."""
+"""Reads the auditor role holds for the person running it (finding who changed what, which subnets
+and lifecycle rules there are) beyond those ``enclave audit`` itself calls."""
 
 SITE_BUCKET_ROLES = ("user-data", "access-logs", "audit-logs")
 
@@ -295,6 +305,12 @@ def configuration_read_statements(cfg: SiteConfig, key_arn: pulumi.Input[str]) -
             "Effect": "Allow",
             "Action": list(BUCKET_CONFIG_READ_ACTIONS),
             "Resource": "arn:aws:s3:::*",
+        },
+        {
+            "Sid": "ReadSharingOfCopies",
+            "Effect": "Allow",
+            "Action": list(COPY_SHARING_READ_ACTIONS),
+            "Resource": [f"arn:aws:ec2:{cfg.region}::snapshot/*", f"arn:aws:ec2:{cfg.region}::image/*"],
         },
         {
             "Sid": "ReadSecretConfiguration",

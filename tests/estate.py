@@ -44,12 +44,15 @@ from components.dns_firewall import ALLOW_PRIORITY, ASSOCIATION_PRIORITY, BLOCK_
 from components.isolated_network import ENDPOINT_POLICIES, ENDPOINT_SERVICES
 from components.operator_key import operator_key_policy
 from components.pseudonym_secret import pepper_secret_policy
-from components.regional_storage import data_bucket_policy, log_bucket_policy
+from components.regional_storage import ACCESS_LOG_PREFIX, data_bucket_policy, log_bucket_policy
 from components.security_gates import (
     auditor_boundary_policy,
+    auditor_policy,
     auditor_trust_policy,
     permissions_boundary_policy,
+    staff_access_policy,
     staff_access_trust_policy,
+    workload_policy,
     workload_trust_policy,
 )
 from components.transfer_export import (
@@ -208,6 +211,13 @@ ROLE_TRUST = {
     "auditor": auditor_trust_policy,
 }
 
+ROLE_POLICY = {
+    "workload": workload_policy,
+    "staff-access": lambda cfg, key_arn, _endpoint: staff_access_policy(cfg, key_arn),
+    "auditor": lambda cfg, key_arn, _endpoint: auditor_policy(cfg, key_arn),
+}
+"""Each program role's inline policy (``<role>-access``), from the program's documents."""
+
 ALL_ON = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
@@ -281,7 +291,7 @@ def build_estate(cfg: SiteConfig, *, delegated: bool = True, feature_set: str = 
     flow_log_id = _create_logging(cfg, data, key_arn, vpc_id)
     firewall = _create_dns_firewall(cfg, data, vpc_id)
     _block_account_level(cfg, data)
-    boundary_arn = _create_roles(cfg, data, key_arn)
+    boundary_arn = _create_roles(cfg, data, key_arn, endpoint_ids["s3"])
     guardrails = guardrails_for(cfg)
     policy_ids = _create_organization(cfg, guardrails, delegated, feature_set)
     sm = data.client("secretsmanager")
@@ -445,8 +455,19 @@ def _put_bucket_policies(
         "audit-logs": audit_log_bucket_policy(cfg),
         EXPORTS: export_bucket_policy(cfg, export_key_arn, s3_endpoint, cfg.transfer_grants_in_force),
     }
+    s3 = data.client("s3")
+    # moto 5.2.5 checks that the target admits the log service at PutBucketLogging, reading every
+    # statement's Principal as a map (it fails on "*"): the program's log-service statements go first.
+    service_only = [s for s in policies["access-logs"]["Statement"] if isinstance(s.get("Principal"), dict)]
+    s3.put_bucket_policy(Bucket=cfg.bucket_name("access-logs"), Policy=json.dumps({"Statement": service_only}))
+    s3.put_bucket_logging(
+        Bucket=cfg.bucket_name("user-data"),
+        BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": cfg.bucket_name("access-logs"), "TargetPrefix": ACCESS_LOG_PREFIX}
+        },
+    )
     for role, policy in policies.items():
-        data.client("s3").put_bucket_policy(Bucket=cfg.bucket_name(role), Policy=json.dumps(policy))
+        s3.put_bucket_policy(Bucket=cfg.bucket_name(role), Policy=json.dumps(policy))
 
 
 def _create_network(cfg: SiteConfig, data: AccountSession) -> tuple[str, str, str, dict[str, str]]:
@@ -611,7 +632,7 @@ def _block_account_level(cfg: SiteConfig, data: AccountSession) -> None:
     )
 
 
-def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str) -> str:
+def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str, s3_endpoint: str) -> str:
     iam = data.client("iam")
     boundaries = {
         suffix: iam.create_policy(
@@ -628,6 +649,11 @@ def _create_roles(cfg: SiteConfig, data: AccountSession, key_arn: str) -> str:
             AssumeRolePolicyDocument=json.dumps(trust(cfg)),
             PermissionsBoundary=boundaries["auditor-boundary" if role == "auditor" else "boundary"],
             MaxSessionDuration=3600,
+        )
+        iam.put_role_policy(
+            RoleName=cfg.role_name(role),
+            PolicyName=f"{cfg.role_name(role)}-access",
+            PolicyDocument=json.dumps(ROLE_POLICY[role](cfg, key_arn, s3_endpoint)),
         )
     # The account's other roles: the deployment role, which only the reviewed pipeline reaches
     # (from outside), and the approved staff's own roles, which people of the data account
@@ -810,6 +836,32 @@ def assert_fails_exactly(
         assert any(resource in arn for resources in resource_lists for arn in resources), (
             f"{check_id} does not name {resource}: {resource_lists}"
         )
+
+
+def replace_flow_log(estate: Estate, traffic: str) -> str:
+    """A drift: the VPC's flow log replaced by one of ``traffic`` only (``ACCEPT`` or ``REJECT``); the VPC."""
+    ec2 = estate.client("ec2")
+    ec2.delete_flow_logs(FlowLogIds=[estate.flow_log_id])
+    ec2.create_flow_logs(
+        ResourceIds=[estate.vpc_id],
+        ResourceType="VPC",
+        TrafficType=traffic,
+        LogDestinationType="s3",
+        LogDestination=estate.cfg.bucket_arn("audit-logs"),
+    )
+    return estate.vpc_id
+
+
+def lock_audit_logs(estate: Estate, mode: str, days: int) -> str:
+    """A drift: the audit-logs bucket's default retention set to ``mode`` for ``days``; the bucket's ARN."""
+    estate.client("s3").put_object_lock_configuration(
+        Bucket=estate.buckets["audit-logs"],
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}},
+        },
+    )
+    return estate.cfg.bucket_arn("audit-logs")
 
 
 def access_denied(**_: Any) -> tuple:

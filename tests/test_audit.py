@@ -38,6 +38,7 @@ from tests.estate import (
     build_estate,
     config_with_grants,
     failing,
+    lock_audit_logs,
     staff_trust,
 )
 from tests.recording import READ_ONLY, Call, Recording, writes
@@ -85,6 +86,11 @@ def test_audit_makes_only_read_only_calls(estate):
     # A key in another region: its aliases tell AWS managed keys apart (a conditional call).
     cfg = estate.cfg
     estate.client("kms", region="us-east-1").create_key()
+    # A snapshot and an image of the site region, not shared: their attributes are read one by one.
+    ec2 = estate.client("ec2")
+    volume = ec2.create_volume(AvailabilityZone=cfg.availability_zones[0], Size=8, Encrypted=True)["VolumeId"]
+    ec2.create_snapshot(VolumeId=volume)
+    ec2.register_image(Name="golden", RootDeviceName="/dev/xvda", BlockDeviceMappings=[{"DeviceName": "/dev/xvda"}])
     data = Recording(cfg.region, estate.data.account, calls)
     operator = Recording(cfg.region, estate.operator.account, calls)
     # One other region exercises every inventory call (the compliant test sweeps them all).
@@ -174,8 +180,9 @@ def _data_account_key(e):
 
 def _hand_made_bucket(e):
     # moto creates a bare bucket: no default encryption, no public access block, no
-    # policy. (AWS since 2023 gives new buckets SSE-S3 and a public access block; the
-    # first still fails s3-sse-kms-operator-key, see _aes256.)
+    # policy, no ownership controls, versioning never enabled. (AWS since 2023 gives new
+    # buckets SSE-S3, a public access block and BucketOwnerEnforced; the first still
+    # fails s3-sse-kms-operator-key, see _aes256, and versioning is off on AWS too.)
     e.client("s3").create_bucket(Bucket="team-scratch", CreateBucketConfiguration={"LocationConstraint": e.cfg.region})
     return "arn:aws:s3:::team-scratch"
 
@@ -342,14 +349,7 @@ def _trail_validation_off(e):
 
 
 def _object_lock_weakened(e):
-    e.client("s3").put_object_lock_configuration(
-        Bucket=e.buckets["audit-logs"],
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
-        },
-    )
-    return e.cfg.bucket_arn("audit-logs")
+    return lock_audit_logs(e, "GOVERNANCE", 1)
 
 
 def _mfa_removed(e):
@@ -401,7 +401,13 @@ DRIFTS = [
     (
         "hand-made bucket without encryption",
         _hand_made_bucket,
-        {"s3-sse-kms-operator-key", "s3-public-access-blocked", "s3-policy-denies"},
+        {
+            "s3-sse-kms-operator-key",
+            "s3-public-access-blocked",
+            "s3-policy-denies",
+            "s3-versioning-enabled",
+            "s3-object-ownership-enforced",
+        },
     ),
     ("site bucket in another region", _prefixed_bucket_elsewhere, {"s3-bucket-in-region"}),
     ("public access block removed", _public_access_off, {"s3-public-access-blocked"}),
@@ -445,6 +451,7 @@ def test_missing_trail_and_staff_role_fail_with_what_was_expected(estate):
     cfg = estate.cfg
     estate.client("cloudtrail").delete_trail(Name=cfg.trail_name)
     iam = estate.client("iam")
+    iam.delete_role_policy(RoleName=cfg.role_name("staff-access"), PolicyName=f"{cfg.role_name('staff-access')}-access")
     iam.delete_role(RoleName=cfg.role_name("staff-access"))
     results = [r for r in audit(estate, other_regions=NEAR_REGIONS) if r.status == "fail"]
     assert {r.id for r in results} == {
@@ -576,8 +583,8 @@ def test_cli_compliant_estate_exits_0_and_writes_both_reports(as_data_account, t
     assert report["format"] == "enclave-audit/2" and report["grants"] == []  # the shipped stack declares none
     # Progress on stderr: one line per family, then one per other region.
     progress = captured.err.splitlines()
-    assert progress[0] == "audit: checking buckets and access points (1/10)"
-    assert "audit: checking other regions (9/10)" in progress and progress[-1] == "audit: checking guardrails (10/10)"
+    assert progress[0] == "audit: checking buckets and access points (1/11)"
+    assert "audit: checking other regions (10/11)" in progress and progress[-1] == "audit: checking guardrails (11/11)"
     assert any(re.fullmatch(r"audit: regions: us-east-1 \(\d+/\d+\)", line) for line in progress)
     assert (report["account"], report["region"], report["stack"]) == ("111111111111", "eu-west-1", "dublin")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["timestamp"])

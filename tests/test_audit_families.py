@@ -30,6 +30,7 @@ from tests.estate import (
     build_estate,
     config_with_grants,
     failing,
+    replace_flow_log,
     staff_trust,
 )
 
@@ -259,7 +260,7 @@ POLICY_DRIFTS = [
     ("bucket policy shares objects with another account", _bucket_shared_with_another_account, {"s3-policy-site-only"}),
     ("bucket policy allows public reads", _bucket_public_read, {"s3-policy-site-only"}),
     ("bucket policy admits a service for any account", _bucket_open_to_a_service_for_anyone, {"s3-policy-site-only"}),
-    ("bucket ACL made public-read", _bucket_acl_public, {"s3-acl-site-only"}),
+    ("bucket ACL made public-read", _bucket_acl_public, {"s3-acl-site-only", "s3-object-ownership-enforced"}),
     ("key policy statement for another account", _key_policy_for_a_stranger, {"kms-key-policy-site-only"}),
     ("key grant to another account", _grant_to_a_stranger, {"kms-key-no-grants"}),
     ("key grant to a site role", _grant_inside_the_site, {"kms-key-no-grants"}),
@@ -551,16 +552,7 @@ def _flow_log_deleted(e):
 
 
 def _flow_log_rejects_only(e):
-    ec2 = e.client("ec2")
-    ec2.delete_flow_logs(FlowLogIds=[e.flow_log_id])
-    ec2.create_flow_logs(
-        ResourceIds=[e.vpc_id],
-        ResourceType="VPC",
-        TrafficType="REJECT",
-        LogDestinationType="s3",
-        LogDestination=e.cfg.bucket_arn("audit-logs"),
-    )
-    return e.vpc_id
+    return replace_flow_log(e, "REJECT")
 
 
 def _flow_log_not_delivering(e):
@@ -1056,6 +1048,7 @@ def test_reads_aws_refuses_fail_closed_and_never_abort(estate):
         "dns-firewall-blocks-egress",
         "dns-firewall-mutation-protected",
         "dns-firewall-fail-closed",
+        "dns-no-resolver-forwarding",
         "account-ssm-document-sharing-blocked",
     }
     assert (

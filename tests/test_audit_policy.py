@@ -260,3 +260,12 @@ def test_the_programs_resource_policies_admit_no_outsider(dublin_config):
         document = build(cfg)
         assert policy_outsiders(document, site, default_anyone=True) == [], service
         assert [r for s in statements(document) for r in resources_outside(s, site)] == [], service
+
+
+@pytest.mark.parametrize("condition", [[1, 2], "aws:SecureTransport", {"Bool": "false"}, {"StringEquals": None}])
+def test_a_condition_of_an_unreadable_shape_confines_nothing_and_denies_nothing(condition):
+    # IAM refuses such a document; if one is ever read, an Allow counts as unconditional and a Deny as absent.
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*", "Condition": condition}
+    doc = {"Statement": [allow({"AWS": "*"}, condition), deny]}
+    assert policy_outsiders(doc, SITE) == ["statement 1 allows *"]
+    assert [s["Effect"] for s in statements(doc)] == ["Allow", "Unreadable"]

@@ -146,6 +146,9 @@ def test_bootstrapped_backend_passes_the_audit(data_account, dublin_config, caps
         "s3-policy-denies",
         "s3-policy-site-only",
         "s3-acl-site-only",
+        "s3-object-ownership-enforced",
+        "s3-versioning-enabled",
+        "s3-no-outside-destination",
     }
     state_key = data_account("kms").describe_key(KeyId=ALIAS)["KeyMetadata"]["Arn"]
     assert any(r.id == "kms-key-operator-administered" and r.resources == [state_key] for r in results)

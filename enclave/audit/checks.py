@@ -15,6 +15,7 @@ The families, in the order they run (one module each, see ``enclave.audit.base``
 | network | ``network`` | no way out of any VPC, endpoint policies inside the site, flow logs of all traffic delivering |
 | DNS | ``dns`` | query logging into the audit bucket, a DNS Firewall that blocks every non-AWS name and fails closed |
 | account-level blocks | ``account`` | VPC Block Public Access, the account's S3 public access block, snapshot and image block public access, EBS encryption, serial console, IMDSv2, SSM document sharing, EMR block public access |
+| shared copies | ``sharing`` | no EBS snapshot or machine image shared with another account |
 | roles | ``identity`` | who can become a site role, the boundary's document, no escape from it |
 | keys | ``keys`` | single-region, enabled, rotating, operator custody, key policy and grants inside the site |
 | other regions | ``regions`` | no data-bearing resource of the account anywhere else |
@@ -30,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from components.config import SiteConfig
-from enclave.audit import account, dns, guardrails, identity, keys, network, regions, secrets, storage, trail
+from enclave.audit import account, dns, guardrails, identity, keys, network, regions, secrets, sharing, storage, trail
 from enclave.audit.base import CHECKS, MISSING_FIX, MISSING_KEY_FIX, Audit, Check, Family, Result
 from enclave.audit.common import call
 from enclave.audit.policy import covers, wildcard_match
@@ -44,6 +45,7 @@ FAMILIES: tuple[Family, ...] = (
     network.FAMILY,
     dns.FAMILY,
     account.FAMILY,
+    sharing.FAMILY,
     identity.FAMILY,
     # Keys after every family that finds the keys resources are encrypted with.
     keys.FAMILY,
@@ -67,6 +69,7 @@ READ_PATTERNS = (
     "ec2:Get*Default*",
     "iam:GetPolicy*",
     "iam:GetRole*",
+    "iam:List*RolePolicies",
     "kms:GetKey*",
     "s3:GetBucket*",
     "s3:List*AccessPoints",

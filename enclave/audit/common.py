@@ -51,6 +51,8 @@ _IAM_ACTION = {
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "ListBucketInventoryConfigurations"): "s3:GetInventoryConfiguration",
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
     ("s3", "CreateBucket"): "s3:CreateBucket",
 }
 # IAM prefixes that differ from the signing name.

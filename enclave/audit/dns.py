@@ -47,6 +47,18 @@ CHECKS = register(
         "FirewallFailOpen DISABLED for the VPC (queries are blocked if the firewall cannot answer)",
         "aws route53resolver update-firewall-config --resource-id VPC_ID --firewall-fail-open DISABLED, or pulumi up.",
     ),
+    Check(
+        "dns-no-resolver-forwarding",
+        "No Resolver rule forwards the VPC's queries and no Resolver endpoint sits in it",
+        "no Resolver rule associated with the VPC but SYSTEM rules and Resolver's auto-defined recursive rule "
+        "(which keep names with the Resolver), and no "
+        "Resolver endpoint in the VPC: the program defines none, and a FORWARD rule sends queries, and the data "
+        "in them, through an outbound endpoint to DNS servers outside AWS",
+        "aws route53resolver disassociate-resolver-rule --vpc-id VPC_ID --resolver-rule-id RULE_ID and "
+        "aws route53resolver delete-resolver-endpoint --resolver-endpoint-id ID, then find who added them "
+        "(AssociateResolverRule, CreateResolverEndpoint in CloudTrail); a forwarding the site needs is added "
+        "to the program by review.",
+    ),
 )
 
 PERMISSIONS = (
@@ -55,8 +67,11 @@ PERMISSIONS = (
     "route53resolver:ListFirewallDomains",
     "route53resolver:ListFirewallRuleGroupAssociations",
     "route53resolver:ListFirewallRules",
+    "route53resolver:ListResolverEndpoints",
     "route53resolver:ListResolverQueryLogConfigAssociations",
     "route53resolver:ListResolverQueryLogConfigs",
+    "route53resolver:ListResolverRuleAssociations",
+    "route53resolver:ListResolverRules",
 )
 """Account-wide List calls where AWS has them (they need no resource-level grant); the rules and domains
 of a rule group are readable only one group or list at a time."""
@@ -119,6 +134,56 @@ def _run(audit: Audit) -> None:
         vpc_arn = ec2_arn(audit, "vpc", vpc_id)
         _query_logging_result(audit, resolver, vpc_id, vpc_arn, cache)
         _firewall_results(audit, resolver, vpc_id, vpc_arn, cache)
+    _forwarding_results(audit, resolver, where)
+
+
+# --------------------------------------------------------------------------- forwarding
+
+
+def _resolver_own(rule: dict) -> bool:
+    """A rule that keeps names with the Resolver: SYSTEM, or Resolver's auto-defined recursive rule
+    ("Internet Resolver", owner "Route 53 Resolver"), which is what a VPC does with no rule at all."""
+    if rule.get("RuleType") == "SYSTEM":
+        return True
+    auto = str(rule.get("Id", "")).startswith("rslvr-autodefined-rr-") or rule.get("OwnerId") == "Route 53 Resolver"
+    return auto and rule.get("RuleType") == "RECURSIVE"
+
+
+def _forwarding_results(audit: Audit, resolver: Any, where: str) -> None:
+    rules = {
+        r.get("Id"): r for page in pages(resolver, "ListResolverRules", where) for r in page.get("ResolverRules", [])
+    }
+    associations = [
+        a
+        for page in pages(resolver, "ListResolverRuleAssociations", where)
+        for a in page.get("ResolverRuleAssociations", [])
+        if a.get("Status") not in ("DELETING", "FAILED")
+    ]
+    endpoints = [
+        e for page in pages(resolver, "ListResolverEndpoints", where) for e in page.get("ResolverEndpoints", [])
+    ]
+    for vpc in sorted(audit.vpcs(), key=lambda v: v["VpcId"]):
+        vpc_id = vpc["VpcId"]
+        found, named = [], [ec2_arn(audit, "vpc", vpc_id)]
+        for assoc in associations:
+            if assoc.get("VPCId") != vpc_id:
+                continue
+            rule = rules.get(assoc.get("ResolverRuleId")) or {}
+            if _resolver_own(rule):
+                continue
+            targets = ", ".join(
+                f"{t.get('Ip') or t.get('Ipv6')}:{t.get('Port', 53)}" for t in rule.get("TargetIps") or []
+            )
+            found.append(
+                f"{rule.get('RuleType') or 'unreadable'} rule {assoc.get('ResolverRuleId')} for "
+                f"{rule.get('DomainName', assoc.get('Name', '?'))}" + (f" to {targets}" if targets else "")
+            )
+            named.append(rule.get("Arn") or str(assoc.get("ResolverRuleId")))
+        for endpoint in endpoints:
+            if endpoint.get("HostVPCId") == vpc_id:
+                found.append(f"{endpoint.get('Direction', '?')} Resolver endpoint {endpoint.get('Id')}")
+                named.append(endpoint.get("Arn") or str(endpoint.get("Id")))
+        audit.add("dns-no-resolver-forwarding", not found, named, "; ".join(found) or "no forwarding rule, no endpoint")
 
 
 # --------------------------------------------------------------------------- query logging

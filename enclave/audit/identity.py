@@ -29,8 +29,11 @@ from components.config import ACCESS_TICKET_TAG, STAFF_SESSION_SECONDS, SiteConf
 from components.grants import declared_allows
 from components.security_gates import (
     auditor_boundary_policy,
+    auditor_policy,
     auditor_trust_policy,
     permissions_boundary_policy,
+    staff_access_policy,
+    workload_policy,
     workload_trust_policy,
 )
 from enclave.audit import grants
@@ -108,13 +111,42 @@ CHECKS = register(
     Check(
         "iam-account-role-trust",
         "No other role of the data account trusts everyone, or a site role that would leave its boundary",
-        "roles outside the site prefix trust neither * without a condition on the caller nor a site role "
-        "(or its sessions)",
+        "roles outside the site prefix trust neither * without a condition on the caller, nor a site role "
+        "(or its sessions), nor an OIDC provider without a condition on the token's subject",
         "Restrict the role's trust policy to named principals (aws iam update-assume-role-policy), or delete it.",
+    ),
+    Check(
+        "iam-role-policies-reviewed",
+        "The program's roles carry only the program's permissions",
+        "no managed policy attached to the workload, staff-access or auditor role, and one inline policy "
+        "<role>-access whose every Allow is within an Allow of the program's policy for that role (the boundary "
+        "caps what a role may do; this is what the review granted inside it)",
+        "Run pulumi up from the deployment role (it restores the inline policy); detach any managed policy "
+        "(aws iam detach-role-policy) and delete any other inline policy (aws iam delete-role-policy), then "
+        "find who added it (AttachRolePolicy, PutRolePolicy in CloudTrail).",
+    ),
+    Check(
+        "iam-no-users",
+        "The data account has no IAM user",
+        "no IAM user: people reach the site only through the staff-access role (a grant in force, MFA, a ticket, "
+        "one hour); a user's long-term access keys and console password pass none of these gates, and the "
+        "program and the pipeline create none",
+        "Delete the user's access keys, login profile and policies, then the user (aws iam delete-user), and "
+        "find who created it (CreateUser, CreateAccessKey in CloudTrail).",
     ),
 )
 
-PERMISSIONS = ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:GetRole", "iam:ListRoles", "kms:DescribeKey")
+PERMISSIONS = (
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:ListRoles",
+    "iam:ListUsers",
+    "kms:DescribeKey",
+)
 
 ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
 
@@ -151,6 +183,8 @@ def run(audit: Audit) -> None:
         _boundary_attached_result(audit, role)
         kind = program.get(name, "")
         _trust_results(audit, role, kind)
+        if kind:
+            _role_policies_result(audit, iam, role, kind)
         if kind == "staff-access":
             staff = role
             grants.observe(audit, "staff", role["Arn"], role.get("AssumeRolePolicyDocument"))
@@ -169,6 +203,14 @@ def run(audit: Audit) -> None:
     for role in sorted(roles, key=lambda r: r["RoleName"]):
         if not role["RoleName"].startswith(f"{cfg.name_prefix}-"):
             _other_role_result(audit, role)
+    users = sorted(
+        (u for p in pages(iam, "ListUsers", f"users of {audit.account}") for u in p.get("Users", [])),
+        key=lambda u: u["UserName"],
+    )
+    for user in users:
+        audit.add("iam-no-users", False, [user.get("Arn") or user["UserName"]], f"IAM user {user['UserName']}")
+    if not users:
+        audit.add("iam-no-users", True, [f"account {audit.account}"], "no IAM user")
 
 
 BOUNDARIES = {"boundary": permissions_boundary_policy, "auditor-boundary": auditor_boundary_policy}
@@ -438,6 +480,61 @@ def _allow_within(live: dict, program: dict) -> bool:
     )
 
 
+# --------------------------------------------------------------------------- the program roles' own permissions
+
+
+def _program_policies(audit: Audit, kind: str) -> list[dict]:
+    """The program's inline policy of ``kind`` for each way the live site can be read (key, S3 endpoint)."""
+    cfg = audit.cfg
+    key = audit.operator_key()
+    key_arn = key["Arn"] if key else f"arn:aws:kms:{cfg.region}:{cfg.operator_account_id}:key/*"
+    if kind == "staff-access":
+        return [staff_access_policy(cfg, key_arn)]
+    if kind == "auditor":
+        return [auditor_policy(cfg, key_arn)]
+    s3 = f"com.amazonaws.{cfg.region}.s3"
+    endpoints = sorted(e["VpcEndpointId"] for e in audit.endpoints() if e.get("ServiceName") == s3)
+    return [workload_policy(cfg, key_arn, endpoint) for endpoint in endpoints]
+
+
+def _role_policies_result(audit: Audit, iam: Any, role: dict, kind: str) -> None:
+    name = role["RoleName"]
+    target = f"role {name}"
+    problems = [
+        f"managed policy {p.get('PolicyArn')} attached"
+        for page in pages(iam, "ListAttachedRolePolicies", target, RoleName=name)
+        for p in page.get("AttachedPolicies", [])
+    ]
+    programs = [statements(p) for p in _program_policies(audit, kind)]
+    expected_name = f"{name}-access"
+    inline = sorted(
+        n for page in pages(iam, "ListRolePolicies", target, RoleName=name) for n in page.get("PolicyNames", [])
+    )
+    for policy_name in inline:
+        if policy_name != expected_name:
+            problems.append(f"inline policy {policy_name}, not the program's")
+            continue
+        document = call(iam, "GetRolePolicy", target, RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+        live = statements(document)
+        wider = min(
+            (
+                [
+                    label(a, i)
+                    for i, a in enumerate(live)
+                    if a.get("Effect") == "Allow"
+                    and not any(_allow_within(a, b) for b in program if b.get("Effect") == "Allow")
+                ]
+                for program in programs
+            ),
+            key=len,
+            default=[label(a, i) for i, a in enumerate(live) if a.get("Effect") == "Allow"],
+        )
+        problems += [f"{policy_name}: {sid} allows more than the program's policy" for sid in wider]
+    if expected_name not in inline:
+        problems.append(f"no inline policy {expected_name} (the role cannot do its work)")
+    audit.add("iam-role-policies-reviewed", not problems, [role["Arn"]], joined(problems, f"only {expected_name}"))
+
+
 # --------------------------------------------------------------------------- other roles of the account
 
 
@@ -448,6 +545,8 @@ def _other_role_result(audit: Audit, role: dict) -> None:
         cond = s.get("Condition") or {}
         narrowing = [v for values in required_values(cond, CALLER_ARN_KEYS) for v in values]
         for p in principals(s):
+            if p.kind == "Federated" and "oidc-provider/" in p.value and not _subject_confined(p.value, cond):
+                problems.append(f"{name} trusts every identity of {p.value}: no condition on the token's subject")
             if p.kind != "AWS":
                 continue
             site = [v for v in [p.value, *narrowing] if _names_site_role(v, cfg)]
@@ -476,6 +575,12 @@ def _names_site_role(value: str, cfg: SiteConfig) -> bool:
     return any(wildcard_match(value, probe) for probe in probes) or any(
         value.split(":", 5)[-1].startswith(f"{kind}/{prefix}") for kind in ("role", "assumed-role")
     )
+
+
+def _subject_confined(provider: str, condition: dict) -> bool:
+    """An OIDC trust names the token's subject (``<provider>:sub``), not any identity the provider issues for."""
+    host = provider.split("oidc-provider/", 1)[1]
+    return any(values and "*" not in values for values in required_values(condition, (f"{host}:sub",)))
 
 
 def _caller_condition(condition: dict) -> bool:

@@ -40,6 +40,22 @@ CHECKS = register(
         "aws ec2 delete-vpc-peering-connection --vpc-peering-connection-id ID.",
     ),
     Check(
+        "vpc-no-endpoint-service",
+        "The account offers no VPC endpoint service",
+        "no endpoint service configuration (PrivateLink) in the site region: each lets the VPCs of the accounts "
+        "it allows connect into the site's network, and the program defines none",
+        "aws ec2 delete-vpc-endpoint-service-configurations --service-ids ID, then find who created it "
+        "(CreateVpcEndpointServiceConfiguration in CloudTrail).",
+    ),
+    Check(
+        "vpc-no-transit-or-vpn-gateway",
+        "No transit gateway attachment or virtual private gateway connects the VPC",
+        "no transit gateway VPC attachment and no virtual private gateway attached (each joins the VPC to "
+        "networks outside it; a propagated route needs no change to the route tables)",
+        "aws ec2 delete-transit-gateway-vpc-attachment --transit-gateway-attachment-id ID, or "
+        "aws ec2 detach-vpn-gateway --vpn-gateway-id ID --vpc-id VPC_ID; then find who added it in CloudTrail.",
+    ),
+    Check(
         "vpc-no-route-out",
         "No route leaves the VPC",
         "only local routes (and gateway endpoint prefix-list routes); no route to 0.0.0.0/0 or ::/0",
@@ -90,9 +106,12 @@ PERMISSIONS = (
     "ec2:DescribeNetworkAcls",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeVpcs",
+    "ec2:DescribeVpnGateways",
 )
 
 _GONE_ENDPOINT_STATES = ("deleted", "deleting", "rejected", "failed", "expired")
@@ -114,6 +133,23 @@ def vpc_cidrs(vpc: dict) -> list:
 def run(audit: Audit) -> None:
     ec2 = audit.client("ec2")
     where = audit.where
+    services = [
+        s
+        for p in pages(ec2, "DescribeVpcEndpointServiceConfigurations", where)
+        for s in p.get("ServiceConfigurations", [])
+        if str(s.get("ServiceState", "")).lower() not in ("deleted", "deleting", "failed")
+    ]
+    for service in sorted(services, key=lambda s: str(s.get("ServiceId"))):
+        ident = str(service.get("ServiceId"))
+        balancers = [*service.get("NetworkLoadBalancerArns", []), *service.get("GatewayLoadBalancerArns", [])]
+        audit.add(
+            "vpc-no-endpoint-service",
+            False,
+            [ec2_arn(audit, "vpc-endpoint-service", ident), *balancers],
+            f"endpoint service {service.get('ServiceName', ident)} in front of {', '.join(balancers) or 'no balancer'}",
+        )
+    if not services:
+        audit.add("vpc-no-endpoint-service", True, [audit.scope()], "no endpoint service")
     vpcs = audit.vpcs()
     if not vpcs:
         return
@@ -134,6 +170,18 @@ def run(audit: Audit) -> None:
         for p in pages(ec2, "DescribeVpcPeeringConnections", where)
         for c in p.get("VpcPeeringConnections", [])
         if c.get("Status", {}).get("Code") in ("active", "pending-acceptance", "provisioning", "initiating-request")
+    ]
+    transit = [
+        a
+        for p in pages(ec2, "DescribeTransitGatewayVpcAttachments", where)
+        for a in p.get("TransitGatewayVpcAttachments", [])
+        if a.get("State") not in ("deleted", "deleting", "failed", "rejected")
+    ]
+    vgws = [
+        g
+        for p in pages(ec2, "DescribeVpnGateways", where)
+        for g in p.get("VpnGateways", [])
+        if g.get("State") != "deleted"
     ]
     tables = [t for p in pages(ec2, "DescribeRouteTables", where) for t in p.get("RouteTables", [])]
     acls = [a for p in pages(ec2, "DescribeNetworkAcls", where) for a in p.get("NetworkAcls", [])]
@@ -169,6 +217,30 @@ def run(audit: Audit) -> None:
             if vpc_id in (c.get("RequesterVpcInfo", {}).get("VpcId"), c.get("AccepterVpcInfo", {}).get("VpcId"))
         ]
         _gateway_result(audit, "vpc-no-peering", vpc_arn, "vpc-peering-connection", mine, "peering connection")
+        joined_to = sorted(
+            [
+                *(
+                    ("transit-gateway-attachment", a["TransitGatewayAttachmentId"])
+                    for a in transit
+                    if a.get("VpcId") == vpc_id
+                ),
+                *(
+                    ("vpn-gateway", g["VpnGatewayId"])
+                    for g in vgws
+                    if any(
+                        a.get("VpcId") == vpc_id and a.get("State") != "detached" for a in g.get("VpcAttachments") or []
+                    )
+                ),
+            ]
+        )
+        audit.add(
+            "vpc-no-transit-or-vpn-gateway",
+            not joined_to,
+            [vpc_arn, *(ec2_arn(audit, kind, ident) for kind, ident in joined_to)],
+            f"joined to {', '.join(ident for _, ident in joined_to)}"
+            if joined_to
+            else "no transit gateway or VPN gateway",
+        )
 
         _routes_result(audit, vpc_arn, [t for t in tables if t.get("VpcId") == vpc_id])
         for acl in sorted((a for a in acls if a.get("VpcId") == vpc_id), key=lambda a: a["NetworkAclId"]):

@@ -108,7 +108,22 @@ def parse(document: Any) -> dict:
 
 
 def statements(document: Any) -> list[dict]:
-    return [s for s in as_list(parse(document).get("Statement")) if isinstance(s, dict)]
+    """The document's statements (a single statement object counts as a list of one, as in IAM).
+
+    A ``Condition`` that is not a map of maps (IAM refuses one; a shape the audit cannot read)
+    is read the safe way: an Allow as unconditional, a Deny as denying nothing.
+    """
+    out = []
+    for s in as_list(parse(document).get("Statement")):
+        if not isinstance(s, dict):
+            continue
+        cond = s.get("Condition")
+        if cond is not None and not (isinstance(cond, dict) and all(isinstance(b, dict) for b in cond.values())):
+            s = {k: v for k, v in s.items() if k != "Condition"}
+            if s.get("Effect") != "Allow":
+                s["Effect"] = "Unreadable"
+        out.append(s)
+    return out
 
 
 def label(statement: dict, index: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, register
+from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, arn_region, register
 from enclave.audit.common import call, pages
 from enclave.audit.policy import policy_outsiders
 
@@ -19,6 +19,14 @@ CHECKS = register(
         "every Allow of the resource policy admits only the site's accounts",
         "Remove the listed statements (pulumi up restores the pepper's policy; "
         "aws secretsmanager delete-resource-policy for a secret outside the program).",
+    ),
+    Check(
+        "secret-rotation-inside",
+        "No secret is rotated by a function outside the site",
+        "no rotation function, or one of the data account in the site region (a rotation function reads and "
+        "writes the secret's value)",
+        "aws secretsmanager cancel-rotate-secret --secret-id SECRET, or rotate it with a function of the data "
+        "account in the site region; then find who set it (RotateSecret in CloudTrail).",
     ),
 )
 
@@ -42,6 +50,14 @@ def run(audit: Audit) -> None:
         desc = call(sm, "DescribeSecret", f"secret {secret_id}", SecretId=secret_id)
         found_pepper = found_pepper or desc.get("Name") == pepper
         _replica_result(audit, desc)
+        rotator = desc.get("RotationLambdaARN") or ""
+        outside = bool(rotator) and (arn_account(rotator) != audit.account or arn_region(rotator) != cfg.region)
+        audit.add(
+            "secret-rotation-inside",
+            not outside,
+            [desc["ARN"], *([rotator] if rotator else [])],
+            f"rotated by {rotator}" if rotator else "no rotation function",
+        )
         policy = call(sm, "GetResourcePolicy", f"secret {secret_id}", SecretId=secret_id).get("ResourcePolicy")
         outside = policy_outsiders(policy, audit.perimeter())
         audit.add(

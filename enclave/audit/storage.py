@@ -81,11 +81,47 @@ CHECKS = register(
         "aws s3control delete-multi-region-access-point --region us-west-2 --account-id ACCOUNT "
         "--details Name=NAME, then find who created it.",
     ),
+    Check(
+        "s3-object-ownership-enforced",
+        "The bucket's object ownership is BucketOwnerEnforced (ACLs off)",
+        "ObjectOwnership BucketOwnerEnforced: every ACL, the objects' included, is disabled; with ObjectWriter or "
+        "BucketOwnerPreferred an object ACL can grant another account's canonical user, which no public access "
+        "block stops",
+        "aws s3api put-bucket-ownership-controls --bucket BUCKET --ownership-controls "
+        "Rules=[{ObjectOwnership=BucketOwnerEnforced}], or pulumi up.",
+    ),
+    Check(
+        "s3-versioning-enabled",
+        "The bucket's versioning is enabled",
+        "versioning Enabled (a version overwritten or deleted stays recoverable)",
+        "aws s3api put-bucket-versioning --bucket BUCKET --versioning-configuration Status=Enabled, or pulumi up.",
+    ),
+    Check(
+        "s3-access-logging",
+        "The user-data bucket's server access logs go into the access-logs bucket",
+        "server access logging of the user-data bucket into the site's access-logs bucket",
+        "Run pulumi up (restores the bucket's logging), or aws s3api put-bucket-logging --bucket USER_DATA_BUCKET "
+        "with TargetBucket the access-logs bucket.",
+    ),
+    Check(
+        "s3-no-outside-destination",
+        "No inventory report or event notification of the bucket goes outside the site",
+        "every inventory configuration delivers into a bucket of the data account in the site region, and every "
+        "event notification targets a topic, queue or function of the data account in the site region (both "
+        "carry object keys and metadata)",
+        "aws s3api delete-bucket-inventory-configuration --bucket BUCKET --id ID, or put-bucket-notification-"
+        "configuration without the outside target; then find who added it in CloudTrail.",
+    ),
 )
 
 PERMISSIONS = (
     "s3:GetBucketAcl",
     "s3:GetBucketLocation",
+    "s3:GetBucketLogging",
+    "s3:GetBucketNotification",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketVersioning",
+    "s3:GetInventoryConfiguration",
     "s3:GetBucketPolicy",
     "s3:GetBucketPublicAccessBlock",
     "s3:GetEncryptionConfiguration",
@@ -178,6 +214,70 @@ def _check_bucket(audit: Audit, s3: Any, name: str, arn: str) -> None:
         if (grant.get("Grantee") or {}).get("ID") != owner
     )
     audit.add("s3-acl-site-only", not others, [arn], "; ".join(others) or "only the owner")
+    _settings_results(audit, s3, name, arn)
+
+
+def _settings_results(audit: Audit, s3: Any, name: str, arn: str) -> None:
+    """Ownership, versioning, access logging, and the reports and notifications that leave the bucket."""
+    cfg, target = audit.cfg, f"bucket {name}"
+    controls = call(
+        s3, "GetBucketOwnershipControls", target, none_codes=("OwnershipControlsNotFoundError",), Bucket=name
+    )
+    rules = ((controls or {}).get("OwnershipControls") or {}).get("Rules") or []
+    ownership = [r.get("ObjectOwnership") for r in rules]
+    audit.add(
+        "s3-object-ownership-enforced",
+        ownership == ["BucketOwnerEnforced"],
+        [arn],
+        f"ObjectOwnership {', '.join(map(str, ownership))}" if ownership else "no ownership controls (ACLs on)",
+    )
+    status = call(s3, "GetBucketVersioning", target, Bucket=name).get("Status")
+    audit.add("s3-versioning-enabled", status == "Enabled", [arn], f"versioning {status or 'never enabled'}")
+    if name == cfg.bucket_name("user-data"):
+        logging = call(s3, "GetBucketLogging", target, Bucket=name).get("LoggingEnabled") or {}
+        into = logging.get("TargetBucket")
+        audit.add(
+            "s3-access-logging",
+            into == cfg.bucket_name("access-logs"),
+            [arn, *([f"arn:aws:s3:::{into}"] if into else [])],
+            f"server access logs into {into}" if into else "server access logging off",
+        )
+    inside = {b["Name"] for b in audit.buckets() if b["Region"] == cfg.region}
+    outside = []
+    for inv in _inventories(s3, name, target):
+        dest = (inv.get("Destination") or {}).get("S3BucketDestination") or {}
+        dest_bucket = str(dest.get("Bucket", "")).removeprefix("arn:aws:s3:::")
+        dest_account = dest.get("AccountId") or audit.account
+        if dest_account != audit.account or dest_bucket not in inside:
+            outside.append(f"inventory {inv.get('Id')} into {dest.get('Bucket')} of account {dest_account}")
+    notifications = call(s3, "GetBucketNotificationConfiguration", target, Bucket=name)
+    for kind, field in (
+        ("TopicConfigurations", "TopicArn"),
+        ("QueueConfigurations", "QueueArn"),
+        ("LambdaFunctionConfigurations", "LambdaFunctionArn"),
+    ):
+        for conf in notifications.get(kind) or []:
+            dest = str(conf.get(field, ""))
+            if arn_account(dest) != audit.account or arn_region(dest) != cfg.region:
+                outside.append(f"notification {conf.get('Id', '?')} to {dest}")
+    audit.add(
+        "s3-no-outside-destination",
+        not outside,
+        [arn],
+        "; ".join(outside) or "no inventory or notification outside the site",
+    )
+
+
+def _inventories(s3: Any, name: str, target: str) -> list[dict]:
+    """Every inventory configuration (S3 pages them by ContinuationToken, which botocore does not paginate)."""
+    out: list[dict] = []
+    token: dict[str, str] = {}
+    while True:
+        page = call(s3, "ListBucketInventoryConfigurations", target, Bucket=name, **token)
+        out.extend(page.get("InventoryConfigurationList") or [])
+        if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
+            return out
+        token = {"ContinuationToken": page["NextContinuationToken"]}
 
 
 def _grantee(grantee: dict) -> str:

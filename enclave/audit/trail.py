@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, register
+from enclave.audit.base import MISSING_FIX, Audit, Check, Family, arn_account, arn_region, register
 from enclave.audit.common import call
 
 CHECKS = register(
@@ -63,6 +63,19 @@ CHECKS = register(
     ),
 )
 
+OTHER_DESTINATION = register(
+    Check(
+        "trail-no-other-destination",
+        "No trail delivers the account's events outside the site",
+        "every trail that logs this region (the site's, another one, a multi-region trail of another region) "
+        "delivers only into a bucket of the data account in the site region, and into no CloudWatch Logs group "
+        "of another account or region; an organization trail only from the guardrails' management account",
+        "Delete the trail (aws cloudtrail delete-trail --name TRAIL) or point it at the audit-logs bucket, then "
+        "find who created it (CreateTrail in CloudTrail): a trail's log files carry every request's parameters, "
+        "object keys included.",
+    ),
+)[0]
+
 PERMISSIONS = (
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetEventSelectors",
@@ -80,6 +93,7 @@ _READ_WRITE = {"All": {"read", "write"}, "ReadOnly": {"read"}, "WriteOnly": {"wr
 def run(audit: Audit) -> None:
     cfg = audit.cfg
     ct = audit.client("cloudtrail")
+    _destination_results(audit, ct)
     described = call(
         ct,
         "DescribeTrails",
@@ -270,4 +284,42 @@ def _object_lock_result(audit: Audit, arn: str, bucket: str) -> None:
     )
 
 
-FAMILY = Family("trail", CHECKS, PERMISSIONS, run)
+def _destination_results(audit: Audit, ct: Any) -> None:
+    """Every trail that logs this region, shadow trails of other regions included, delivers inside the site."""
+    cfg = audit.cfg
+    described = call(ct, "DescribeTrails", f"trails of {audit.where}", includeShadowTrails=True)
+    inside = {b["Name"] for b in audit.buckets() if b["Region"] == cfg.region}
+    management = getattr(audit.guardrails, "management_account_id", None)
+    for trail in sorted((described or {}).get("trailList") or [], key=lambda t: str(t.get("TrailARN"))):
+        arn = str(trail.get("TrailARN") or trail.get("Name"))
+        owner = arn_account(arn)
+        bucket = trail.get("S3BucketName") or ""
+        group = trail.get("CloudWatchLogsLogGroupArn") or ""
+        if owner != audit.account:
+            ok = bool(trail.get("IsOrganizationTrail")) and owner is not None and owner == management
+            found = (
+                f"organization trail of the guardrails' management account {owner}, into {bucket or 'no bucket'}"
+                if ok
+                else f"trail of account {owner} (not the guardrails' management account) into {bucket or 'no bucket'}"
+            )
+            audit.add(OTHER_DESTINATION.id, ok, [arn], found)
+            continue
+        outside = []
+        if bucket not in inside:
+            outside.append(f"log files into bucket {bucket or '?'}, not a bucket of the data account in {cfg.region}")
+        if group and (arn_account(group) != audit.account or arn_region(group) != cfg.region):
+            outside.append(f"events into log group {group}")
+        where = f"home region {trail.get('HomeRegion', cfg.region)}"
+        audit.add(
+            OTHER_DESTINATION.id,
+            not outside,
+            [
+                arn,
+                *([f"arn:aws:s3:::{bucket}"] if bucket not in inside and bucket else []),
+                *([group] if group else []),
+            ],
+            f"{where}: " + ("; ".join(outside) or f"into {bucket}"),
+        )
+
+
+FAMILY = Family("trail", (*CHECKS, OTHER_DESTINATION), PERMISSIONS, run)
