@@ -69,6 +69,8 @@ ACCOUNT_WIDE_CONFIG_READ_ACTIONS = (
     "iam:ListRoles",
     "iam:ListUsers",
     "organizations:DescribeOrganization",
+    "ram:GetResourceShareAssociations",
+    "ram:GetResourceShares",
     "route53resolver:ListFirewallConfigs",
     "route53resolver:ListFirewallDomainLists",
     "route53resolver:ListFirewallRuleGroupAssociations",

@@ -116,6 +116,11 @@ the site (``enclave audit``'s other-regions family). Read-only, metadata only: t
 them, in any region, of any service. Written out rather than imported from ``enclave.audit.regions`` on
 purpose: a change of the audit's code must not widen the operator's SCP unreviewed; a test keeps the two equal."""
 
+AUDIT_SHARING_READS = ("ram:GetResourceShareAssociations", "ram:GetResourceShares")
+"""Reads of the one service the guardrails deny that the audit must still read in the site region: Resource
+Access Manager is not reviewed (no share may be made), but a share made before the guardrails were attached
+stays in force, and only these listings show it (``ram-no-resource-shares``). Read-only, the auditor role alone."""
+
 AUDIT_CONTROL_PLANE_READS = ("s3:ListMultiRegionAccessPoints",)
 """Reads the audit makes outside the site region because AWS serves them nowhere else: S3 Control answers
 for Multi-Region Access Points only in us-west-2 (the audit proves the account has none). Read-only, the
@@ -357,7 +362,7 @@ def perimeter_policy(cfg: SiteConfig, ci_account_id: str | None = None) -> dict[
             {
                 "Sid": "AuditorOnlyReviewedServicesAndTheInventory",
                 "Effect": "Deny",
-                "NotAction": [*REVIEWED_ACTIONS, *AUDIT_INVENTORY_ACTIONS],
+                "NotAction": [*REVIEWED_ACTIONS, *AUDIT_INVENTORY_ACTIONS, *AUDIT_SHARING_READS],
                 "Resource": "*",
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": auditor}},
             },

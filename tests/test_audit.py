@@ -91,6 +91,8 @@ def test_audit_makes_only_read_only_calls(estate):
     volume = ec2.create_volume(AvailabilityZone=cfg.availability_zones[0], Size=8, Encrypted=True)["VolumeId"]
     ec2.create_snapshot(VolumeId=volume)
     ec2.register_image(Name="golden", RootDeviceName="/dev/xvda", BlockDeviceMappings=[{"DeviceName": "/dev/xvda"}])
+    # A resource share: what it hands out and to whom are read one by one.
+    estate.client("ram").create_resource_share(name="probe")
     data = Recording(cfg.region, estate.data.account, calls)
     operator = Recording(cfg.region, estate.operator.account, calls)
     # One other region exercises every inventory call (the compliant test sweeps them all).

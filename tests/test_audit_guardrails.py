@@ -265,7 +265,10 @@ def test_without_the_auditor_exemption_other_regions_are_unverified_and_say_why(
         f"organizations policy {name}"
     ]
     unverified = {r.id: r for r in results if r.status == UNVERIFIED}
-    assert set(unverified) == {"region-no-site-data", "s3-no-multi-region-access-point"}
+    assert set(unverified) == {"region-no-site-data", "s3-no-multi-region-access-point", "ram-no-resource-shares"}
+    shares = unverified["ram-no-resource-shares"]
+    assert shares.found.startswith("not readable: a service control policy denies ram:GetResourceShares")
+    assert "ram:GetResourceShareAssociations" in shares.fix and estate.cfg.role_arn("auditor") in shares.fix
     region = unverified["region-no-site-data"]
     assert region.resources == [f"account {estate.cfg.data_account_id} (us-east-1)"]
     assert region.found.startswith("not readable: a service control policy denies ")
@@ -287,6 +290,18 @@ def test_the_auditor_exemption_lets_nobody_else_inventory_and_the_auditor_nothin
         assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", auditor) != "explicitDeny", action
     for action in ("dynamodb:GetItem", "kms:Decrypt", "lambda:GetAccountSettings", "s3:GetObject"):
         assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", auditor) == "explicitDeny", action
+    # Resource Access Manager stays denied to everyone but the auditor's two listings, in the site region only.
+    at_home = {"aws:RequestedRegion": cfg.region}
+    for action in ("ram:GetResourceShares", "ram:GetResourceShareAssociations"):
+        assert aws_unmodelled.scp_decision(
+            cfg.data_account_id, action, "*", {**at_home, "aws:PrincipalArn": admin}
+        ) == ("explicitDeny"), action
+        home = {**at_home, "aws:PrincipalArn": cfg.role_arn("auditor")}
+        assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", home) != "explicitDeny", action
+        assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", auditor) == "explicitDeny", action
+    for action in ("ram:CreateResourceShare", "ram:AssociateResourceShare", "ram:GetPermission"):
+        home = {**at_home, "aws:PrincipalArn": cfg.role_arn("auditor")}
+        assert aws_unmodelled.scp_decision(cfg.data_account_id, action, "*", home) == "explicitDeny", action
 
 
 def test_data_found_where_a_service_control_policy_hides_other_listings_fails(estate):

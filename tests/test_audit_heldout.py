@@ -173,6 +173,15 @@ def _image_shared_with_another_account(e):
     return image
 
 
+def _subnet_shared_with_another_account(e):
+    """A subnet handed to another account through Resource Access Manager (made before the guardrails)."""
+    cfg = e.cfg
+    subnet = e.client("ec2").describe_subnets(Filters=[{"Name": "vpc-id", "Values": [e.vpc_id]}])["Subnets"][0]
+    subnet_arn = f"arn:aws:ec2:{cfg.region}:{cfg.data_account_id}:subnet/{subnet['SubnetId']}"
+    e.client("ram").create_resource_share(name="partner-analytics", resourceArns=[subnet_arn], principals=[STRANGER])
+    return subnet_arn
+
+
 def _transit_gateway_attached(e):
     ec2 = e.client("ec2")
     tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
@@ -305,6 +314,7 @@ FOUND_DRIFTS = {
         ("notifications to another account's queue", _notifications_to_a_partner_queue, {"s3-no-outside-destination"}),
         ("snapshot shared with another account", _snapshot_shared_with_another_account, {"ebs-snapshot-not-shared"}),
         ("image shared with another account", _image_shared_with_another_account, {"ec2-image-not-shared"}),
+        ("subnet shared through RAM", _subnet_shared_with_another_account, {"ram-no-resource-shares"}),
         (
             "pepper rotated by a function in us-east-1",
             _pepper_rotated_by_a_function_elsewhere,
@@ -570,4 +580,9 @@ def test_reports_and_rules_that_stay_inside_the_site_pass(estate):
     resolver.associate_resolver_rule(ResolverRuleId=rule, VPCId=estate.vpc_id)
     # A snapshot nobody else may use.
     _snapshot(estate)
+    # A resource share that was deleted hands nothing out.
+    ram = estate.client("ram")
+    ram.delete_resource_share(
+        resourceShareArn=ram.create_resource_share(name="old")["resourceShare"]["resourceShareArn"]
+    )
     assert failing(audit(estate, other_regions=NEAR_REGIONS)) == {}
