@@ -504,6 +504,10 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         return result, []
 
 
+class DuplicateUrnError(Exception):
+    """Two resources of one type and name under one parent: the engine refuses the second."""
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps each register request whole, with its source position.
 
@@ -525,6 +529,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._transforms: dict[str, list] = {}  # urn -> its own transform callbacks (children inherit them)
         self._parents: dict[str, str] = {}
         self._stack_callbacks: list = []
+        self._urns: dict[str, tuple[str, int]] = {}  # urn -> where it was first registered or read
+        self._urns_lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the root stack out of its children's qualified
@@ -685,6 +691,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn = self.make_urn(request.parent, request.type, request.name)
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        self._refuse_duplicate(request)
         properties, opts = self._apply_transforms(request)
         registered = self._register(request, properties, request.importId, bool(request.custom), opts.provider)
         urn, rid, state = registered[:3]
@@ -708,7 +715,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.records.append(record)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=_struct(state))
 
+    def _refuse_duplicate(self, request) -> None:
+        """The engine's refusal of a second resource with the same URN (a registration or a read)."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        with self._urns_lock:  # registrations arrive on the SDK's executor threads, concurrently
+            first = self._urns.get(urn)
+            if first is None:
+                self._urns[urn] = self._position(request)
+                return
+        places = [f"{f}:{line}" for f, line in (self._position(request), first) if f]
+        at = f" ({places[0]}; first registered at {places[1]})" if len(places) == 2 else ""
+        raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name{at}")
+
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        self._refuse_duplicate(request)
         registered = self._register(request, request.properties, request.id, True)
         urn, rid, state = registered[:3]
         self.reads.append(
@@ -1061,15 +1081,40 @@ def _where(exc: BaseException, root: Path, program_traceback: Any = None) -> str
         place = _program_place(exc.filename, exc.lineno or 0, root)
         if place:
             return place
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         place = _deepest_place(current.__traceback__, root)
         if place:
             return place
-        current = current.__cause__ or current.__context__
     return _deepest_place(program_traceback, root) if program_traceback is not None else ""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then its causes and contexts, each once.
+
+    The SDK re-raises a failed RPC ``from`` itself (``stack.wait_for_rpcs``),
+    so a cause can be the exception itself: its context then leads on to the
+    exception the program raised.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None:
+        seen.add(id(current))
+        yield current
+        current = next(
+            (e for e in (current.__cause__, current.__context__) if e is not None and id(e) not in seen), None
+        )
+
+
+_SDK_WRAPPER = "While processing "
+"""How the SDK rewraps what an ``apply`` raised in an input or output ("While processing input: ..."; "... resource: ...")."""
+
+
+def _original(exc: BaseException) -> BaseException:
+    """What the program raised, under the SDK's "While processing input" rewrapping."""
+    for current in _chain(exc):
+        if not str(current).startswith(_SDK_WRAPPER):
+            return current
+    return exc
 
 
 _DISTRIBUTIONS = {
@@ -1135,6 +1180,8 @@ def _describe(
         if isinstance(code, str):
             return f"the program exited with code 1{at}: {_one_line(code)}"
         return f"the program called sys.exit({code}){at}"
+    if isinstance(exc, DuplicateUrnError):  # the engine's own words, with both positions
+        return str(exc)
     if isinstance(exc, pulumi.config.ConfigMissingError):
         short = exc.key.split(":", 1)[1] if exc.key.startswith(f"{project.name}:") else exc.key
         return (
@@ -1163,6 +1210,7 @@ def _describe(
             f"the program failed: ModuleNotFoundError: No module named {exc.name!r}{at}: install it "
             f"(`pip install {_distribution(exc.name)}`) in the environment that runs `enclave check`"
         )
+    exc = _original(exc)
     message = _one_line(str(exc)) or type(exc).__name__
     return f"the program failed: {type(exc).__name__}: {message}{at}"
 

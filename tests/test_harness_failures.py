@@ -49,6 +49,15 @@ def one_error_line(code: int, out: str, err: str) -> str:
         ),
         ("fail-helper-exception", ["the program failed: KeyError: 'owner' (naming.py:5)"]),
         ("fail-sys-exit", ["the program called sys.exit(3) (__main__.py:7)"]),
+        # Raised in an apply: the program's exception and line, not the SDK's rewrapping of it.
+        (
+            "fail-apply-exception",
+            ["the program failed: ValueError: bucket 'logs-26c32d9' has no team prefix (naming.py:3)"],
+        ),
+        (
+            "fail-duplicate-urn",
+            ["Duplicate resource URN 'urn:pulumi:dev::duplicate-urn::aws:s3/bucket:Bucket::data'", "(__main__.py:5;"],
+        ),
         (
             "fail-missing-module",
             ["ModuleNotFoundError: No module named 'pulumi_gcp' (__main__.py:2)", "`pip install pulumi-gcp`"],
