@@ -234,6 +234,8 @@ class _Context:
         base = fn[3:] if fn.startswith("get") else fn
         self.plural = base.endswith("s") and not base.endswith("ss") and base != "Alias"
         self.noun = _lower_first(_singular(base) if self.plural else base)
+        if self.noun.endswith("Id") and len(self.noun) > 2:  # getAmiIds, getHostedZoneId: ids of that noun
+            self.noun = self.noun[:-2]
         canonical = json.dumps(args, sort_keys=True, default=str)
         self.seed = hashlib.sha256(f"{token}|{canonical}|{self.region}|{self.account}".encode()).hexdigest()
 
@@ -416,6 +418,18 @@ def _echo(value: Any, tp: Any) -> Any:
     return value
 
 
+def _looked_up(wire: str, args: Mapping[str, Any]) -> bool:
+    """Whether an optional identifier of the result is one the provider fills in all the same.
+
+    A Terraform data source always sets its ``id``, and one looked up by
+    either identifier (``get_cache_policy(name=...)`` or ``(id=...)``) reads
+    the other back: the SDK types such arguments-and-attributes ``Optional``.
+    """
+    if wire in ("id", "arn"):
+        return True
+    return wire == "name" and any(args.get(k) for k in ("id", "arn"))
+
+
 def build(cls: type, given: Mapping[str, Any], ctx: _Context, depth: int = 0) -> dict[str, Any]:
     """A result of output type ``cls`` in wire names: ``given`` values, echoed arguments, then plausible values."""
     out: dict[str, Any] = {}
@@ -429,7 +443,7 @@ def build(cls: type, given: Mapping[str, Any], ctx: _Context, depth: int = 0) ->
             out[wire] = _echo(arg, hint)
             continue
         optional, tp = _optional(hint)
-        if optional:
+        if optional and not (depth == 0 and _looked_up(wire, args)):
             continue
         value = _value(tp, wire, ctx, depth)
         if value is not None:
