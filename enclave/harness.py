@@ -1138,7 +1138,44 @@ _DISTRIBUTIONS = {
     "psycopg2": "psycopg2-binary",
     "serial": "pyserial",
     "zmq": "pyzmq",
+    "mysql": "mysql-connector-python",
+    "MySQLdb": "mysqlclient",
 }
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(project: Project) -> tuple[str, list[str]] | None:
+    """The program's ``requirements.txt`` (what the CLI installs into its virtualenv) and the names it declares."""
+    for folder in dict.fromkeys([project.root, project.pwd]):
+        path = folder / "requirements.txt"
+        if path.is_file():
+            names = []
+            for line in path.read_text(errors="replace").splitlines():
+                match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+                if match and not line.lstrip().startswith("-"):
+                    names.append(match.group(1))
+            return path.relative_to(project.root).as_posix(), names
+    return None
+
+
+def _install_hint(module: str, project: Project) -> str:
+    """How to install what provides ``module``: the distribution requirements.txt declares for it, else a guess."""
+    guess = _distribution(module)
+    declared = _declared(project)
+    if declared is None:
+        return f"`pip install {guess}`"
+    file, names = declared
+    top = _normalized(module.split(".", 1)[0])
+    match = next((n for n in names if _normalized(n) == _normalized(guess)), None) or next(
+        (n for n in names if _normalized(n).startswith(f"{top}-")), None
+    )
+    if match:
+        return f"`pip install {match}`, which {file} declares; or `pip install -r {file}`"
+    return f"`pip install {guess}`, which {file} does not declare"
 
 
 def _distribution(module: str) -> str:
@@ -1208,7 +1245,7 @@ def _describe(
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return (
             f"the program failed: ModuleNotFoundError: No module named {exc.name!r}{at}: install it "
-            f"(`pip install {_distribution(exc.name)}`) in the environment that runs `enclave check`"
+            f"({_install_hint(exc.name, project)}) in the environment that runs `enclave check`"
         )
     exc = _original(exc)
     message = _one_line(str(exc)) or type(exc).__name__

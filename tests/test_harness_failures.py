@@ -84,7 +84,8 @@ def test_a_busy_loop_is_stopped_and_located(monkeypatch, capsys):
     monkeypatch.setenv("ENCLAVE_TIMEOUT", "1")
     line = one_error_line(*check(capsys, CORPUS / "fail-busy-loop"))
     assert "did not finish within 1 s" in line and "the program was at __main__.py:" in line
-    run = run_program("dev", CORPUS / "resource-as-string")
+    # The next program gets its own budget: ENCLAVE_TIMEOUT=1 is still set, and a loaded CI machine may need more.
+    run = run_program("dev", CORPUS / "resource-as-string", timeout=30)
     assert len(run.resources) == 10
 
 
@@ -118,6 +119,25 @@ def write(tmp_path: Path, main_py: str, pulumi_yaml: str = "name: p\nruntime: py
     (program / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n")
     (program / "__main__.py").write_text(textwrap.dedent(main_py))
     return program
+
+
+@pytest.mark.parametrize(
+    ("requirements", "hint"),
+    [
+        # The import's distribution has another name: requirements.txt, which the CLI installs, says which.
+        (
+            "pulumi>=3\nacme-naming-tools==1.2  # naming helpers\n",
+            "`pip install acme-naming-tools`, which requirements.txt",
+        ),
+        ("pulumi>=3\n", "`pip install acme_naming`, which requirements.txt does not declare"),
+    ],
+)
+def test_a_missing_module_is_named_with_the_distribution_the_program_declares(tmp_path, requirements, hint):
+    program = write(tmp_path, "import pulumi\nimport acme_naming.tags\n")
+    (program / "requirements.txt").write_text(requirements)
+    with pytest.raises(HarnessError, match=r"No module named 'acme_naming' \(__main__.py:2\)") as err:
+        run_program("dev", program)
+    assert hint in str(err.value)
 
 
 def test_an_exception_in_an_apply_names_the_programs_line(tmp_path):
