@@ -125,6 +125,8 @@ class RecordedResource:
     """Where the program registered it: relative to the project directory (POSIX); absolute only outside it."""
     source_line: int = 0
     """1-based line of that registration (0 when unknown)."""
+    remote: bool = False
+    """A remote (multi-language) component: its package's provider plugin builds its children, which do not exist offline."""
 
     @property
     def provider_urn(self) -> str:
@@ -710,6 +712,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=list(opts.ignore_changes),
             replace_on_changes=list(opts.replace_on_changes),
             additional_secret_outputs=list(opts.additional_secret_outputs),
+            remote=bool(request.remote),
         )
         record.provider = opts.provider
         self.records.append(record)
@@ -1322,6 +1325,14 @@ def run_program(
     if run.error is not None:
         message = _describe(run.error, project, stack, secret_keys, run.program_traceback)
         raise HarnessError(f"stack {stack!r}: {message}", monitor.records) from run.error
+    remote = [f"{r.type} {r.name!r}" for r in monitor.records if r.remote]
+    if remote:
+        many = len(remote) > 1
+        notes.append(
+            f"{len(remote)} remote component{'s' if many else ''} ({', '.join(remote[:3])}"
+            f"{', ...' if len(remote) > 3 else ''}): built by the package's provider plugin, which cannot run "
+            f"offline; {'their' if many else 'its'} child resources do not exist here, so no policy checked them"
+        )
     return ProgramRun(
         project=project.name,
         stack=stack,

@@ -236,3 +236,26 @@ def test_data_source_arguments_come_back_in_the_attributes_type(tmp_path):
         """,
     )
     assert run_program("dev", program).stack_outputs == {"most_recent": True}
+
+
+def test_a_remote_component_is_recorded_and_its_unseen_children_noted(tmp_path):
+    # As pulumi-awsx's components register: remote=True, children built by the package's plugin.
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        class Vpc(pulumi.ComponentResource):
+            def __init__(self, name):
+                super().__init__("acme:ec2:Vpc", name, {"cidrBlock": "10.0.0.0/16"}, None, remote=True)
+
+        Vpc("net")
+        aws.s3.Bucket("logs")
+        """,
+    )
+    run = run_program("dev", program)
+    assert [(r.type, r.remote) for r in run.resources] == [("acme:ec2:Vpc", True), ("aws:s3/bucket:Bucket", False)]
+    assert any(
+        n.startswith("1 remote component (acme:ec2:Vpc 'net'):") and "no policy checked them" in n for n in run.notes
+    )
