@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import runpy
+import signal
 import sys
 import threading
 import traceback
@@ -836,8 +837,37 @@ def _virtualenv_paths(project: Project, notes: list[str]) -> list[str]:
     return []
 
 
+def _signal_in_program_thread(project: Project, note: Any) -> Any:
+    """``signal.signal`` for a program running outside the main thread.
+
+    The language host runs the program in its main thread, where installing a
+    handler is allowed; here it runs in a worker thread, where Python refuses
+    it. No signal reaches the program during an offline check, so the handler
+    is not installed (the previous one is returned, as the call would) and a
+    note says so. Calls from the main thread are the real thing.
+    """
+    real = signal.signal
+
+    def program_signal(signalnum: Any, handler: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            return real(signalnum, handler)
+        caller = sys._getframe(1)  # noqa: SLF001 - where the program installs it
+        where = _program_place(caller.f_code.co_filename, caller.f_lineno, project.root)
+        try:
+            name = signal.Signals(signalnum).name
+        except ValueError:
+            name = str(signalnum)
+        note(
+            f"the program installs a {name} handler{f' ({where})' if where else ''}: no signal reaches it "
+            "offline, so it was not installed"
+        )
+        return signal.getsignal(signalnum)
+
+    return program_signal
+
+
 @contextmanager
-def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[None]:
+def _program_environment(project: Project, extra_paths: list[str], note: Any = None) -> Iterator[None]:
     """The process state the language host gives a program, restored afterwards.
 
     The program's own directory first on ``sys.path`` and its working
@@ -862,6 +892,8 @@ def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[N
     for name in stash:
         del sys.modules[name]
     saved = (list(sys.path), os.getcwd(), sys.stdin, sys.stdout, sys.argv)
+    real_signal = signal.signal
+    signal.signal = _signal_in_program_thread(project, note or (lambda _text: None))
     sys.path.insert(0, str(pwd))
     sys.path.extend(p for p in extra_paths if p not in sys.path)
     os.chdir(pwd)
@@ -869,6 +901,7 @@ def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[N
     try:
         yield
     finally:
+        signal.signal = real_signal
         sys.path[:], (cwd, sys.stdin, sys.stdout, sys.argv) = saved[0], saved[1:]
         os.chdir(cwd)
         for name in [n for n in sys.modules if ours(n)]:
@@ -1310,7 +1343,7 @@ def run_program(
     mocks = EnclaveMocks(config, stack)
     monitor = RecordingMonitor(mocks, project.root)
     run = _Run(project, stack, config, secret_keys, monitor)
-    with _collector_paused(), _program_environment(project, extra_paths):
+    with _collector_paused(), _program_environment(project, extra_paths, mocks.note):
         thread = run.thread()
         thread.start()
         thread.join(limit)

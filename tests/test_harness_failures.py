@@ -7,6 +7,7 @@ leaves the process able to run the next program.
 
 from __future__ import annotations
 
+import signal
 import textwrap
 from pathlib import Path
 
@@ -259,3 +260,22 @@ def test_a_remote_component_is_recorded_and_its_unseen_children_noted(tmp_path):
     assert any(
         n.startswith("1 remote component (acme:ec2:Vpc 'net'):") and "no policy checked them" in n for n in run.notes
     )
+
+
+def test_a_signal_handler_installed_at_top_level_does_not_stop_the_program(tmp_path):
+    # The language host runs the program in its main thread; here a worker thread runs it.
+    program = write(
+        tmp_path,
+        """\
+        import signal
+        import pulumi_aws as aws
+
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        aws.s3.Bucket("b", tags={"previous": str(previous)})
+        """,
+    )
+    real = signal.signal
+    run = run_program("dev", program)
+    assert run.resources[0].inputs["tags"] == {"previous": str(signal.getsignal(signal.SIGTERM))}
+    assert any("SIGTERM handler (__main__.py:4)" in n for n in run.notes)
+    assert signal.signal is real  # the process's own is back
