@@ -375,10 +375,25 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         allowed = _json_input(self.config.get("aws:allowedAccountIds")) or []
         return str(allowed[0]) if isinstance(allowed, list) and allowed else DEFAULT_ACCOUNT
 
+    def account_of(self, prov: dict[str, Any] | None) -> str:
+        """The account of a provider (or the default one), noting when none names it."""
+        from enclave.invokes import DEFAULT_ACCOUNT
+
+        account = (prov or {}).get("account") or self.default_account()
+        if account == DEFAULT_ACCOUNT:
+            self.note(
+                f"no AWS provider names its account (aws:allowedAccountIds, or allowed_account_ids, or an assumed "
+                f"role), so ARNs and get_caller_identity use {DEFAULT_ACCOUNT}, which is no site's account: set "
+                "aws:allowedAccountIds to the account the stack deploys into"
+            )
+        return account
+
     def _placement(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, str]:
         prov = self.providers.get(args.provider or "", {})
         region = args.inputs.get("region") or prov.get("region") or self.config.get("aws:region") or "unknown-region"
-        return region, prov.get("account") or self.default_account()
+        if not args.typ.startswith("aws:"):
+            return region, prov.get("account") or self.default_account()
+        return region, self.account_of(prov)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -495,7 +510,9 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         region = (prov or {}).get("region") or self.config.get(f"{package}:region") or self.config.get("aws:region")
         placement = Placement(
             region=str(region or "unknown-region"),
-            account=(prov or {}).get("account") or self.default_account(),
+            account=self.account_of(prov)
+            if package == "aws"
+            else (prov or {}).get("account") or self.default_account(),
             provider_inputs=(prov or {}).get("inputs") or {},
         )
         try:

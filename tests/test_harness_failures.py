@@ -279,3 +279,22 @@ def test_a_signal_handler_installed_at_top_level_does_not_stop_the_program(tmp_p
     assert run.resources[0].inputs["tags"] == {"previous": str(signal.getsignal(signal.SIGTERM))}
     assert any("SIGTERM handler (__main__.py:4)" in n for n in run.notes)
     assert signal.signal is real  # the process's own is back
+
+
+def test_an_account_no_provider_names_is_noted_not_silently_invented(tmp_path):
+    main_py = """\
+        import pulumi
+        import pulumi_aws as aws
+
+        me = aws.get_caller_identity()
+        aws.iam.Role("r", assume_role_policy=f'{{"Principal": {{"AWS": "arn:aws:iam::{me.account_id}:root"}}}}')
+        """
+    program = write(tmp_path, main_py)
+    run = run_program("dev", program)
+    assert any(n.startswith("no AWS provider names its account") and "aws:allowedAccountIds" in n for n in run.notes)
+    (program / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  aws:allowedAccountIds: ['111111111111']\n"
+    )
+    run = run_program("dev", program)
+    assert "arn:aws:iam::111111111111:root" in run.resources[0].inputs["assumeRolePolicy"]
+    assert not any("names its account" in n for n in run.notes)
