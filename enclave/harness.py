@@ -388,12 +388,32 @@ class EnclaveMocks(pulumi.runtime.Mocks):
             )
         return account
 
+    def aws_region(self, *chosen: Any) -> str:
+        """The region an AWS call or resource uses: its own, its provider's, ``aws:region``, else the environment's.
+
+        With none of them set the provider has no region and a real preview
+        fails; here the region is unknown (the residency rules fail on it) and
+        a note says what to set.
+        """
+        region = next((r for r in chosen if r), None) or self.config.get("aws:region")
+        if region:
+            return str(region)
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(variable):
+                self.note(f"aws:region is not set: the AWS provider takes {variable}={os.environ[variable]}, as here")
+                return os.environ[variable]
+        self.note(
+            f"the AWS provider has no region (no aws:region in the stack's config, no AWS_REGION): `pulumi preview` "
+            f"would fail; set aws:region (`pulumi config set aws:region <region> -s {self.stack}`)"
+        )
+        return "unknown-region"
+
     def _placement(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, str]:
         prov = self.providers.get(args.provider or "", {})
-        region = args.inputs.get("region") or prov.get("region") or self.config.get("aws:region") or "unknown-region"
         if not args.typ.startswith("aws:"):
-            return region, prov.get("account") or self.default_account()
-        return region, self.account_of(prov)
+            region = args.inputs.get("region") or prov.get("region") or self.config.get("aws:region")
+            return region or "unknown-region", prov.get("account") or self.default_account()
+        return self.aws_region(args.inputs.get("region"), prov.get("region")), self.account_of(prov)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -507,7 +527,10 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         if args.token.startswith("pulumi:providers:") and args.token.endswith("/terraformConfig"):
             return {"result": dict((prov or {}).get("inputs") or {})}, []
         package = args.token.split(":", 1)[0]
-        region = (prov or {}).get("region") or self.config.get(f"{package}:region") or self.config.get("aws:region")
+        if package == "aws":
+            region = self.aws_region(args.args.get("region"), (prov or {}).get("region"))
+        else:
+            region = (prov or {}).get("region") or self.config.get(f"{package}:region") or self.config.get("aws:region")
         placement = Placement(
             region=str(region or "unknown-region"),
             account=self.account_of(prov)

@@ -298,3 +298,18 @@ def test_an_account_no_provider_names_is_noted_not_silently_invented(tmp_path):
     run = run_program("dev", program)
     assert "arn:aws:iam::111111111111:root" in run.resources[0].inputs["assumeRolePolicy"]
     assert not any("names its account" in n for n in run.notes)
+
+
+def test_a_missing_region_comes_from_the_environment_as_the_provider_takes_it(tmp_path, monkeypatch):
+    program = write(
+        tmp_path, "import pulumi\nimport pulumi_aws as aws\n\npulumi.export('r', aws.get_region().region)\n"
+    )
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    run = run_program("dev", program)
+    assert run.stack_outputs["r"] == "eu-north-1" and any("AWS_DEFAULT_REGION=eu-north-1" in n for n in run.notes)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    run = run_program("dev", program)  # none at all: a real preview fails; here it is said, and unknown
+    assert run.stack_outputs["r"] == "unknown-region"
+    assert any("has no region" in n and "pulumi config set aws:region" in n for n in run.notes)
