@@ -906,8 +906,32 @@ def _signal_in_program_thread(project: Project, note: Any) -> Any:
     return program_signal
 
 
+def _recording_call_sites(project: Project, real: Any, sites: dict[str, list[str]]) -> Any:
+    """An SDK invoke function that also records where in the program each data source was called.
+
+    A ``get_*_output`` call fails later, in the SDK's own frames, and the SDK
+    sends no source position with an invoke: this is how its failure can
+    still name the program's line.
+    """
+
+    def recording(tok: str, *args: Any, **kwargs: Any) -> Any:
+        frame = sys._getframe(1)  # noqa: SLF001 - the caller: the SDK's generated get_*_output, then the program
+        while frame is not None:
+            place = _program_place(frame.f_code.co_filename, frame.f_lineno, project.root)
+            if place:
+                if place not in sites.setdefault(tok, []):
+                    sites[tok].append(place)
+                break
+            frame = frame.f_back
+        return real(tok, *args, **kwargs)
+
+    return recording
+
+
 @contextmanager
-def _program_environment(project: Project, extra_paths: list[str], note: Any = None) -> Iterator[None]:
+def _program_environment(
+    project: Project, extra_paths: list[str], note: Any = None, invoke_sites: dict[str, list[str]] | None = None
+) -> Iterator[None]:
     """The process state the language host gives a program, restored afterwards.
 
     The program's own directory first on ``sys.path`` and its working
@@ -932,8 +956,10 @@ def _program_environment(project: Project, extra_paths: list[str], note: Any = N
     for name in stash:
         del sys.modules[name]
     saved = (list(sys.path), os.getcwd(), sys.stdin, sys.stdout, sys.argv)
-    real_signal = signal.signal
+    real_signal, real_invoke_output = signal.signal, pulumi.runtime.invoke_output
     signal.signal = _signal_in_program_thread(project, note or (lambda _text: None))
+    if invoke_sites is not None:
+        pulumi.runtime.invoke_output = _recording_call_sites(project, real_invoke_output, invoke_sites)
     sys.path.insert(0, str(pwd))
     sys.path.extend(p for p in extra_paths if p not in sys.path)
     os.chdir(pwd)
@@ -941,7 +967,7 @@ def _program_environment(project: Project, extra_paths: list[str], note: Any = N
     try:
         yield
     finally:
-        signal.signal = real_signal
+        signal.signal, pulumi.runtime.invoke_output = real_signal, real_invoke_output
         sys.path[:], (cwd, sys.stdin, sys.stdout, sys.argv) = saved[0], saved[1:]
         os.chdir(cwd)
         for name in [n for n in sys.modules if ours(n)]:
@@ -1282,10 +1308,22 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_FAILED_INVOKE = re.compile(r"invoke of (\S+) failed")
+
+
 def _describe(
-    exc: BaseException, project: Project, stack: str, secret_keys: list[str], program_traceback: Any = None
+    exc: BaseException,
+    project: Project,
+    stack: str,
+    secret_keys: list[str],
+    program_traceback: Any = None,
+    invoke_sites: dict[str, list[str]] | None = None,
 ) -> str:
     where = _where(exc, project.root, program_traceback)
+    failed_invoke = _FAILED_INVOKE.search(str(_original(exc)))
+    if not where and failed_invoke and (invoke_sites or {}).get(failed_invoke.group(1)):
+        sites = invoke_sites[failed_invoke.group(1)]  # a get_*_output, failed in the SDK's frames
+        where = sites[0] if len(sites) == 1 else f"one of {', '.join(sites)}"
     at = f" ({where})" if where else ""
     stack_file = project.stack_config_dir / f"Pulumi.{stack}.yaml"
     if isinstance(exc, SystemExit):
@@ -1383,7 +1421,8 @@ def run_program(
     mocks = EnclaveMocks(config, stack)
     monitor = RecordingMonitor(mocks, project.root)
     run = _Run(project, stack, config, secret_keys, monitor)
-    with _collector_paused(), _program_environment(project, extra_paths, mocks.note):
+    invoke_sites: dict[str, list[str]] = {}
+    with _collector_paused(), _program_environment(project, extra_paths, mocks.note, invoke_sites):
         thread = run.thread()
         thread.start()
         thread.join(limit)
@@ -1396,7 +1435,7 @@ def run_program(
                 monitor.records,
             )
     if run.error is not None:
-        message = _describe(run.error, project, stack, secret_keys, run.program_traceback)
+        message = _describe(run.error, project, stack, secret_keys, run.program_traceback, invoke_sites)
         raise HarnessError(f"stack {stack!r}: {message}", monitor.records) from run.error
     remote = [f"{r.type} {r.name!r}" for r in monitor.records if r.remote]
     if remote:

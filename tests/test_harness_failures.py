@@ -189,6 +189,22 @@ def test_a_failing_invoke_is_reported_with_the_providers_reason(tmp_path):
         run_program("dev", program)
 
 
+def test_a_failing_output_form_invoke_names_where_the_program_called_it(tmp_path):
+    # get_*_output fails later, in the SDK's frames, and the SDK sends no position with an invoke.
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        parsed = aws.get_arn_output(arn=pulumi.Output.from_input("not-an-arn"))
+        pulumi.export("account", parsed.account)
+        """,
+    )
+    with pytest.raises(HarnessError, match=r"invoke of aws:index/getArn:getArn failed: .*\(__main__.py:4\)$"):
+        run_program("dev", program)
+
+
 def test_a_data_source_given_an_encrypted_value_is_explained(tmp_path):
     program = write(
         tmp_path,
