@@ -233,3 +233,12 @@ def test_ids_of_a_noun_look_like_that_nouns_ids():
     assert all(re.fullmatch(r"ami-[0-9a-f]{17}", i) for i in result["ids"]), result["ids"]
     zone, _ = answer("aws:lb/getHostedZoneId:getHostedZoneId", {}, PLACEMENT)
     assert re.fullmatch(r"Z[0-9A-F]{13}", zone["id"]), zone["id"]
+
+
+@pytest.mark.parametrize(("region", "account"), [("eu-west-1", "156460612806"), ("eu-north-1", "897822967062")])
+def test_elbs_log_writing_account_is_awss_own_for_the_region(region, account):
+    # A load balancer's access-log bucket policy names it: a foreign account, which the pack must see as one.
+    result, _ = answer("aws:elb/getServiceAccount:getServiceAccount", {}, Placement(region=region))
+    assert result["arn"] == f"arn:aws:iam::{account}:root" and result["id"] == account
+    with pytest.raises(ValueError, match="unsupported AWS Region"):
+        answer("aws:elb/getServiceAccount:getServiceAccount", {}, Placement(region="ap-southeast-4"))
