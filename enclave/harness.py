@@ -1308,6 +1308,37 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_SDK_MODULE = re.compile(r"\bpulumi_[a-z0-9_]+")
+
+
+def _sdk_hint(exc: BaseException) -> str:
+    """When a Pulumi package lacks what the program uses: which version is installed (a program for another one)."""
+    module = None
+    if isinstance(exc, ImportError) and not isinstance(exc, ModuleNotFoundError) and exc.name:
+        module = exc.name
+    elif isinstance(exc, AttributeError):
+        found = re.match(r"module '(pulumi_[a-z0-9_.]+)' has no attribute", str(exc))
+        obj = getattr(exc, "obj", None)
+        module = found.group(1) if found else getattr(obj, "__name__", None) or type(obj).__module__
+    elif isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
+        frames = [f.f_code.co_filename for f, _line in traceback.walk_tb(exc.__traceback__)]
+        found = _SDK_MODULE.search(frames[-1].replace(os.sep, "/").split("site-packages/")[-1]) if frames else None
+        module = found.group(0) if found else None
+    if not module or not _SDK_MODULE.fullmatch(module.split(".", 1)[0]):
+        return ""
+    distribution = module.split(".", 1)[0].replace("_", "-")
+    try:
+        from importlib.metadata import version
+
+        installed = version(distribution)
+    except Exception:  # noqa: BLE001 - not an installed distribution: no hint
+        return ""
+    return (
+        f": the installed {distribution} {installed} has no such name or argument (the program may be written for "
+        f"another major version: see {distribution}'s upgrade guide)"
+    )
+
+
 _FAILED_INVOKE = re.compile(r"invoke of (\S+) failed")
 
 
@@ -1363,7 +1394,10 @@ def _describe(
         )
     exc = _original(exc)
     message = _one_line(str(exc)) or type(exc).__name__
-    return f"the program failed: {type(exc).__name__}: {message}{at}"
+    hint = _sdk_hint(exc)
+    if hint:  # the SDK's constructors take their arguments in _internal_init: name the class the program called
+        message = re.sub(r"\b(\w+)\._internal_init\(\)", r"\1()", message)
+    return f"the program failed: {type(exc).__name__}: {message}{at}{hint}"
 
 
 # --------------------------------------------------------------------------- entry point

@@ -329,3 +329,21 @@ def test_a_missing_region_comes_from_the_environment_as_the_provider_takes_it(tm
     run = run_program("dev", program)  # none at all: a real preview fails; here it is said, and unknown
     assert run.stack_outputs["r"] == "unknown-region"
     assert any("has no region" in n and "pulumi config set aws:region" in n for n in run.notes)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # pulumi-aws 6 programs: an argument and a module that pulumi-aws 7 removed.
+        ('aws.ec2.Eip("eip", vpc=True)', "TypeError: Eip() got an unexpected keyword argument 'vpc' (__main__.py:3)"),
+        ('aws.opsworks.Stack("s")', "AttributeError: module 'pulumi_aws' has no attribute 'opsworks' (__main__.py:3)"),
+    ],
+)
+def test_what_the_installed_sdk_lacks_is_named_with_its_version(tmp_path, line, expected):
+    from importlib.metadata import version
+
+    program = write(tmp_path, f"import pulumi_aws as aws\n\n{line}\n")
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", program)
+    assert expected in str(err.value)
+    assert f"the installed pulumi-aws {version('pulumi-aws')} has no such name or argument" in str(err.value)
