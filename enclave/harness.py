@@ -547,6 +547,32 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         return result, []
 
 
+class MissingAssetError(Exception):
+    """A ``FileAsset`` or ``FileArchive`` whose path does not exist: the engine cannot hash it, so the preview fails."""
+
+
+def _missing_asset(value: Any, where: str = "") -> tuple[str, str, str] | None:
+    """``(property path, asset class, path)`` of the first file asset or archive whose path is not there."""
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        path = str(value.path)
+        exists = os.path.isfile(path) if isinstance(value, pulumi.FileAsset) else os.path.exists(path)
+        return None if exists else (where, type(value).__name__, path)
+    if isinstance(value, pulumi.AssetArchive):
+        value = value.assets
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        sub = f"{where}{key}" if str(key).startswith("[") else f"{where}.{key}" if where else str(key)
+        found = _missing_asset(item, sub)
+        if found:
+            return found
+    return None
+
+
 class DuplicateUrnError(Exception):
     """Two resources of one type and name under one parent: the engine refuses the second."""
 
@@ -737,6 +763,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._refuse_duplicate(request)
         properties, opts = self._apply_transforms(request)
         registered = self._register(request, properties, request.importId, bool(request.custom), opts.provider)
+        missing = _missing_asset(registered[3])
+        if missing:  # paths are relative to the program's directory, the working directory here
+            file, line = self._position(request)
+            at = f", {file}:{line}" if file else ""
+            raise MissingAssetError(
+                f"{request.type} {request.name!r}{at}: {missing[0]}: {missing[1]} '{missing[2]}' does not exist "
+                f"(relative to {os.getcwd()}), so the engine cannot hash it and `pulumi preview` fails"
+            )
         urn, rid, state = registered[:3]
         if request.transforms:
             self._transforms[urn] = list(request.transforms)
@@ -1362,7 +1396,7 @@ def _describe(
         if isinstance(code, str):
             return f"the program exited with code 1{at}: {_one_line(code)}"
         return f"the program called sys.exit({code}){at}"
-    if isinstance(exc, DuplicateUrnError):  # the engine's own words, with both positions
+    if isinstance(exc, (DuplicateUrnError, MissingAssetError)):  # the engine's refusal, with the positions
         return str(exc)
     if isinstance(exc, pulumi.config.ConfigMissingError):
         short = exc.key.split(":", 1)[1] if exc.key.startswith(f"{project.name}:") else exc.key

@@ -347,3 +347,23 @@ def test_what_the_installed_sdk_lacks_is_named_with_its_version(tmp_path, line, 
         run_program("dev", program)
     assert expected in str(err.value)
     assert f"the installed pulumi-aws {version('pulumi-aws')} has no such name or argument" in str(err.value)
+
+
+def test_a_file_asset_that_is_not_there_fails_as_the_engine_fails_to_hash_it(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        site = aws.s3.Bucket("site")
+        aws.s3.BucketObject("index", bucket=site.id, source=pulumi.FileAsset("www/index.html"))
+        """,
+    )
+    with pytest.raises(
+        HarnessError, match=r"'index', __main__.py:5: source: FileAsset 'www/index.html' does not exist"
+    ):
+        run_program("dev", program)
+    (program / "www").mkdir()
+    (program / "www" / "index.html").write_text("<h1>hi</h1>")  # relative to the program, as the engine reads it
+    assert [r.name for r in run_program("dev", program).resources] == ["site", "index"]
