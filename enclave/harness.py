@@ -557,9 +557,9 @@ def _missing_asset(value: Any, where: str = "") -> tuple[str, str, str] | None:
         path = str(value.path)
         exists = os.path.isfile(path) if isinstance(value, pulumi.FileAsset) else os.path.exists(path)
         return None if exists else (where, type(value).__name__, path)
-    if isinstance(value, pulumi.AssetArchive):
-        value = value.assets
-    if isinstance(value, dict):
+    if isinstance(value, pulumi.AssetArchive):  # its entries are paths inside the archive: code['app/']
+        items = ((f"[{k!r}]", v) for k, v in value.assets.items())
+    elif isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
         items = ((f"[{i}]", v) for i, v in enumerate(value))
