@@ -971,7 +971,8 @@ def _program_environment(
     The program's own directory first on ``sys.path`` and its working
     directory (relative file reads), no standard input (a prompt fails rather
     than waits), its output on stderr (so ``--format json`` stays parseable),
-    and its own modules imported fresh. Two programs (the project and a test's
+    and its own modules imported fresh. Environment variables it sets are
+    undone, as its own process would end with it. Two programs (the project and a test's
     variant of it) both have a ``components`` package: each run must import its
     own. The caller's modules are restored after the run, not purged, because
     Pulumi resolves output types through ``sys.modules[cls.__module__]`` long
@@ -990,6 +991,7 @@ def _program_environment(
     for name in stash:
         del sys.modules[name]
     saved = (list(sys.path), os.getcwd(), sys.stdin, sys.stdout, sys.argv)
+    environment = dict(os.environ)  # the language host's process ends with the program; here the next stack runs
     real_signal, real_invoke_output = signal.signal, pulumi.runtime.invoke_output
     signal.signal = _signal_in_program_thread(project, note or (lambda _text: None))
     if invoke_sites is not None:
@@ -1002,6 +1004,9 @@ def _program_environment(
         yield
     finally:
         signal.signal, pulumi.runtime.invoke_output = real_signal, real_invoke_output
+        if os.environ != environment:
+            os.environ.clear()
+            os.environ.update(environment)
         sys.path[:], (cwd, sys.stdin, sys.stdout, sys.argv) = saved[0], saved[1:]
         os.chdir(cwd)
         for name in [n for n in sys.modules if ours(n)]:

@@ -7,6 +7,7 @@ leaves the process able to run the next program.
 
 from __future__ import annotations
 
+import os
 import signal
 import textwrap
 from pathlib import Path
@@ -367,3 +368,10 @@ def test_a_file_asset_that_is_not_there_fails_as_the_engine_fails_to_hash_it(tmp
     (program / "www").mkdir()
     (program / "www" / "index.html").write_text("<h1>hi</h1>")  # relative to the program, as the engine reads it
     assert [r.name for r in run_program("dev", program).resources] == ["site", "index"]
+
+
+def test_what_a_program_sets_in_its_environment_ends_with_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    program = write(tmp_path, "import os\nimport pulumi_aws as aws\n\nos.environ['AWS_REGION'] = 'us-east-1'\n")
+    run_program("dev", program)
+    assert "AWS_REGION" not in os.environ  # the next stack of `check --all` starts as its own process would
