@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import runpy
+import signal
 import sys
 import threading
 import traceback
@@ -125,6 +126,8 @@ class RecordedResource:
     """Where the program registered it: relative to the project directory (POSIX); absolute only outside it."""
     source_line: int = 0
     """1-based line of that registration (0 when unknown)."""
+    remote: bool = False
+    """A remote (multi-language) component: its package's provider plugin builds its children, which do not exist offline."""
 
     @property
     def provider_urn(self) -> str:
@@ -372,10 +375,45 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         allowed = _json_input(self.config.get("aws:allowedAccountIds")) or []
         return str(allowed[0]) if isinstance(allowed, list) and allowed else DEFAULT_ACCOUNT
 
+    def account_of(self, prov: dict[str, Any] | None) -> str:
+        """The account of a provider (or the default one), noting when none names it."""
+        from enclave.invokes import DEFAULT_ACCOUNT
+
+        account = (prov or {}).get("account") or self.default_account()
+        if account == DEFAULT_ACCOUNT:
+            self.note(
+                f"no AWS provider names its account (aws:allowedAccountIds, or allowed_account_ids, or an assumed "
+                f"role), so ARNs and get_caller_identity use {DEFAULT_ACCOUNT}, which is no site's account: set "
+                "aws:allowedAccountIds to the account the stack deploys into"
+            )
+        return account
+
+    def aws_region(self, *chosen: Any) -> str:
+        """The region an AWS call or resource uses: its own, its provider's, ``aws:region``, else the environment's.
+
+        With none of them set the provider has no region and a real preview
+        fails; here the region is unknown (the residency rules fail on it) and
+        a note says what to set.
+        """
+        region = next((r for r in chosen if r), None) or self.config.get("aws:region")
+        if region:
+            return str(region)
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(variable):
+                self.note(f"aws:region is not set: the AWS provider takes {variable}={os.environ[variable]}, as here")
+                return os.environ[variable]
+        self.note(
+            f"the AWS provider has no region (no aws:region in the stack's config, no AWS_REGION): `pulumi preview` "
+            f"would fail; set aws:region (`pulumi config set aws:region <region> -s {self.stack}`)"
+        )
+        return "unknown-region"
+
     def _placement(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, str]:
         prov = self.providers.get(args.provider or "", {})
-        region = args.inputs.get("region") or prov.get("region") or self.config.get("aws:region") or "unknown-region"
-        return region, prov.get("account") or self.default_account()
+        if not args.typ.startswith("aws:"):
+            region = args.inputs.get("region") or prov.get("region") or self.config.get("aws:region")
+            return region or "unknown-region", prov.get("account") or self.default_account()
+        return self.aws_region(args.inputs.get("region"), prov.get("region")), self.account_of(prov)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -489,10 +527,15 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         if args.token.startswith("pulumi:providers:") and args.token.endswith("/terraformConfig"):
             return {"result": dict((prov or {}).get("inputs") or {})}, []
         package = args.token.split(":", 1)[0]
-        region = (prov or {}).get("region") or self.config.get(f"{package}:region") or self.config.get("aws:region")
+        if package == "aws":
+            region = self.aws_region(args.args.get("region"), (prov or {}).get("region"))
+        else:
+            region = (prov or {}).get("region") or self.config.get(f"{package}:region") or self.config.get("aws:region")
         placement = Placement(
             region=str(region or "unknown-region"),
-            account=(prov or {}).get("account") or self.default_account(),
+            account=self.account_of(prov)
+            if package == "aws"
+            else (prov or {}).get("account") or self.default_account(),
             provider_inputs=(prov or {}).get("inputs") or {},
         )
         try:
@@ -502,6 +545,36 @@ class EnclaveMocks(pulumi.runtime.Mocks):
         if note:
             self.note(note)
         return result, []
+
+
+class MissingAssetError(Exception):
+    """A ``FileAsset`` or ``FileArchive`` whose path does not exist: the engine cannot hash it, so the preview fails."""
+
+
+def _missing_asset(value: Any, where: str = "") -> tuple[str, str, str] | None:
+    """``(property path, asset class, path)`` of the first file asset or archive whose path is not there."""
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        path = str(value.path)
+        exists = os.path.isfile(path) if isinstance(value, pulumi.FileAsset) else os.path.exists(path)
+        return None if exists else (where, type(value).__name__, path)
+    if isinstance(value, pulumi.AssetArchive):  # its entries are paths inside the archive: code['app/']
+        items = ((f"[{k!r}]", v) for k, v in value.assets.items())
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        sub = f"{where}{key}" if str(key).startswith("[") else f"{where}.{key}" if where else str(key)
+        found = _missing_asset(item, sub)
+        if found:
+            return found
+    return None
+
+
+class DuplicateUrnError(Exception):
+    """Two resources of one type and name under one parent: the engine refuses the second."""
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -525,6 +598,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._transforms: dict[str, list] = {}  # urn -> its own transform callbacks (children inherit them)
         self._parents: dict[str, str] = {}
         self._stack_callbacks: list = []
+        self._urns: dict[str, tuple[str, int]] = {}  # urn -> where it was first registered or read
+        self._urns_lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the root stack out of its children's qualified
@@ -685,8 +760,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             urn = self.make_urn(request.parent, request.type, request.name)
             self.stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
+        self._refuse_duplicate(request)
         properties, opts = self._apply_transforms(request)
         registered = self._register(request, properties, request.importId, bool(request.custom), opts.provider)
+        missing = _missing_asset(registered[3])
+        if missing:  # paths are relative to the program's directory, the working directory here
+            file, line = self._position(request)
+            at = f", {file}:{line}" if file else ""
+            raise MissingAssetError(
+                f"{request.type} {request.name!r}{at}: {missing[0]}: {missing[1]} '{missing[2]}' does not exist "
+                f"(relative to {os.getcwd()}), so the engine cannot hash it and `pulumi preview` fails"
+            )
         urn, rid, state = registered[:3]
         if request.transforms:
             self._transforms[urn] = list(request.transforms)
@@ -703,12 +787,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=list(opts.ignore_changes),
             replace_on_changes=list(opts.replace_on_changes),
             additional_secret_outputs=list(opts.additional_secret_outputs),
+            remote=bool(request.remote),
         )
         record.provider = opts.provider
         self.records.append(record)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=_struct(state))
 
+    def _refuse_duplicate(self, request) -> None:
+        """The engine's refusal of a second resource with the same URN (a registration or a read)."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        with self._urns_lock:  # registrations arrive on the SDK's executor threads, concurrently
+            first = self._urns.get(urn)
+            if first is None:
+                self._urns[urn] = self._position(request)
+                return
+        places = [f"{f}:{line}" for f, line in (self._position(request), first) if f]
+        at = f" ({places[0]}; first registered at {places[1]})" if len(places) == 2 else ""
+        raise DuplicateUrnError(f"Duplicate resource URN '{urn}'; try giving it a unique name{at}")
+
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        self._refuse_duplicate(request)
         registered = self._register(request, request.properties, request.id, True)
         urn, rid, state = registered[:3]
         self.reads.append(
@@ -813,14 +911,68 @@ def _virtualenv_paths(project: Project, notes: list[str]) -> list[str]:
     return []
 
 
+def _signal_in_program_thread(project: Project, note: Any) -> Any:
+    """``signal.signal`` for a program running outside the main thread.
+
+    The language host runs the program in its main thread, where installing a
+    handler is allowed; here it runs in a worker thread, where Python refuses
+    it. No signal reaches the program during an offline check, so the handler
+    is not installed (the previous one is returned, as the call would) and a
+    note says so. Calls from the main thread are the real thing.
+    """
+    real = signal.signal
+
+    def program_signal(signalnum: Any, handler: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            return real(signalnum, handler)
+        caller = sys._getframe(1)  # noqa: SLF001 - where the program installs it
+        where = _program_place(caller.f_code.co_filename, caller.f_lineno, project.root)
+        try:
+            name = signal.Signals(signalnum).name
+        except ValueError:
+            name = str(signalnum)
+        note(
+            f"the program installs a {name} handler{f' ({where})' if where else ''}: no signal reaches it "
+            "offline, so it was not installed"
+        )
+        return signal.getsignal(signalnum)
+
+    return program_signal
+
+
+def _recording_call_sites(project: Project, real: Any, sites: dict[str, list[str]]) -> Any:
+    """An SDK invoke function that also records where in the program each data source was called.
+
+    A ``get_*_output`` call fails later, in the SDK's own frames, and the SDK
+    sends no source position with an invoke: this is how its failure can
+    still name the program's line.
+    """
+
+    def recording(tok: str, *args: Any, **kwargs: Any) -> Any:
+        frame = sys._getframe(1)  # noqa: SLF001 - the caller: the SDK's generated get_*_output, then the program
+        while frame is not None:
+            place = _program_place(frame.f_code.co_filename, frame.f_lineno, project.root)
+            if place:
+                if place not in sites.setdefault(tok, []):
+                    sites[tok].append(place)
+                break
+            frame = frame.f_back
+        return real(tok, *args, **kwargs)
+
+    return recording
+
+
 @contextmanager
-def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[None]:
+def _program_environment(
+    project: Project, extra_paths: list[str], note: Any = None, invoke_sites: dict[str, list[str]] | None = None
+) -> Iterator[None]:
     """The process state the language host gives a program, restored afterwards.
 
     The program's own directory first on ``sys.path`` and its working
     directory (relative file reads), no standard input (a prompt fails rather
     than waits), its output on stderr (so ``--format json`` stays parseable),
-    and its own modules imported fresh. Two programs (the project and a test's
+    and its own modules imported fresh. Environment variables it sets are
+    undone, as its own process would end with it. Two programs (the project and a test's
     variant of it) both have a ``components`` package: each run must import its
     own. The caller's modules are restored after the run, not purged, because
     Pulumi resolves output types through ``sys.modules[cls.__module__]`` long
@@ -839,6 +991,11 @@ def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[N
     for name in stash:
         del sys.modules[name]
     saved = (list(sys.path), os.getcwd(), sys.stdin, sys.stdout, sys.argv)
+    environment = dict(os.environ)  # the language host's process ends with the program; here the next stack runs
+    real_signal, real_invoke_output = signal.signal, pulumi.runtime.invoke_output
+    signal.signal = _signal_in_program_thread(project, note or (lambda _text: None))
+    if invoke_sites is not None:
+        pulumi.runtime.invoke_output = _recording_call_sites(project, real_invoke_output, invoke_sites)
     sys.path.insert(0, str(pwd))
     sys.path.extend(p for p in extra_paths if p not in sys.path)
     os.chdir(pwd)
@@ -846,6 +1003,10 @@ def _program_environment(project: Project, extra_paths: list[str]) -> Iterator[N
     try:
         yield
     finally:
+        signal.signal, pulumi.runtime.invoke_output = real_signal, real_invoke_output
+        if os.environ != environment:
+            os.environ.clear()
+            os.environ.update(environment)
         sys.path[:], (cwd, sys.stdin, sys.stdout, sys.argv) = saved[0], saved[1:]
         os.chdir(cwd)
         for name in [n for n in sys.modules if ours(n)]:
@@ -1061,15 +1222,40 @@ def _where(exc: BaseException, root: Path, program_traceback: Any = None) -> str
         place = _program_place(exc.filename, exc.lineno or 0, root)
         if place:
             return place
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         place = _deepest_place(current.__traceback__, root)
         if place:
             return place
-        current = current.__cause__ or current.__context__
     return _deepest_place(program_traceback, root) if program_traceback is not None else ""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then its causes and contexts, each once.
+
+    The SDK re-raises a failed RPC ``from`` itself (``stack.wait_for_rpcs``),
+    so a cause can be the exception itself: its context then leads on to the
+    exception the program raised.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None:
+        seen.add(id(current))
+        yield current
+        current = next(
+            (e for e in (current.__cause__, current.__context__) if e is not None and id(e) not in seen), None
+        )
+
+
+_SDK_WRAPPER = "While processing "
+"""How the SDK rewraps what an ``apply`` raised in an input or output ("While processing input: ..."; "... resource: ...")."""
+
+
+def _original(exc: BaseException) -> BaseException:
+    """What the program raised, under the SDK's "While processing input" rewrapping."""
+    for current in _chain(exc):
+        if not str(current).startswith(_SDK_WRAPPER):
+            return current
+    return exc
 
 
 _DISTRIBUTIONS = {
@@ -1093,7 +1279,44 @@ _DISTRIBUTIONS = {
     "psycopg2": "psycopg2-binary",
     "serial": "pyserial",
     "zmq": "pyzmq",
+    "mysql": "mysql-connector-python",
+    "MySQLdb": "mysqlclient",
 }
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(project: Project) -> tuple[str, list[str]] | None:
+    """The program's ``requirements.txt`` (what the CLI installs into its virtualenv) and the names it declares."""
+    for folder in dict.fromkeys([project.root, project.pwd]):
+        path = folder / "requirements.txt"
+        if path.is_file():
+            names = []
+            for line in path.read_text(errors="replace").splitlines():
+                match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+                if match and not line.lstrip().startswith("-"):
+                    names.append(match.group(1))
+            return path.relative_to(project.root).as_posix(), names
+    return None
+
+
+def _install_hint(module: str, project: Project) -> str:
+    """How to install what provides ``module``: the distribution requirements.txt declares for it, else a guess."""
+    guess = _distribution(module)
+    declared = _declared(project)
+    if declared is None:
+        return f"`pip install {guess}`"
+    file, names = declared
+    top = _normalized(module.split(".", 1)[0])
+    match = next((n for n in names if _normalized(n) == _normalized(guess)), None) or next(
+        (n for n in names if _normalized(n).startswith(f"{top}-")), None
+    )
+    if match:
+        return f"`pip install {match}`, which {file} declares; or `pip install -r {file}`"
+    return f"`pip install {guess}`, which {file} does not declare"
 
 
 def _distribution(module: str) -> str:
@@ -1124,10 +1347,53 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_SDK_MODULE = re.compile(r"\bpulumi_[a-z0-9_]+")
+
+
+def _sdk_hint(exc: BaseException) -> str:
+    """When a Pulumi package lacks what the program uses: which version is installed (a program for another one)."""
+    module = None
+    if isinstance(exc, ImportError) and not isinstance(exc, ModuleNotFoundError) and exc.name:
+        module = exc.name
+    elif isinstance(exc, AttributeError):
+        found = re.match(r"module '(pulumi_[a-z0-9_.]+)' has no attribute", str(exc))
+        obj = getattr(exc, "obj", None)
+        module = found.group(1) if found else getattr(obj, "__name__", None) or type(obj).__module__
+    elif isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
+        frames = [f.f_code.co_filename for f, _line in traceback.walk_tb(exc.__traceback__)]
+        found = _SDK_MODULE.search(frames[-1].replace(os.sep, "/").split("site-packages/")[-1]) if frames else None
+        module = found.group(0) if found else None
+    if not module or not _SDK_MODULE.fullmatch(module.split(".", 1)[0]):
+        return ""
+    distribution = module.split(".", 1)[0].replace("_", "-")
+    try:
+        from importlib.metadata import version
+
+        installed = version(distribution)
+    except Exception:  # noqa: BLE001 - not an installed distribution: no hint
+        return ""
+    return (
+        f": the installed {distribution} {installed} has no such name or argument (the program may be written for "
+        f"another major version: see {distribution}'s upgrade guide)"
+    )
+
+
+_FAILED_INVOKE = re.compile(r"invoke of (\S+) failed")
+
+
 def _describe(
-    exc: BaseException, project: Project, stack: str, secret_keys: list[str], program_traceback: Any = None
+    exc: BaseException,
+    project: Project,
+    stack: str,
+    secret_keys: list[str],
+    program_traceback: Any = None,
+    invoke_sites: dict[str, list[str]] | None = None,
 ) -> str:
     where = _where(exc, project.root, program_traceback)
+    failed_invoke = _FAILED_INVOKE.search(str(_original(exc)))
+    if not where and failed_invoke and (invoke_sites or {}).get(failed_invoke.group(1)):
+        sites = invoke_sites[failed_invoke.group(1)]  # a get_*_output, failed in the SDK's frames
+        where = sites[0] if len(sites) == 1 else f"one of {', '.join(sites)}"
     at = f" ({where})" if where else ""
     stack_file = project.stack_config_dir / f"Pulumi.{stack}.yaml"
     if isinstance(exc, SystemExit):
@@ -1135,6 +1401,8 @@ def _describe(
         if isinstance(code, str):
             return f"the program exited with code 1{at}: {_one_line(code)}"
         return f"the program called sys.exit({code}){at}"
+    if isinstance(exc, (DuplicateUrnError, MissingAssetError)):  # the engine's refusal, with the positions
+        return str(exc)
     if isinstance(exc, pulumi.config.ConfigMissingError):
         short = exc.key.split(":", 1)[1] if exc.key.startswith(f"{project.name}:") else exc.key
         return (
@@ -1161,10 +1429,14 @@ def _describe(
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return (
             f"the program failed: ModuleNotFoundError: No module named {exc.name!r}{at}: install it "
-            f"(`pip install {_distribution(exc.name)}`) in the environment that runs `enclave check`"
+            f"({_install_hint(exc.name, project)}) in the environment that runs `enclave check`"
         )
+    exc = _original(exc)
     message = _one_line(str(exc)) or type(exc).__name__
-    return f"the program failed: {type(exc).__name__}: {message}{at}"
+    hint = _sdk_hint(exc)
+    if hint:  # the SDK's constructors take their arguments in _internal_init: name the class the program called
+        message = re.sub(r"\b(\w+)\._internal_init\(\)", r"\1()", message)
+    return f"the program failed: {type(exc).__name__}: {message}{at}{hint}"
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1222,7 +1494,8 @@ def run_program(
     mocks = EnclaveMocks(config, stack)
     monitor = RecordingMonitor(mocks, project.root)
     run = _Run(project, stack, config, secret_keys, monitor)
-    with _collector_paused(), _program_environment(project, extra_paths):
+    invoke_sites: dict[str, list[str]] = {}
+    with _collector_paused(), _program_environment(project, extra_paths, mocks.note, invoke_sites):
         thread = run.thread()
         thread.start()
         thread.join(limit)
@@ -1235,8 +1508,16 @@ def run_program(
                 monitor.records,
             )
     if run.error is not None:
-        message = _describe(run.error, project, stack, secret_keys, run.program_traceback)
+        message = _describe(run.error, project, stack, secret_keys, run.program_traceback, invoke_sites)
         raise HarnessError(f"stack {stack!r}: {message}", monitor.records) from run.error
+    remote = [f"{r.type} {r.name!r}" for r in monitor.records if r.remote]
+    if remote:
+        many = len(remote) > 1
+        notes.append(
+            f"{len(remote)} remote component{'s' if many else ''} ({', '.join(remote[:3])}"
+            f"{', ...' if len(remote) > 3 else ''}): built by the package's provider plugin, which cannot run "
+            f"offline; {'their' if many else 'its'} child resources do not exist here, so no policy checked them"
+        )
     return ProgramRun(
         project=project.name,
         stack=stack,

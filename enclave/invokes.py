@@ -234,6 +234,8 @@ class _Context:
         base = fn[3:] if fn.startswith("get") else fn
         self.plural = base.endswith("s") and not base.endswith("ss") and base != "Alias"
         self.noun = _lower_first(_singular(base) if self.plural else base)
+        if self.noun.endswith("Id") and len(self.noun) > 2:  # getAmiIds, getHostedZoneId: ids of that noun
+            self.noun = self.noun[:-2]
         canonical = json.dumps(args, sort_keys=True, default=str)
         self.seed = hashlib.sha256(f"{token}|{canonical}|{self.region}|{self.account}".encode()).hexdigest()
 
@@ -416,6 +418,18 @@ def _echo(value: Any, tp: Any) -> Any:
     return value
 
 
+def _looked_up(wire: str, args: Mapping[str, Any]) -> bool:
+    """Whether an optional identifier of the result is one the provider fills in all the same.
+
+    A Terraform data source always sets its ``id``, and one looked up by
+    either identifier (``get_cache_policy(name=...)`` or ``(id=...)``) reads
+    the other back: the SDK types such arguments-and-attributes ``Optional``.
+    """
+    if wire in ("id", "arn"):
+        return True
+    return wire == "name" and any(args.get(k) for k in ("id", "arn"))
+
+
 def build(cls: type, given: Mapping[str, Any], ctx: _Context, depth: int = 0) -> dict[str, Any]:
     """A result of output type ``cls`` in wire names: ``given`` values, echoed arguments, then plausible values."""
     out: dict[str, Any] = {}
@@ -429,7 +443,7 @@ def build(cls: type, given: Mapping[str, Any], ctx: _Context, depth: int = 0) ->
             out[wire] = _echo(arg, hint)
             continue
         optional, tp = _optional(hint)
-        if optional:
+        if optional and not (depth == 0 and _looked_up(wire, args)):
             continue
         value = _value(tp, wire, ctx, depth)
         if value is not None:
@@ -685,7 +699,47 @@ def _iam_policy(ctx: _Context) -> dict:
     return {"id": arn, "arn": arn, "name": name, "path": "/", "policy": EMPTY_POLICY}
 
 
+# AWS's own accounts that write load balancers' access logs, per region (the ELB user guide,
+# "Attach a policy to your S3 bucket"; terraform-provider-aws's elb service-account data source).
+_ELB_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-south-1": "718504428378",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+    "us-gov-west-1": "048591011584",
+    "us-gov-east-1": "190560391635",
+    "cn-north-1": "638102146993",
+    "cn-northwest-1": "037604701340",
+}
+
+
+def _elb_service_account(ctx: _Context) -> dict:
+    """ELB's log-writing account in the region: another account, which is what the policies must see."""
+    account = _ELB_ACCOUNTS.get(ctx.region)
+    if account is None:  # regions opened since August 2022 take the log-delivery service principal instead
+        raise InvokeError(f"unsupported AWS Region ({ctx.region}) for elb.get_service_account")
+    return {"id": account, "arn": f"arn:{ctx.partition}:iam::{account}:root", "region": ctx.region}
+
+
 FAITHFUL = {
+    "aws:elb/getServiceAccount:getServiceAccount": _elb_service_account,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getPartition:getPartition": _partition,

@@ -7,6 +7,8 @@ leaves the process able to run the next program.
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -49,6 +51,15 @@ def one_error_line(code: int, out: str, err: str) -> str:
         ),
         ("fail-helper-exception", ["the program failed: KeyError: 'owner' (naming.py:5)"]),
         ("fail-sys-exit", ["the program called sys.exit(3) (__main__.py:7)"]),
+        # Raised in an apply: the program's exception and line, not the SDK's rewrapping of it.
+        (
+            "fail-apply-exception",
+            ["the program failed: ValueError: bucket 'logs-26c32d9' has no team prefix (naming.py:3)"],
+        ),
+        (
+            "fail-duplicate-urn",
+            ["Duplicate resource URN 'urn:pulumi:dev::duplicate-urn::aws:s3/bucket:Bucket::data'", "(__main__.py:5;"],
+        ),
         (
             "fail-missing-module",
             ["ModuleNotFoundError: No module named 'pulumi_gcp' (__main__.py:2)", "`pip install pulumi-gcp`"],
@@ -75,7 +86,8 @@ def test_a_busy_loop_is_stopped_and_located(monkeypatch, capsys):
     monkeypatch.setenv("ENCLAVE_TIMEOUT", "1")
     line = one_error_line(*check(capsys, CORPUS / "fail-busy-loop"))
     assert "did not finish within 1 s" in line and "the program was at __main__.py:" in line
-    run = run_program("dev", CORPUS / "resource-as-string")
+    # The next program gets its own budget: ENCLAVE_TIMEOUT=1 is still set, and a loaded CI machine may need more.
+    run = run_program("dev", CORPUS / "resource-as-string", timeout=30)
     assert len(run.resources) == 10
 
 
@@ -109,6 +121,25 @@ def write(tmp_path: Path, main_py: str, pulumi_yaml: str = "name: p\nruntime: py
     (program / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: eu-west-1\n")
     (program / "__main__.py").write_text(textwrap.dedent(main_py))
     return program
+
+
+@pytest.mark.parametrize(
+    ("requirements", "hint"),
+    [
+        # The import's distribution has another name: requirements.txt, which the CLI installs, says which.
+        (
+            "pulumi>=3\nacme-naming-tools==1.2  # naming helpers\n",
+            "`pip install acme-naming-tools`, which requirements.txt",
+        ),
+        ("pulumi>=3\n", "`pip install acme_naming`, which requirements.txt does not declare"),
+    ],
+)
+def test_a_missing_module_is_named_with_the_distribution_the_program_declares(tmp_path, requirements, hint):
+    program = write(tmp_path, "import pulumi\nimport acme_naming.tags\n")
+    (program / "requirements.txt").write_text(requirements)
+    with pytest.raises(HarnessError, match=r"No module named 'acme_naming' \(__main__.py:2\)") as err:
+        run_program("dev", program)
+    assert hint in str(err.value)
 
 
 def test_an_exception_in_an_apply_names_the_programs_line(tmp_path):
@@ -156,6 +187,22 @@ def test_a_failing_invoke_is_reported_with_the_providers_reason(tmp_path):
         """,
     )
     with pytest.raises(HarnessError, match=r"duplicate Sid \(a\).*\(__main__.py:3\)"):
+        run_program("dev", program)
+
+
+def test_a_failing_output_form_invoke_names_where_the_program_called_it(tmp_path):
+    # get_*_output fails later, in the SDK's frames, and the SDK sends no position with an invoke.
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        parsed = aws.get_arn_output(arn=pulumi.Output.from_input("not-an-arn"))
+        pulumi.export("account", parsed.account)
+        """,
+    )
+    with pytest.raises(HarnessError, match=r"invoke of aws:index/getArn:getArn failed: .*\(__main__.py:4\)$"):
         run_program("dev", program)
 
 
@@ -207,3 +254,124 @@ def test_data_source_arguments_come_back_in_the_attributes_type(tmp_path):
         """,
     )
     assert run_program("dev", program).stack_outputs == {"most_recent": True}
+
+
+def test_a_remote_component_is_recorded_and_its_unseen_children_noted(tmp_path):
+    # As pulumi-awsx's components register: remote=True, children built by the package's plugin.
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        class Vpc(pulumi.ComponentResource):
+            def __init__(self, name):
+                super().__init__("acme:ec2:Vpc", name, {"cidrBlock": "10.0.0.0/16"}, None, remote=True)
+
+        Vpc("net")
+        aws.s3.Bucket("logs")
+        """,
+    )
+    run = run_program("dev", program)
+    assert [(r.type, r.remote) for r in run.resources] == [("acme:ec2:Vpc", True), ("aws:s3/bucket:Bucket", False)]
+    assert any(
+        n.startswith("1 remote component (acme:ec2:Vpc 'net'):") and "no policy checked them" in n for n in run.notes
+    )
+
+
+def test_a_signal_handler_installed_at_top_level_does_not_stop_the_program(tmp_path):
+    # The language host runs the program in its main thread; here a worker thread runs it.
+    program = write(
+        tmp_path,
+        """\
+        import signal
+        import pulumi_aws as aws
+
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        aws.s3.Bucket("b", tags={"previous": str(previous)})
+        """,
+    )
+    real = signal.signal
+    run = run_program("dev", program)
+    assert run.resources[0].inputs["tags"] == {"previous": str(signal.getsignal(signal.SIGTERM))}
+    assert any("SIGTERM handler (__main__.py:4)" in n for n in run.notes)
+    assert signal.signal is real  # the process's own is back
+
+
+def test_an_account_no_provider_names_is_noted_not_silently_invented(tmp_path):
+    main_py = """\
+        import pulumi
+        import pulumi_aws as aws
+
+        me = aws.get_caller_identity()
+        aws.iam.Role("r", assume_role_policy=f'{{"Principal": {{"AWS": "arn:aws:iam::{me.account_id}:root"}}}}')
+        """
+    program = write(tmp_path, main_py)
+    run = run_program("dev", program)
+    assert any(n.startswith("no AWS provider names its account") and "aws:allowedAccountIds" in n for n in run.notes)
+    (program / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  aws:allowedAccountIds: ['111111111111']\n"
+    )
+    run = run_program("dev", program)
+    assert "arn:aws:iam::111111111111:root" in run.resources[0].inputs["assumeRolePolicy"]
+    assert not any("names its account" in n for n in run.notes)
+
+
+def test_a_missing_region_comes_from_the_environment_as_the_provider_takes_it(tmp_path, monkeypatch):
+    program = write(
+        tmp_path, "import pulumi\nimport pulumi_aws as aws\n\npulumi.export('r', aws.get_region().region)\n"
+    )
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    run = run_program("dev", program)
+    assert run.stack_outputs["r"] == "eu-north-1" and any("AWS_DEFAULT_REGION=eu-north-1" in n for n in run.notes)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    run = run_program("dev", program)  # none at all: a real preview fails; here it is said, and unknown
+    assert run.stack_outputs["r"] == "unknown-region"
+    assert any("has no region" in n and "pulumi config set aws:region" in n for n in run.notes)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # pulumi-aws 6 programs: an argument and a module that pulumi-aws 7 removed.
+        ('aws.ec2.Eip("eip", vpc=True)', "TypeError: Eip() got an unexpected keyword argument 'vpc' (__main__.py:3)"),
+        ('aws.opsworks.Stack("s")', "AttributeError: module 'pulumi_aws' has no attribute 'opsworks' (__main__.py:3)"),
+    ],
+)
+def test_what_the_installed_sdk_lacks_is_named_with_its_version(tmp_path, line, expected):
+    from importlib.metadata import version
+
+    program = write(tmp_path, f"import pulumi_aws as aws\n\n{line}\n")
+    with pytest.raises(HarnessError) as err:
+        run_program("dev", program)
+    assert expected in str(err.value)
+    assert f"the installed pulumi-aws {version('pulumi-aws')} has no such name or argument" in str(err.value)
+
+
+def test_a_file_asset_that_is_not_there_fails_as_the_engine_fails_to_hash_it(tmp_path):
+    program = write(
+        tmp_path,
+        """\
+        import pulumi
+        import pulumi_aws as aws
+
+        site = aws.s3.Bucket("site")
+        aws.s3.BucketObject("index", bucket=site.id, source=pulumi.FileAsset("www/index.html"))
+        """,
+    )
+    with pytest.raises(
+        HarnessError, match=r"'index', __main__.py:5: source: FileAsset 'www/index.html' does not exist"
+    ):
+        run_program("dev", program)
+    (program / "www").mkdir()
+    (program / "www" / "index.html").write_text("<h1>hi</h1>")  # relative to the program, as the engine reads it
+    assert [r.name for r in run_program("dev", program).resources] == ["site", "index"]
+
+
+def test_what_a_program_sets_in_its_environment_ends_with_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    program = write(tmp_path, "import os\nimport pulumi_aws as aws\n\nos.environ['AWS_REGION'] = 'us-east-1'\n")
+    run_program("dev", program)
+    assert "AWS_REGION" not in os.environ  # the next stack of `check --all` starts as its own process would

@@ -215,3 +215,30 @@ def test_nested_result_types_are_built_not_left_out():
     built = build(cls, {}, ctx)
     associations = built["cidrBlockAssociations"]
     assert isinstance(associations, list) and associations and "cidrBlock" in associations[0]
+
+
+def test_a_lookup_by_one_identifier_reads_back_the_others():
+    # The SDK types get_cache_policy's id and name Optional (either one is the lookup's key),
+    # but the provider, like every Terraform data source, always sets the id and reads back the name.
+    by_name, _ = answer("aws:cloudfront/getCachePolicy:getCachePolicy", {"name": "Managed-CachingOptimized"}, PLACEMENT)
+    assert isinstance(by_name["id"], str) and by_name["id"] and by_name["name"] == "Managed-CachingOptimized"
+    by_id, _ = answer("aws:cloudfront/getCachePolicy:getCachePolicy", {"id": "658327ea"}, PLACEMENT)
+    assert by_id["id"] == "658327ea" and isinstance(by_id["name"], str) and by_id["name"]
+    # An optional filter stays what the program passed: nothing.
+    assert "filters" not in answer("aws:ec2/getVpc:getVpc", {}, PLACEMENT)[0]
+
+
+def test_ids_of_a_noun_look_like_that_nouns_ids():
+    result, _ = answer("aws:ec2/getAmiIds:getAmiIds", {"owners": ["amazon"]}, PLACEMENT)
+    assert all(re.fullmatch(r"ami-[0-9a-f]{17}", i) for i in result["ids"]), result["ids"]
+    zone, _ = answer("aws:lb/getHostedZoneId:getHostedZoneId", {}, PLACEMENT)
+    assert re.fullmatch(r"Z[0-9A-F]{13}", zone["id"]), zone["id"]
+
+
+@pytest.mark.parametrize(("region", "account"), [("eu-west-1", "156460612806"), ("eu-north-1", "897822967062")])
+def test_elbs_log_writing_account_is_awss_own_for_the_region(region, account):
+    # A load balancer's access-log bucket policy names it: a foreign account, which the pack must see as one.
+    result, _ = answer("aws:elb/getServiceAccount:getServiceAccount", {}, Placement(region=region))
+    assert result["arn"] == f"arn:aws:iam::{account}:root" and result["id"] == account
+    with pytest.raises(ValueError, match="unsupported AWS Region"):
+        answer("aws:elb/getServiceAccount:getServiceAccount", {}, Placement(region="ap-southeast-4"))
