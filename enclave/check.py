@@ -575,7 +575,9 @@ FORMATS = ("text", "json", "sarif", "junit")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stack", help="stack to check (its Pulumi.<stack>.yaml holds the config)")
+    target.add_argument(
+        "--stack", help="stack to check: NAME, ORG/NAME or ORG/PROJECT/NAME (Pulumi.<NAME>.yaml holds its config)"
+    )
     target.add_argument("--all", action="store_true", help="check every Pulumi.<stack>.yaml stack of the program")
     parser.add_argument(
         "--program", type=Path, help="Pulumi program directory (default: the Pulumi project here or above)"
@@ -637,7 +639,7 @@ def levels_of(policy_config: dict) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from enclave.cli import resolve_program
+    from enclave.cli import resolve_program, short_stack_name
     from enclave.files import emit
     from enclave.harness import HarnessError, list_stacks, run_program
     from enclave.verdict import exceptions_of
@@ -648,14 +650,15 @@ def run(args: argparse.Namespace) -> int:
         if not stacks:
             raise UsageError(f"{program_dir}: no Pulumi.<stack>.yaml files, so --all has nothing to check")
     else:
-        stacks = [args.stack]
+        stack = short_stack_name(args.stack)
+        stacks = [stack]
         try:
             known = list_stacks(program_dir)
         except HarnessError as exc:
             raise UsageError(str(exc)) from None
-        if args.stack not in known:
+        if stack not in known:
             raise UsageError(
-                f"--stack {args.stack}: {program_dir}/Pulumi.{args.stack}.yaml does not exist "
+                f"--stack {args.stack}: {program_dir}/Pulumi.{stack}.yaml does not exist "
                 f"(stacks: {', '.join(known) or 'none'})"
             )
 

@@ -80,6 +80,9 @@ def resolve_program(arg: Path | None) -> Path:
         if not program.is_dir():
             raise UsageError(f"--program {arg}: no such directory")
         if not (program / "Pulumi.yaml").is_file():
+            other = next((n for n in ("Pulumi.yml", "Pulumi.json") if (program / n).is_file()), None)
+            if other:
+                raise UsageError(f"--program {arg}: {other} is not read here: write the project file as Pulumi.yaml")
             raise UsageError(f"--program {arg}: no Pulumi.yaml there (is it a Pulumi project?)")
         return _readable(program)
     found = find_project(Path.cwd()) or find_project(SOURCE_ROOT)
@@ -88,6 +91,15 @@ def resolve_program(arg: Path | None) -> Path:
             f"no Pulumi project in {Path.cwd()} or above (no Pulumi.yaml): run it inside one or pass --program DIR"
         )
     return _readable(found)
+
+
+def short_stack_name(name: str) -> str:
+    """The stack's own name in ``stack``, ``org/stack`` or ``org/project/stack`` (as ``pulumi -s`` takes it):
+    the part that names its ``Pulumi.<stack>.yaml``. ``UsageError`` for any other shape."""
+    parts = name.split("/")
+    if len(parts) > 3 or not all(parts):
+        raise UsageError(f"--stack {name}: expected a stack name, org/stack or org/project/stack")
+    return parts[-1]
 
 
 def _readable(program: Path) -> Path:

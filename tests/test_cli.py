@@ -92,6 +92,22 @@ def test_program_is_the_project_here_or_above(tmp_path, monkeypatch):
     assert cli.resolve_program(None) == PROJECT_DIR, "outside a project: this checkout's own"
     with pytest.raises(UsageError, match="no Pulumi.yaml there"):
         cli.resolve_program(tmp_path)
+    (tmp_path / "Pulumi.yml").write_text("name: p\nruntime: python\n")
+    with pytest.raises(UsageError, match="Pulumi.yml is not read here: write the project file as Pulumi.yaml"):
+        cli.resolve_program(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["hamar", "acme/hamar", "acme/eu-data-enclave/hamar"])
+def test_a_stack_may_be_named_as_pulumi_names_it(capsys, name):
+    """``pulumi -s`` takes org/stack and org/project/stack; the config file is the stack's own name's."""
+    code, out, _err = run_main(capsys, "check", "--stack", name)
+    assert code == 0 and out.startswith("PASS hamar: ")
+
+
+@pytest.mark.parametrize("name", ["a//b", "/hamar", "a/b/c/hamar", "hamar/"])
+def test_a_malformed_stack_name_is_refused(capsys, name):
+    code, _out, err = run_main(capsys, "check", "--stack", name)
+    assert code == 2 and err.strip() == f"error: --stack {name}: expected a stack name, org/stack or org/project/stack"
 
 
 # --------------------------------------------------------------------------- policy config parity with the CLI
