@@ -23,6 +23,7 @@ import binascii
 import gzip
 import json
 import re
+import urllib.parse
 from typing import Any, NamedTuple
 
 from .aws_names import REGION_TOKEN_RE, host_info
@@ -148,6 +149,11 @@ _JSON_PUBLIC = re.compile(
     r'(?:"ENABLED"|true)'
 )
 _S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
+# A word that may be encoded text: base64 (standard or URL-safe alphabet, padded to whole quanta) or
+# percent-encoding. Programs hide URLs and JSON that way in environment variables and parameters
+# (``base64.b64encode(json.dumps(config))``, ``urllib.parse.quote(url)``): the decoded text is read too.
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 
 Raw = tuple  # (kind, value, token, detail)
 
@@ -266,6 +272,35 @@ def _word(word: str, kind: int, in_doc: bool, site: Site, out: list) -> None:
         for m in REGION_TOKEN_RE.finditer(word):
             if m.group(1) != site.region:
                 out.append((REGION, m.group(1), word, "word"))
+    _encoded_word(word, kind, in_doc, site, out)
+
+
+def _encoded_word(word: str, kind: int, in_doc: bool, site: Site, out: list) -> None:
+    """Hits of the text a base64 or percent-encoded word decodes to (each hit's token says it was decoded)."""
+    if "%" in word:
+        if not _PERCENT.search(word):
+            return
+        decoded, how = urllib.parse.unquote(word), "percent-decoded"
+    elif len(word) % 4 == 0 and _BASE64_WORD.fullmatch(word):
+        decoded, how = _decoded_base64(word), "base64-decoded"
+        if not decoded:
+            return
+    else:
+        return
+    for k, v, t, d in _text_hits(decoded, kind, in_doc, site, {}):
+        out.append((k, v, f"{t} ({how} from {word[:24]}...)", d))
+
+
+def _decoded_base64(word: str) -> str | None:
+    """The printable text a base64 word encodes, or None (random ids, hashes and key material decode to bytes)."""
+    try:
+        data = base64.b64decode(word, altchars=b"-_" if ("-" in word or "_" in word) else None, validate=True)
+        text = data.decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if len(text) < 8 or not all(c.isprintable() or c in "\n\r\t" for c in text):
+        return None
+    return text
 
 
 _NO_HITS: tuple = ()
