@@ -288,7 +288,7 @@ VARIANTS = {
         "no-cross-region-replication",
         "bad-logging",
         """
-        aws.s3.BucketLogging("bad-logging", bucket=storage.data_bucket_name, target_bucket="central-logs-bucket",
+        aws.s3.BucketLogging("bad-logging", bucket=storage.log_bucket_name, target_bucket="central-logs-bucket",
                              target_prefix="enclave/", opts=pulumi.ResourceOptions(provider=data))
         """,
     ),

@@ -21,13 +21,14 @@ from policy_support import (
     SUBNET_ID,
     allow,
     assert_sdk_inputs,
+    check,
     check_stack,
     doc,
     messages_on,
     res,
     site,
 )
-from residency_rules import egress, encryption, replication
+from residency_rules import egress, encryption, protection, replication
 
 ROLE = f"arn:aws:iam::{DATA}:role/enclave-dublin-workload"
 
@@ -185,3 +186,80 @@ def test_an_operator_key_whose_policy_hands_control_to_another_party_fails(type_
 def test_bypassing_the_lockout_check_on_an_operator_key_fails():
     found = check_stack(encryption.POLICY, [operator_key(ADMIN, USE, bypassPolicyLockoutSafetyCheck=True)])
     assert len(found) == 1 and "bypassPolicyLockoutSafetyCheck" in found[0][0], found
+
+
+# --------------------------------------------------------------------------- a setting AWS keeps once, set twice
+
+POLICY_DOC = doc(allow(Principal={"AWS": DATA_ROOT}, Action="s3:GetObject", Resource="arn:aws:s3:::b/*"))
+SETTINGS = {
+    "aws:s3/bucketPolicy:BucketPolicy": {"bucket": "b", "policy": POLICY_DOC},
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
+        "bucket": "b",
+        **{
+            flag: True for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        },
+    },
+    "aws:s3/bucketVersioning:BucketVersioning": {"bucket": "b", "versioningConfiguration": {"status": "Enabled"}},
+    "aws:s3/bucketLogging:BucketLogging": {"bucket": "b", "targetBucket": "b", "targetPrefix": "logs/"},
+    "aws:kms/keyPolicy:KeyPolicy": {"keyId": KEY_ARN, "policy": doc(ADMIN)},
+}
+BUCKET_B = res("aws:s3/bucket:Bucket", {"bucket": "b", "id": "b", "arn": "arn:aws:s3:::b"}, name="b")
+KEY = res("aws:kms/key:Key", {"arn": KEY_ARN, "id": "k"}, name="key", prov=OPERATOR_PROVIDER)
+
+
+def setting(type_: str, name: str, deps: dict | None = None, **changes):
+    props = {**SETTINGS[type_], **changes}
+    assert_sdk_inputs(type_, props)
+    return res(type_, props, name=name, deps=deps)
+
+
+def override_messages(*resources):
+    return [
+        (m, u) for m, u in check_stack(protection.PUBLIC_POLICY, [BUCKET_B, KEY, *resources]) if "AWS keeps one" in m
+    ]
+
+
+@pytest.mark.parametrize("type_", sorted(SETTINGS))
+def test_one_setting_per_target_passes(type_):
+    assert override_messages(setting(type_, "first")) == []
+
+
+@pytest.mark.parametrize("type_", sorted(SETTINGS))
+def test_a_second_resource_setting_the_same_target_fails_on_both(type_):
+    first = setting(type_, "first")
+    target = "keyId" if type_.startswith("aws:kms") else "bucket"
+    # The second names the target through a dependency (as an output would), the first by its name or ARN.
+    second = setting(type_, "second", deps={target: [KEY if target == "keyId" else BUCKET_B]})
+    found = override_messages(first, second)
+    assert sorted(u for _m, u in found) == sorted([first.urn, second.urn]), found
+    assert "merge them into one resource" in found[0][0]
+
+
+def test_a_key_policy_resource_on_a_key_with_an_inline_policy_fails():
+    inline = res(
+        "aws:kms/key:Key", {"arn": KEY_ARN, "id": "k", "policy": doc(ADMIN)}, name="key", prov=OPERATOR_PROVIDER
+    )
+    found = [
+        m for m, _u in check_stack(protection.PUBLIC_POLICY, [inline, setting("aws:kms/keyPolicy:KeyPolicy", "kp")])
+    ]
+    assert sum("AWS keeps one key policy" in m for m in found) == 2, found
+
+
+def test_settings_of_different_buckets_pass():
+    other = res("aws:s3/bucket:Bucket", {"bucket": "c", "id": "c", "arn": "arn:aws:s3:::c"}, name="c")
+    found = override_messages(
+        other,
+        setting("aws:s3/bucketPolicy:BucketPolicy", "p1"),
+        setting("aws:s3/bucketPolicy:BucketPolicy", "p2", bucket="c"),
+    )
+    assert found == []
+
+
+# --------------------------------------------------------------------------- versioning stays on
+
+
+@pytest.mark.parametrize("status,fails", [("Enabled", False), ("Suspended", True), ("Disabled", True)])
+def test_suspending_versioning_fails(status, fails):
+    props = {"bucket": "b", "versioningConfiguration": {"status": status}}
+    found = check(protection.PROTECTED_POLICY, "aws:s3/bucketVersioning:BucketVersioning", props)
+    assert bool(found) is fails and all("set versioning_configuration status 'Enabled'" in m for m in found), found

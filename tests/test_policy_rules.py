@@ -547,7 +547,13 @@ def test_public_compliant_stack_passes():
         "Action": "s3:GetObject",
         "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
     }
-    assert check_stack(PUB, [BUCKET, pab(), bucket_policy(TLS_DENY), bucket_policy(endpoint_only)]) == []
+    # One policy per bucket: AWS keeps one, and a second BucketPolicy on "b" is refused (overridden_settings).
+    both = res(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        {"bucket": "b", "policy": json.dumps({"Statement": [TLS_DENY, endpoint_only]})},
+        name="bp",
+    )
+    assert check_stack(PUB, [BUCKET, pab(), both]) == []
 
 
 @pytest.mark.parametrize("flag", protection.PAB_FLAGS)

@@ -2,6 +2,7 @@
 
 from . import checked, forbidden, safe
 from ._rules import ID, NET, PUB, REG
+from ._rules import ONE_PER_TARGET as _ONE_PER_TARGET
 
 _TGW = "a transit gateway connects the VPC to other networks"
 _CLIENT_VPN = "a client VPN lets outside clients into the VPC and traffic out"
@@ -113,7 +114,7 @@ TYPES = {
     "aws:route53/resolverEndpoint:ResolverEndpoint": checked("only INBOUND endpoints: an outbound one forwards DNS out of the VPC", NET),
     "aws:route53/resolverRule:ResolverRule": checked("only SYSTEM rules: forwarding sends DNS queries to other servers", NET),
     "aws:route53/resolverRuleAssociation:ResolverRuleAssociation": safe("associates a resolver rule the pack checks with a VPC of the site"),
-    "aws:route53/resolverFirewallConfig:ResolverFirewallConfig": checked(f"{_FIREWALL}; it must not fail open", NET),
+    "aws:route53/resolverFirewallConfig:ResolverFirewallConfig": checked(f"{_FIREWALL}; it must not fail open{_ONE_PER_TARGET}", NET, PUB),
     "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList": checked(_FIREWALL, NET),
     "aws:route53/resolverFirewallRule:ResolverFirewallRule": checked(f"{_FIREWALL}; ALLOW and ALERT rules admit only AWS names of the region", NET),
     "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup": checked(_FIREWALL, NET),
