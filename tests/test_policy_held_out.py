@@ -19,6 +19,7 @@ from policy_support import (
     REGION,
     SG_ID,
     SUBNET_ID,
+    VPC_ID,
     allow,
     assert_sdk_inputs,
     check,
@@ -28,7 +29,7 @@ from policy_support import (
     res,
     site,
 )
-from residency_rules import egress, encryption, protection, replication
+from residency_rules import egress, encryption, identity, protection, replication
 
 ROLE = f"arn:aws:iam::{DATA}:role/enclave-dublin-workload"
 
@@ -263,3 +264,101 @@ def test_suspending_versioning_fails(status, fails):
     props = {"bucket": "b", "versioningConfiguration": {"status": status}}
     found = check(protection.PROTECTED_POLICY, "aws:s3/bucketVersioning:BucketVersioning", props)
     assert bool(found) is fails and all("set versioning_configuration status 'Enabled'" in m for m in found), found
+
+
+# --------------------------------------------------------------------------- addresses and names in inputs
+
+
+@pytest.mark.parametrize(
+    "value,fails",
+    [
+        ("2606:4700:4700::1111", True),
+        ("2a05:d018::1", True),
+        ("fd00:10:20::5", False),  # unique local: inside a network
+        ("12:30:00", False),  # a time, not an address
+        ("00:1a:2b:3c:4d:5e", False),  # a MAC address
+    ],
+)
+def test_ipv6_literals_are_addresses(value, fails):
+    type_, props = function(value)
+    found = messages(egress.POLICY, type_, props)
+    assert bool(found) is fails and all("public internet address" in m for m in found), found
+
+
+def test_a_dotted_value_under_a_key_that_qualifies_an_endpoint_word_is_no_host():
+    # Amazon MQ's instance type looks like a hostname; hostInstanceType names a type, not a host.
+    props = {"brokerName": "events", "engineType": "RabbitMQ", "hostInstanceType": "mq.m5.large"}
+    assert_sdk_inputs("aws:mq/broker:Broker", props)
+    assert messages(egress.POLICY, "aws:mq/broker:Broker", {**props, "publiclyAccessible": False}) == []
+    # A name under a public TLD is still a host, whatever the key says.
+    found = messages(egress.POLICY, "aws:mq/broker:Broker", {**props, "hostInstanceType": "broker.partner.io"})
+    assert len(found) == 1 and "broker.partner.io" in found[0], found
+
+
+# --------------------------------------------------------------------------- DNS around the firewall
+
+
+@pytest.mark.parametrize(
+    "servers,fails", [(["AmazonProvidedDNS"], False), (["10.50.0.2"], True), (["AmazonProvidedDNS", "10.20.0.2"], True)]
+)
+def test_dhcp_options_keep_dns_on_the_resolver(servers, fails):
+    props = {"domainNameServers": servers, "domainName": f"{REGION}.compute.internal"}
+    assert_sdk_inputs("aws:ec2/vpcDhcpOptions:VpcDhcpOptions", props)
+    found = messages(egress.POLICY, "aws:ec2/vpcDhcpOptions:VpcDhcpOptions", props)
+    assert bool(found) is fails and all("around the site's DNS firewall" in m for m in found), found
+
+
+RULE = res(
+    "aws:route53/resolverRule:ResolverRule",
+    {"domainName": "corp.internal", "ruleType": "SYSTEM", "id": "rslvr-rr-0a1b"},
+    name="rule",
+)
+ZONE = res("aws:route53/zone:Zone", {"name": "corp.internal", "vpcs": [{"vpcId": VPC_ID}], "id": "Z0A1B"}, name="zone")
+
+
+@pytest.mark.parametrize(
+    "type_,prop,own,foreign",
+    [
+        (
+            "aws:route53/resolverRuleAssociation:ResolverRuleAssociation",
+            "resolverRuleId",
+            "rslvr-rr-0a1b",
+            "rslvr-rr-0shared",
+        ),
+        ("aws:route53/zoneAssociation:ZoneAssociation", "zoneId", "Z0A1B", "Z0FOREIGNZONE"),
+    ],
+)
+def test_dns_associations_name_a_rule_or_zone_of_the_program(type_, prop, own, foreign):
+    assert_sdk_inputs(type_, {prop: own, "vpcId": VPC_ID})
+    ok = res(type_, {prop: own, "vpcId": VPC_ID}, name="assoc")
+    assert messages_on(egress.POLICY, site(RULE, ZONE, ok), ok) == []
+    bad = res(type_, {prop: foreign, "vpcId": VPC_ID}, name="assoc")
+    found = messages_on(egress.POLICY, site(RULE, ZONE, bad), bad)
+    assert len(found) == 1 and "is not a" in found[0] and "of this program" in found[0], found
+
+
+# --------------------------------------------------------------------------- roles keep the site's boundary
+
+BOUNDARY_ARN = f"arn:aws:iam::{DATA}:policy/enclave-dublin-boundary"
+BOUNDARY = res("aws:iam/policy:Policy", {"policy": doc(ADMIN), "arn": BOUNDARY_ARN}, name="boundary")
+TRUST = doc(allow(Principal={"Service": "lambda.amazonaws.com"}, Action="sts:AssumeRole"))
+
+
+@pytest.mark.parametrize(
+    "boundary,deps,fails",
+    [
+        (BOUNDARY_ARN, None, False),
+        ("unknown", {"permissionsBoundary": [BOUNDARY]}, False),
+        (None, None, True),
+        ("arn:aws:iam::aws:policy/PowerUserAccess", None, True),
+        (f"arn:aws:iam::{DATA}:policy/made-by-hand", None, True),
+    ],
+    ids=["arn", "dependency", "none", "aws-managed", "not-the-programs"],
+)
+def test_a_role_carries_a_boundary_of_the_program(boundary, deps, fails):
+    props = {"assumeRolePolicy": TRUST} | ({"permissionsBoundary": boundary} if boundary else {})
+    assert_sdk_inputs("aws:iam/role:Role", props)
+
+    role = res("aws:iam/role:Role", props, name="role", deps=deps)
+    found = messages_on(identity.POLICY, site(BOUNDARY, role), role)
+    assert bool(found) is fails and all("SecurityGates' permissions_boundary_arn" in m for m in found), found
