@@ -362,3 +362,32 @@ def test_a_role_carries_a_boundary_of_the_program(boundary, deps, fails):
     role = res("aws:iam/role:Role", props, name="role", deps=deps)
     found = messages_on(identity.POLICY, site(BOUNDARY, role), role)
     assert bool(found) is fails and all("SecurityGates' permissions_boundary_arn" in m for m in found), found
+
+
+# --------------------------------------------------------------------------- a broker's messages at rest
+
+
+@pytest.mark.parametrize(
+    "options,expected",
+    [
+        ({"useAwsOwnedKey": False, "kmsKeyId": KEY_ARN}, None),
+        (None, "AWS-owned key"),
+        ({"useAwsOwnedKey": False}, "names no KMS key"),
+        ({"useAwsOwnedKey": False, "kmsKeyId": f"arn:aws:kms:{REGION}:{DATA}:key/x"}, "the data account"),
+    ],
+)
+def test_an_mq_broker_holds_its_messages_under_the_operator_key(options, expected):
+    props = {
+        "brokerName": "b",
+        "engineType": "ActiveMQ",
+        "hostInstanceType": "mq.m5.large",
+        "publiclyAccessible": False,
+    }
+    if options is not None:
+        props["encryptionOptions"] = options
+    assert_sdk_inputs("aws:mq/broker:Broker", props)
+    found = check_stack(encryption.POLICY, [res("aws:mq/broker:Broker", props, name="broker")])
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0][0], found

@@ -129,6 +129,16 @@ def _firehose(props: Any) -> Iterator[KeyRef]:
     yield "serverSideEncryption", "serverSideEncryption.keyArn", get(sse, "keyArn")
 
 
+def _mq(props: Any) -> Iterator[KeyRef]:
+    # Amazon MQ encrypts at rest with an AWS-owned key unless use_aws_owned_key is false (the SDK's default
+    # is true; false without kms_key_id makes an AWS-managed aws/mq key in the data account).
+    options = get(props, "encryptionOptions")
+    if get(options, "useAwsOwnedKey") is not False:
+        yield "encryptionOptions", "encryptionOptions.useAwsOwnedKey", ("SSE", "an AWS-owned key")
+        return
+    yield "encryptionOptions", "encryptionOptions.kmsKeyId", get(options, "kmsKeyId")
+
+
 def _ecr(props: Any) -> Iterator[KeyRef]:
     configs = items(get(props, "encryptionConfigurations"))
     if not configs or get(configs[0], "encryptionType") != "KMS":
@@ -156,6 +166,7 @@ KEY_REFS: dict[str, Callable[[Any], Iterator[KeyRef]]] = {
     "aws:kinesis/stream:Stream": _simple("kmsKeyId"),
     "aws:dynamodb/table:Table": _dynamodb,
     "aws:ecr/repository:Repository": _ecr,
+    "aws:mq/broker:Broker": _mq,
     "aws:elasticache/replicationGroup:ReplicationGroup": _enabled_key("atRestEncryptionEnabled", "kmsKeyId"),
     "aws:elasticache/serverlessCache:ServerlessCache": _simple("kmsKeyId"),
     "aws:memorydb/cluster:Cluster": _simple("kmsKeyArn"),

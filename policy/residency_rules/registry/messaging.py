@@ -33,7 +33,7 @@ TYPES = {
     "aws:mskconnect/connector:Connector": checked("runs connectors in the cluster's subnets; every endpoint in their configuration is scanned", NET, REG, ID),
     "aws:mskconnect/customPlugin:CustomPlugin": checked("plugin code from an S3 bucket that must be the site's", REG, ID),
     "aws:mskconnect/workerConfiguration:WorkerConfiguration": safe("worker settings; holds no data"),
-    "aws:mq/broker:Broker": checked("never publicly accessible; no cross-region data replication", NET, REG),
+    "aws:mq/broker:Broker": checked("holds messages: encrypted with the operator key, never publicly accessible; no cross-region data replication", ENC, NET, REG),
     "aws:mq/configuration:Configuration": safe("broker settings; holds no data"),
     "aws:cloudwatch/eventApiDestination:EventApiDestination": forbidden("an API destination sends events to an HTTP endpoint on the internet", NET),
     "aws:cloudwatch/eventArchive:EventArchive": safe("keeps events of a bus of the site in the same region"),
