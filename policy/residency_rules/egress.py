@@ -613,6 +613,7 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
         yield f"the VPC resolves DNS (enable_dns_support is not false), so DNS queries can carry data out: {fix}"
         return
     blocks_all = False
+    unprotected: list[str] = []
     for assoc in associations:
         groups = index.refs(assoc, "firewallRuleGroupId", FIREWALL_GROUP)
         if not groups:
@@ -620,9 +621,19 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
             continue
         for group in groups:
             blocks, problems = _group_verdict(group, index)
-            blocks_all = blocks_all or blocks
+            if blocks and get(assoc.props, "mutationProtection") != "ENABLED":
+                # Without mutation protection the data account can disassociate the group (Route 53 Resolver
+                # API, DisassociateFirewallRuleGroup) and every name resolves again.
+                unprotected.append(assoc.name)
+            else:
+                blocks_all = blocks_all or blocks
             yield from problems
-    if not blocks_all:
+    if not blocks_all and unprotected:
+        yield (
+            f"the DNS firewall association(s) {', '.join(unprotected)} that block '*' are not mutation-protected, so "
+            "the data account can disassociate them and let every name resolve: set mutation_protection 'ENABLED'"
+        )
+    elif not blocks_all:
         yield f"no DNS firewall rule group on the VPC BLOCKs a domain list containing '*', so names outside AWS resolve: {fix}"
     configs = index.referrers(vpc, FIREWALL_CONFIG, "resourceId")
     if not configs:
