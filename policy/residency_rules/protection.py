@@ -18,7 +18,7 @@ from pulumi_policy import (
 from . import exceptions, names
 from .registry import forbidden_by
 from .scan import is_star_principal
-from .values import MISSING, get, is_unknown, items, plain
+from .values import _PROXIES, _UNKNOWN_SENTINELS, MISSING, get, is_unknown, items, plain
 
 PUBLIC_NAME = names.PUBLIC
 PROTECTED_NAME = names.PROTECTED
@@ -151,9 +151,10 @@ def overridden_settings(resources: list) -> Iterator[tuple[str, str]]:
     """``(message, urn)`` for each resource that sets what another resource already set on the same target."""
     refs: dict[str, str] = {}
     for r in resources:
+        props = r.props["__target"] if type(r.props) in _PROXIES else r.props
         for key in _TARGET_REFS:
-            value = get(r.props, key)
-            if _known(value):
+            value = props.get(key)
+            if type(value) is str and value and value not in _UNKNOWN_SENTINELS:
                 refs.setdefault(value, r.urn)
     groups: dict[tuple[str, str], list] = {}
     for r in resources:
@@ -182,7 +183,8 @@ def overridden_settings(resources: list) -> Iterator[tuple[str, str]]:
             continue
         shown = target.rsplit("::", 1)[-1]
         for r in members:
-            others = ", ".join(m.urn for m in members if m is not r)
+            others = [m.urn for m in members if m is not r]
+            others = others[0] if len(others) == 1 else f"{others[0]} (and {len(others) - 1} more)"
             yield (
                 f"{r.resource_type} sets the {family} of {shown!r}, which {others} also sets: AWS keeps one "
                 f"{family} per target, so whichever applies last silently replaces the other and what the pack "
@@ -322,6 +324,13 @@ def _retention(rule: Any, sandbox: bool, min_days: int) -> Iterator[str]:
         yield f"default retention is {shown}, shorter than the site's minimum of {min_days} days: lengthen it"
 
 
+def _rotatable(props: Any) -> bool:
+    spec = get(props, "keySpec")
+    spec = get(props, "customerMasterKeySpec") if spec in (MISSING, None) else spec
+    usage = get(props, "keyUsage")
+    return spec in (MISSING, None, "SYMMETRIC_DEFAULT") and usage in (MISSING, None, "ENCRYPT_DECRYPT")
+
+
 def protected_findings(
     resource_type: str, props: Any, protect: bool, sandbox: bool = False, min_days: int = DEFAULT_MIN_RETENTION_DAYS
 ) -> Iterator[str]:
@@ -348,6 +357,9 @@ def protected_findings(
         if inline not in (MISSING, None):
             for rule in items(get(inline, "rule")):
                 yield from _retention(rule, sandbox, min_days)
+    if resource_type == "aws:kms/key:Key" and _rotatable(props) and get(props, "enableKeyRotation") is not True:
+        # AWS rotates only symmetric encryption keys (KMS developer guide, "Rotate AWS KMS keys").
+        yield "enableKeyRotation is not true: the site's symmetric keys rotate their material yearly; set it true"
     if resource_type in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
         window = get(props, "deletionWindowInDays")
         if is_unknown(window) or (window is not MISSING and window != KMS_DELETION_WINDOW_DAYS):
