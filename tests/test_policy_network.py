@@ -445,6 +445,7 @@ def dns_firewall(
     config=True,
     association=True,
     redirection="INSPECT_REDIRECTION_DOMAIN",
+    mutation="ENABLED",
 ):
     """Issue #12's DNS firewall (COORDINATION.md section 3) on the site's VPC, as resources of the stack."""
     vpc = res("aws:ec2/vpc:Vpc", {"cidrBlock": "10.20.0.0/16", "enableDnsSupport": True, "id": "vpc-fw"}, name="vpc-fw")
@@ -498,7 +499,7 @@ def dns_firewall(
                     "vpcId": UNKNOWN,
                     "priority": 101,
                     "name": "a",
-                    "mutationProtection": "ENABLED",
+                    "mutationProtection": mutation,
                 },
                 name="assoc",
                 deps={"vpcId": [vpc]},
@@ -529,6 +530,7 @@ def test_a_vpc_behind_the_dns_firewall_passes():
         ({"block": "*.example.com"}, "vpc-fw", "BLOCKs a domain list containing '*'"),
         ({"fail_open": "ENABLED"}, "vpc-fw", "fail-open"),
         ({"config": False}, "vpc-fw", "no ResolverFirewallConfig"),
+        ({"mutation": "DISABLED"}, "vpc-fw", "not mutation-protected"),
         ({"allowed": ("*.amazonaws.com",)}, "allow-rule", "not an AWS name of eu-west-1"),
         ({"allowed": ("*.us-east-1.amazonaws.com",)}, "allow-rule", "not an AWS name of eu-west-1"),
         ({"allowed": ("exfil.example.com",)}, "allow-rule", "not an AWS name of eu-west-1"),

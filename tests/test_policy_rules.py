@@ -547,7 +547,13 @@ def test_public_compliant_stack_passes():
         "Action": "s3:GetObject",
         "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
     }
-    assert check_stack(PUB, [BUCKET, pab(), bucket_policy(TLS_DENY), bucket_policy(endpoint_only)]) == []
+    # One policy per bucket: AWS keeps one, and a second BucketPolicy on "b" is refused (overridden_settings).
+    both = res(
+        "aws:s3/bucketPolicy:BucketPolicy",
+        {"bucket": "b", "policy": json.dumps({"Statement": [TLS_DENY, endpoint_only]})},
+        name="bp",
+    )
+    assert check_stack(PUB, [BUCKET, pab(), both]) == []
 
 
 @pytest.mark.parametrize("flag", protection.PAB_FLAGS)
@@ -621,8 +627,9 @@ D = protection.PROTECTED_POLICY
     "type_,props",
     [
         ("aws:s3/bucket:Bucket", {"bucket": "b"}),
-        ("aws:kms/key:Key", {"deletionWindowInDays": 30}),
-        ("aws:kms/key:Key", {}),
+        ("aws:kms/key:Key", {"deletionWindowInDays": 30, "enableKeyRotation": True}),
+        ("aws:kms/key:Key", {"enableKeyRotation": True}),
+        ("aws:kms/key:Key", {"customerMasterKeySpec": "RSA_4096", "keyUsage": "SIGN_VERIFY"}),  # AWS cannot rotate it
         ("aws:secretsmanager/secret:Secret", {"recoveryWindowInDays": 30}),
         ("aws:dynamodb/table:Table", {"deletionProtectionEnabled": True}),
     ],
@@ -638,7 +645,8 @@ def test_protected_compliant_fixtures_pass(type_, props):
         ("aws:kms/key:Key", {"deletionWindowInDays": 30}, False, "protect=True"),
         ("aws:secretsmanager/secret:Secret", {}, False, "protect=True"),
         ("aws:s3/bucket:Bucket", {"forceDestroy": True}, True, "forceDestroy"),
-        ("aws:kms/key:Key", {"deletionWindowInDays": 7}, True, "deletionWindowInDays = 7"),
+        ("aws:kms/key:Key", {"deletionWindowInDays": 7, "enableKeyRotation": True}, True, "deletionWindowInDays = 7"),
+        ("aws:kms/key:Key", {"deletionWindowInDays": 30}, True, "enableKeyRotation is not true"),
         ("aws:kms/key:Key", {"deletionWindowInDays": UNKNOWN}, True, "deletionWindowInDays"),
         ("aws:secretsmanager/secret:Secret", {"recoveryWindowInDays": 0}, True, "recoveryWindowInDays = 0"),
         ("aws:rds/instance:Instance", {}, True, "deletionProtection"),

@@ -431,6 +431,28 @@ def _resolver_rule(res: Any, index: StackIndex) -> Iterator[str]:
         yield "a FORWARD (or RECURSIVE) resolver rule sends DNS queries to servers outside the VPC: only SYSTEM rules are allowed"
 
 
+def _program_target(prop: str, wanted: str, what: str, why: str) -> Any:
+    """An association that must name a ``wanted`` resource of this program (which the pack then checks)."""
+
+    def check(res: Any, index: StackIndex) -> Iterator[str]:
+        if not index.refs(res, prop, wanted):
+            yield (
+                f"{prop} {get(res.props, prop)!r} is not a {what} of this program, so the pack cannot see {why}: "
+                f"create the {what} in this program (the pack checks it) and associate that one"
+            )
+
+    return check
+
+
+def _dhcp_options(res: Any, index: StackIndex) -> Iterator[str]:
+    servers = get(res.props, "domainNameServers")
+    if servers is not MISSING and plain(servers) != ["AmazonProvidedDNS"]:
+        yield (
+            f"domainNameServers {plain(servers)!r}: instances would send DNS queries to those servers instead of the "
+            "Route 53 Resolver, around the site's DNS firewall and query logs; use ['AmazonProvidedDNS'] (or omit it)"
+        )
+
+
 def _access_point(res: Any, index: StackIndex) -> Iterator[str]:
     problem = _in_vpc(res, index, "vpcConfiguration", get(res.props, "vpcConfiguration", "vpcId"))
     if problem:
@@ -510,6 +532,15 @@ TYPE_CHECKS = {
     "aws:route53/zone:Zone": _zone,
     "aws:route53/resolverEndpoint:ResolverEndpoint": _resolver_endpoint,
     "aws:route53/resolverRule:ResolverRule": _resolver_rule,
+    # A rule or zone not of this program may be another account's (shared through RAM, or authorised for
+    # association): a FORWARD rule sends the VPC's queries out, a zone answers its names as its owner likes.
+    "aws:route53/resolverRuleAssociation:ResolverRuleAssociation": _program_target(
+        "resolverRuleId", "aws:route53/resolverRule:ResolverRule", "resolver rule", "where it forwards queries"
+    ),
+    "aws:route53/zoneAssociation:ZoneAssociation": _program_target(
+        "zoneId", "aws:route53/zone:Zone", "hosted zone", "whose names it answers and where they point"
+    ),
+    "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": _dhcp_options,
     "aws:s3/accessPoint:AccessPoint": _access_point,
     "aws:ec2/managedPrefixList:ManagedPrefixList": _prefix_list,
     "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry": _prefix_list,
@@ -582,6 +613,7 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
         yield f"the VPC resolves DNS (enable_dns_support is not false), so DNS queries can carry data out: {fix}"
         return
     blocks_all = False
+    unprotected: list[str] = []
     for assoc in associations:
         groups = index.refs(assoc, "firewallRuleGroupId", FIREWALL_GROUP)
         if not groups:
@@ -589,9 +621,19 @@ def dns_firewall_findings(vpc: Any, index: StackIndex) -> Iterator[str]:
             continue
         for group in groups:
             blocks, problems = _group_verdict(group, index)
-            blocks_all = blocks_all or blocks
+            if blocks and get(assoc.props, "mutationProtection") != "ENABLED":
+                # Without mutation protection the data account can disassociate the group (Route 53 Resolver
+                # API, DisassociateFirewallRuleGroup) and every name resolves again.
+                unprotected.append(assoc.name)
+            else:
+                blocks_all = blocks_all or blocks
             yield from problems
-    if not blocks_all:
+    if not blocks_all and unprotected:
+        yield (
+            f"the DNS firewall association(s) {', '.join(unprotected)} that block '*' are not mutation-protected, so "
+            "the data account can disassociate them and let every name resolve: set mutation_protection 'ENABLED'"
+        )
+    elif not blocks_all:
         yield f"no DNS firewall rule group on the VPC BLOCKs a domain list containing '*', so names outside AWS resolve: {fix}"
     configs = index.referrers(vpc, FIREWALL_CONFIG, "resourceId")
     if not configs:

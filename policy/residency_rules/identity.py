@@ -245,8 +245,35 @@ def _org_attachment(res: Any, index: StackIndex) -> Iterator[str]:
         )
 
 
+IAM_POLICY = "aws:iam/policy:Policy"
+
+
+def _role_boundary(res: Any, index: StackIndex) -> Iterator[str]:
+    """A role of the site carries a permissions boundary the program defines (so the pack reads it).
+
+    The boundary is what takes transfer-out, replication, other regions and writes into other accounts
+    away from a role whatever policies are attached to it later (by this program or by hand); a role
+    without one holds whatever it is given. An AWS-managed policy or another account's is not the site's
+    boundary, and one this program does not create cannot be read here.
+    """
+    if index.refs(res, "permissionsBoundary", IAM_POLICY):
+        return
+    boundary = get(res.props, "permissionsBoundary")
+    shown = (
+        "the role has no permissions boundary"
+        if boundary in (MISSING, None, "")
+        else f"permissionsBoundary {boundary!r} is not a policy of this program"
+    )
+    yield (
+        f"{shown}: without the site's boundary a role holds whatever "
+        "is attached to it, transfer-out and writes into other accounts included; set permissions_boundary to the "
+        "site's boundary (SecurityGates' permissions_boundary_arn) or to an aws.iam.Policy of this program"
+    )
+
+
 TYPE_CHECKS = {
     VPC_ENDPOINT: _vpc_endpoint,
+    "aws:iam/role:Role": _role_boundary,
     ORG_ATTACHMENT: _org_attachment,
     "aws:ram/resourceShare:ResourceShare": _resource_share,
     "aws:lambda/permission:Permission": _principal_star("principal"),

@@ -18,7 +18,7 @@ from pulumi_policy import (
 from . import exceptions, names
 from .registry import forbidden_by
 from .scan import is_star_principal
-from .values import MISSING, get, is_unknown, items, plain
+from .values import _PROXIES, _UNKNOWN_SENTINELS, MISSING, get, is_unknown, items, plain
 
 PUBLIC_NAME = names.PUBLIC
 PROTECTED_NAME = names.PROTECTED
@@ -88,8 +88,109 @@ OBJECT_LOCK_TYPES = (
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
     "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
 )
+VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 KMS_DELETION_WINDOW_DAYS = 30
 DEFAULT_MIN_RETENTION_DAYS = 90
+
+# --------------------------------------------------------------------------- settings AWS keeps once per target
+
+_S3 = "aws:s3/"
+# Settings AWS holds once per bucket, key, queue, topic, secret, repository, bus or VPC: each Put*
+# call replaces the whole setting (S3 API reference: PutBucketPolicy, PutPublicAccessBlock,
+# PutBucketEncryption, PutBucketVersioning, PutObjectLockConfiguration, PutBucketReplication,
+# PutBucketLogging, PutBucketLifecycleConfiguration, PutBucketAcl, PutBucketOwnershipControls; KMS
+# PutKeyPolicy; SQS SetQueueAttributes Policy; SNS SetTopicAttributes Policy; Secrets Manager
+# PutResourcePolicy; ECR SetRepositoryPolicy; EventBridge PutPermission on the bus policy; Route 53
+# Resolver UpdateFirewallConfig). Two resources for one target fight: whichever applies last silently
+# drops the other's statements or flags, so what the pack checked on one is not what AWS holds.
+# type -> (setting family, the input naming the target).
+SINGLE_SETTINGS: dict[str, tuple[str, str]] = {
+    f"{_S3}bucketPolicy:BucketPolicy": ("bucket policy", "bucket"),
+    PAB: ("public access block", "bucket"),
+    f"{_S3}bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "default encryption",
+        "bucket",
+    ),
+    f"{_S3}bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": (
+        "default encryption",
+        "bucket",
+    ),
+    VERSIONING_TYPES[0]: ("versioning", "bucket"),
+    VERSIONING_TYPES[1]: ("versioning", "bucket"),
+    OBJECT_LOCK_TYPES[0]: ("Object Lock configuration", "bucket"),
+    OBJECT_LOCK_TYPES[1]: ("Object Lock configuration", "bucket"),
+    f"{_S3}bucketReplicationConfig:BucketReplicationConfig": ("replication configuration", "bucket"),
+    f"{_S3}bucketLogging:BucketLogging": ("access logging", "bucket"),
+    f"{_S3}bucketLoggingV2:BucketLoggingV2": ("access logging", "bucket"),
+    f"{_S3}bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("lifecycle configuration", "bucket"),
+    f"{_S3}bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": ("lifecycle configuration", "bucket"),
+    f"{_S3}bucketAcl:BucketAcl": ("ACL", "bucket"),
+    f"{_S3}bucketAclV2:BucketAclV2": ("ACL", "bucket"),
+    f"{_S3}bucketOwnershipControls:BucketOwnershipControls": ("ownership controls", "bucket"),
+    "aws:kms/keyPolicy:KeyPolicy": ("key policy", "keyId"),
+    "aws:sqs/queuePolicy:QueuePolicy": ("queue policy", "queueUrl"),
+    "aws:sns/topicPolicy:TopicPolicy": ("topic policy", "arn"),
+    "aws:secretsmanager/secretPolicy:SecretPolicy": ("secret policy", "secretArn"),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository policy", "repository"),
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": ("event bus policy", "eventBusName"),
+    "aws:route53/resolverFirewallConfig:ResolverFirewallConfig": ("DNS firewall configuration", "resourceId"),
+}
+# Resources that carry the same setting inline: (setting family, inline input).
+INLINE_SETTINGS: dict[str, tuple[str, str]] = {
+    "aws:s3/bucket:Bucket": ("bucket policy", "policy"),
+    "aws:s3/bucketV2:BucketV2": ("bucket policy", "policy"),
+    "aws:kms/key:Key": ("key policy", "policy"),
+    "aws:sqs/queue:Queue": ("queue policy", "policy"),
+    "aws:sns/topic:Topic": ("topic policy", "policy"),
+    "aws:secretsmanager/secret:Secret": ("secret policy", "policy"),
+}
+_TARGET_REFS = ("id", "arn", "bucket", "url", "keyId", "name")
+
+
+def overridden_settings(resources: list) -> Iterator[tuple[str, str]]:
+    """``(message, urn)`` for each resource that sets what another resource already set on the same target."""
+    refs: dict[str, str] = {}
+    for r in resources:
+        props = r.props["__target"] if type(r.props) in _PROXIES else r.props
+        for key in _TARGET_REFS:
+            value = props.get(key)
+            if type(value) is str and value and value not in _UNKNOWN_SENTINELS:
+                refs.setdefault(value, r.urn)
+    groups: dict[tuple[str, str], list] = {}
+    for r in resources:
+        inline = INLINE_SETTINGS.get(r.resource_type)
+        if inline is not None and get(r.props, inline[1]) not in (MISSING, None, ""):
+            groups.setdefault((inline[0], r.urn), []).append(r)
+    for r in resources:
+        single = SINGLE_SETTINGS.get(r.resource_type)
+        if single is None:
+            continue
+        family, prop = single
+        value = get(r.props, prop)
+        deps = r.property_dependencies.get(prop, [])
+        if deps:
+            target = deps[0].urn
+        elif _known(value):
+            target = refs.get(value, value)
+        elif value is MISSING and prop == "eventBusName":
+            target = "default"  # the account's default bus
+        else:
+            continue  # unknown at preview and from no resource: nothing to compare with
+        groups.setdefault((family, target), []).append(r)
+    # Which one AWS ends up holding depends on the order the engine applies them in: each is reported.
+    for (family, target), members in groups.items():
+        if len(members) < 2:
+            continue
+        shown = target.rsplit("::", 1)[-1]
+        for r in members:
+            others = [m.urn for m in members if m is not r]
+            others = others[0] if len(others) == 1 else f"{others[0]} (and {len(others) - 1} more)"
+            yield (
+                f"{r.resource_type} sets the {family} of {shown!r}, which {others} also sets: AWS keeps one "
+                f"{family} per target, so whichever applies last silently replaces the other and what the pack "
+                "checked is not what AWS holds; merge them into one resource",
+                r.urn,
+            )
 
 
 def document_findings(path: str, document: Any, guarded: bool = False) -> Iterator[str]:
@@ -198,6 +299,8 @@ def validate_public(args: StackValidationArgs, report_violation: ReportViolation
             report_violation(message, res.urn)
         if res.resource_type in BUCKET_TYPES and res.urn not in blocked:
             report_violation("bucket has no BucketPublicAccessBlock: add one with all four flags true", res.urn)
+    for message, urn in overridden_settings(args.resources):
+        report_violation(message, urn)
 
 
 def _retention(rule: Any, sandbox: bool, min_days: int) -> Iterator[str]:
@@ -221,12 +324,27 @@ def _retention(rule: Any, sandbox: bool, min_days: int) -> Iterator[str]:
         yield f"default retention is {shown}, shorter than the site's minimum of {min_days} days: lengthen it"
 
 
+def _rotatable(props: Any) -> bool:
+    spec = get(props, "keySpec")
+    spec = get(props, "customerMasterKeySpec") if spec in (MISSING, None) else spec
+    usage = get(props, "keyUsage")
+    return spec in (MISSING, None, "SYMMETRIC_DEFAULT") and usage in (MISSING, None, "ENCRYPT_DECRYPT")
+
+
 def protected_findings(
     resource_type: str, props: Any, protect: bool, sandbox: bool = False, min_days: int = DEFAULT_MIN_RETENTION_DAYS
 ) -> Iterator[str]:
     """Why one data-bearing resource could be deleted too easily (``sandbox``: a sandbox stack's relaxations)."""
     if resource_type in OBJECT_LOCK_TYPES:
         yield from _retention(get(props, "rule"), sandbox, min_days)
+        return
+    if resource_type in VERSIONING_TYPES:
+        status = get(props, "versioningConfiguration", "status")
+        if status != "Enabled":
+            yield (
+                f"versioning status {status!r}: a suspended bucket lets any overwrite or delete destroy an object "
+                "for good (and Object Lock needs versioning); set versioning_configuration status 'Enabled'"
+            )
         return
     if resource_type not in DATA_TYPES:
         return
@@ -239,6 +357,9 @@ def protected_findings(
         if inline not in (MISSING, None):
             for rule in items(get(inline, "rule")):
                 yield from _retention(rule, sandbox, min_days)
+    if resource_type == "aws:kms/key:Key" and _rotatable(props) and get(props, "enableKeyRotation") is not True:
+        # AWS rotates only symmetric encryption keys (KMS developer guide, "Rotate AWS KMS keys").
+        yield "enableKeyRotation is not true: the site's symmetric keys rotate their material yearly; set it true"
     if resource_type in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
         window = get(props, "deletionWindowInDays")
         if is_unknown(window) or (window is not MISSING and window != KMS_DELETION_WINDOW_DAYS):
@@ -256,7 +377,7 @@ def protected_findings(
 
 
 def validate_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in DATA_TYPES and args.resource_type not in OBJECT_LOCK_TYPES:
+    if args.resource_type not in SPECIAL_PROTECTED_TYPES:
         return
     config = args.get_config()
     sandbox = config.get("sandbox") is True
@@ -274,7 +395,8 @@ SPECIAL_PUBLIC_TYPES = frozenset(
     {*POLICY_DOCUMENTS, *PUBLIC_TYPES, PAB, ACCOUNT_PAB, *BUCKET_TYPES, *ACCOUNT_BLOCKS, SSM_SETTING}
 )
 SPECIAL_PUBLIC_TYPES |= {"aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2", "aws:rds/instance:Instance"}
-SPECIAL_PROTECTED_TYPES = frozenset({*DATA_TYPES, *OBJECT_LOCK_TYPES})
+SPECIAL_PUBLIC_TYPES |= {*SINGLE_SETTINGS, *INLINE_SETTINGS}
+SPECIAL_PROTECTED_TYPES = frozenset({*DATA_TYPES, *OBJECT_LOCK_TYPES, *VERSIONING_TYPES})
 
 
 PUBLIC_POLICY = StackValidationPolicy(

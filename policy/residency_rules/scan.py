@@ -21,8 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import ipaddress
 import json
 import re
+import urllib.parse
 from typing import Any, NamedTuple
 
 from .aws_names import REGION_TOKEN_RE, host_info
@@ -91,6 +93,9 @@ _ENDPOINT_WORDS = frozenset(
     {"endpoint", "endpoints", "url", "urls", "uri", "uris", "host", "hostname", "hosts", "server", "servers"}
     | {"webhook", "callback", "fqdn", "upstream"}
 )
+# A key whose last word qualifies the endpoint word names a property of it, not an address:
+# hostInstanceType ("mq.m5.large"), endpointType, serverCertificateArn, urlSuffix...
+_QUALIFIER_WORDS = frozenset({"type", "types", "class", "size", "count", "mode", "version", "suffix", "arn", "id"})
 _BUCKET_LAST = frozenset({"bucket", "name", "id", "buckets", "arn"})
 _PUBLIC_KEYS = frozenset(
     {"associatePublicIpAddress", "mapPublicIpOnLaunch", "assignPublicIp", "assignIpv6AddressOnCreation"}
@@ -118,7 +123,7 @@ def key_kind(key: str) -> int:
             and not {"domain", "account", "owner", "region"}.intersection(ws)
         ):
             kind = BUCKET_KEY
-        elif _ENDPOINT_WORDS.intersection(ws):
+        elif _ENDPOINT_WORDS.intersection(ws) and ws[-1] not in _QUALIFIER_WORDS:
             kind = ENDPOINT
         else:
             kind = PLAIN
@@ -133,6 +138,7 @@ _ARN = re.compile(r"^arn:(aws[a-z-]*):([a-z0-9-]*):([^:]*):([^:]*):(.*)$")
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/@\s]*@)?(\[[0-9A-Fa-f:.]+\]|[^/:?#\s]+)(?::\d+)?([^?#\s]*)")
 _EMAIL = re.compile(r"^(?:mailto:)?[A-Za-z0-9._%+-]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})$")
 _HOST = re.compile(r"^((?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9])\.?(?::\d{1,5})?(?:/.*)?$")
+_IPV6 = re.compile(r"[0-9A-Fa-f:]*::?[0-9A-Fa-f:.]*")
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$")
 # A cross-region inference profile id: "<geography>.<provider>.<model>" (AWS Bedrock user guide,
 # "Supported Regions and models for inference profiles"); the geography prefix routes requests
@@ -148,6 +154,11 @@ _JSON_PUBLIC = re.compile(
     r'(?:"ENABLED"|true)'
 )
 _S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
+# A word that may be encoded text: base64 (standard or URL-safe alphabet, padded to whole quanta) or
+# percent-encoding. Programs hide URLs and JSON that way in environment variables and parameters
+# (``base64.b64encode(json.dumps(config))``, ``urllib.parse.quote(url)``): the decoded text is read too.
+_BASE64_WORD = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 
 Raw = tuple  # (kind, value, token, detail)
 
@@ -236,6 +247,10 @@ def _word(word: str, kind: int, in_doc: bool, site: Site, out: list) -> None:
             if profile:
                 out.append((PROFILE, profile.group(1), word, profile.group(2)))
         return
+    if ":" in word and word.count(":") >= 2 and _IPV6.fullmatch(word) and _is_ipv6(word):
+        # An IPv6 literal ("[2606:4700::1111]:443" arrives split at the brackets); a port after it is dropped.
+        _host(word, word, kind == ENDPOINT, None, site, out)
+        return
     if "@" in word:
         m = _EMAIL.match(word)
         if m and not in_doc:
@@ -266,6 +281,43 @@ def _word(word: str, kind: int, in_doc: bool, site: Site, out: list) -> None:
         for m in REGION_TOKEN_RE.finditer(word):
             if m.group(1) != site.region:
                 out.append((REGION, m.group(1), word, "word"))
+    _encoded_word(word, kind, in_doc, site, out)
+
+
+def _is_ipv6(word: str) -> bool:
+    try:
+        ipaddress.IPv6Address(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _encoded_word(word: str, kind: int, in_doc: bool, site: Site, out: list) -> None:
+    """Hits of the text a base64 or percent-encoded word decodes to (each hit's token says it was decoded)."""
+    if "%" in word:
+        if not _PERCENT.search(word):
+            return
+        decoded, how = urllib.parse.unquote(word), "percent-decoded"
+    elif len(word) % 4 == 0 and _BASE64_WORD.fullmatch(word):
+        decoded, how = _decoded_base64(word), "base64-decoded"
+        if not decoded:
+            return
+    else:
+        return
+    for k, v, t, d in _text_hits(decoded, kind, in_doc, site, {}):
+        out.append((k, v, f"{t} ({how} from {word[:24]}...)", d))
+
+
+def _decoded_base64(word: str) -> str | None:
+    """The printable text a base64 word encodes, or None (random ids, hashes and key material decode to bytes)."""
+    try:
+        data = base64.b64decode(word, altchars=b"-_" if ("-" in word or "_" in word) else None, validate=True)
+        text = data.decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if len(text) < 8 or not all(c.isprintable() or c in "\n\r\t" for c in text):
+        return None
+    return text
 
 
 _NO_HITS: tuple = ()

@@ -22,4 +22,6 @@ from ..names import (
     REGION_PERIMETER as REG,
 )
 
-__all__ = ["AUD", "ENC", "ID", "NET", "PROT", "PUB", "REG"]
+__all__ = ["AUD", "ENC", "ID", "NET", "ONE_PER_TARGET", "PROT", "PUB", "REG"]
+
+ONE_PER_TARGET = "; AWS keeps one per target, so no-public-data refuses a second resource that sets it"

@@ -2,6 +2,7 @@
 
 from . import checked, forbidden, safe
 from ._rules import ENC, ID, NET, PUB, REG
+from ._rules import ONE_PER_TARGET as _ONE_PER_TARGET
 
 _POLICY = "a resource policy: principals stay in the site, nothing public"
 _TARGETS = "delivers to targets named by ARN, which must be the site's; endpoints outside AWS are refused"
@@ -32,12 +33,12 @@ TYPES = {
     "aws:mskconnect/connector:Connector": checked("runs connectors in the cluster's subnets; every endpoint in their configuration is scanned", NET, REG, ID),
     "aws:mskconnect/customPlugin:CustomPlugin": checked("plugin code from an S3 bucket that must be the site's", REG, ID),
     "aws:mskconnect/workerConfiguration:WorkerConfiguration": safe("worker settings; holds no data"),
-    "aws:mq/broker:Broker": checked("never publicly accessible; no cross-region data replication", NET, REG),
+    "aws:mq/broker:Broker": checked("holds messages: encrypted with the operator key, never publicly accessible; no cross-region data replication", ENC, NET, REG),
     "aws:mq/configuration:Configuration": safe("broker settings; holds no data"),
     "aws:cloudwatch/eventApiDestination:EventApiDestination": forbidden("an API destination sends events to an HTTP endpoint on the internet", NET),
     "aws:cloudwatch/eventArchive:EventArchive": safe("keeps events of a bus of the site in the same region"),
     "aws:cloudwatch/eventBus:EventBus": safe("an event bus of the site; rules and targets on it are checked"),
-    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": checked("a resource policy: principals stay in the site", ID),
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": checked(f"a resource policy: principals stay in the site{_ONE_PER_TARGET}", ID, PUB),
     "aws:cloudwatch/eventConnection:EventConnection": forbidden("holds the credentials API destinations use to call HTTP endpoints outside AWS", NET),
     "aws:cloudwatch/eventEndpoint:EventEndpoint": forbidden("a global endpoint replicates events to a secondary region", REG),
     "aws:cloudwatch/eventPermission:EventPermission": checked("lets the account it names put events on a bus; it must be the site's, never '*'", ID),

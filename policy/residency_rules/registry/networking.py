@@ -2,6 +2,7 @@
 
 from . import checked, forbidden, safe
 from ._rules import ID, NET, PUB, REG
+from ._rules import ONE_PER_TARGET as _ONE_PER_TARGET
 
 _TGW = "a transit gateway connects the VPC to other networks"
 _CLIENT_VPN = "a client VPN lets outside clients into the VPC and traffic out"
@@ -51,7 +52,7 @@ TYPES = {
     "aws:ec2/networkInsightsAnalysis:NetworkInsightsAnalysis": safe("analyses reachability; changes nothing"),
     "aws:ec2/networkInsightsPath:NetworkInsightsPath": safe("analyses reachability; changes nothing"),
     "aws:ec2/subnetCidrReservation:SubnetCidrReservation": safe("reserves addresses in a subnet of the site"),
-    "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": checked("its DNS and NTP servers are scanned: servers outside the site are refused", NET),
+    "aws:ec2/vpcDhcpOptions:VpcDhcpOptions": checked("its DNS and NTP servers are scanned: servers outside the site are refused; DNS stays AmazonProvidedDNS (the DNS firewall sees only the Resolver's queries)", NET),
     "aws:ec2/vpcDhcpOptionsAssociation:VpcDhcpOptionsAssociation": safe(_ASSOCIATION),
     "aws:ec2/defaultVpcDhcpOptions:DefaultVpcDhcpOptions": safe("the default DHCP options: AWS's resolver"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": checked("only AWS services of the site's region, with a policy that stays in the site", NET, ID, PUB),
@@ -105,15 +106,15 @@ TYPES = {
     "aws:networkfirewall/tlsInspectionConfiguration:TlsInspectionConfiguration": safe("TLS inspection inside a firewall of the site"),
     "aws:networkfirewall/vpcEndpointAssociation:VpcEndpointAssociation": safe("places a firewall endpoint of the site in a subnet of the site"),
     "aws:route53/zone:Zone": checked("only private hosted zones of the site's VPC", NET),
-    "aws:route53/zoneAssociation:ZoneAssociation": safe("associates a private zone of the site with a VPC"),
+    "aws:route53/zoneAssociation:ZoneAssociation": checked("associates a private zone with a VPC of the site: the zone must be the program's", NET),
     "aws:route53/record:Record": checked("its values are scanned: a record pointing outside the site is refused", NET),
     "aws:route53/queryLog:QueryLog": checked("query logs of a public zone go to us-east-1, outside the site", REG),
     "aws:route53/resolverConfig:ResolverConfig": safe("reverse-DNS autodefinition for a VPC of the site"),
     "aws:route53/resolverDnsSecConfig:ResolverDnsSecConfig": safe("DNSSEC validation for a VPC of the site"),
     "aws:route53/resolverEndpoint:ResolverEndpoint": checked("only INBOUND endpoints: an outbound one forwards DNS out of the VPC", NET),
     "aws:route53/resolverRule:ResolverRule": checked("only SYSTEM rules: forwarding sends DNS queries to other servers", NET),
-    "aws:route53/resolverRuleAssociation:ResolverRuleAssociation": safe("associates a resolver rule the pack checks with a VPC of the site"),
-    "aws:route53/resolverFirewallConfig:ResolverFirewallConfig": checked(f"{_FIREWALL}; it must not fail open", NET),
+    "aws:route53/resolverRuleAssociation:ResolverRuleAssociation": checked("associates a resolver rule with a VPC of the site: the rule must be the program's, which the pack checks", NET),
+    "aws:route53/resolverFirewallConfig:ResolverFirewallConfig": checked(f"{_FIREWALL}; it must not fail open{_ONE_PER_TARGET}", NET, PUB),
     "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList": checked(_FIREWALL, NET),
     "aws:route53/resolverFirewallRule:ResolverFirewallRule": checked(f"{_FIREWALL}; ALLOW and ALERT rules admit only AWS names of the region", NET),
     "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup": checked(_FIREWALL, NET),

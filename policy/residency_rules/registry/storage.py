@@ -2,6 +2,7 @@
 
 from . import checked, forbidden, safe
 from ._rules import ENC, ID, NET, PROT, PUB, REG
+from ._rules import ONE_PER_TARGET as _ONE_PER_TARGET
 
 _SAME_BUCKET = "a setting of one bucket of the site; it moves no data out of that bucket"
 _DESTINATION = "its destination bucket must be one of the program's buckets in the site"
@@ -26,26 +27,26 @@ TYPES = {
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": safe("tells browsers which origins may read responses; its origins are scanned like any input"),
     "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2": safe("tells browsers which origins may read responses; its origins are scanned like any input"),
     "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": safe("moves objects between storage classes of the same bucket"),
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": safe("expires or transitions objects within the same bucket"),
-    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": safe("expires or transitions objects within the same bucket"),
-    "aws:s3/bucketLogging:BucketLogging": checked(f"server access logs; {_DESTINATION}", REG, ID),
-    "aws:s3/bucketLoggingV2:BucketLoggingV2": checked(f"server access logs; {_DESTINATION}", REG, ID),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": checked(f"expires or transitions objects within the same bucket{_ONE_PER_TARGET}", PUB),
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": checked(f"expires or transitions objects within the same bucket{_ONE_PER_TARGET}", PUB),
+    "aws:s3/bucketLogging:BucketLogging": checked(f"server access logs; {_DESTINATION}{_ONE_PER_TARGET}", REG, ID, PUB),
+    "aws:s3/bucketLoggingV2:BucketLoggingV2": checked(f"server access logs; {_DESTINATION}{_ONE_PER_TARGET}", REG, ID, PUB),
     "aws:s3/bucketMetric:BucketMetric": safe("request metrics in CloudWatch of the same account and region"),
     "aws:s3/bucketNotification:BucketNotification": checked("object events go to queues, topics and functions named by ARN, which must be the site's", REG, ID),
     "aws:s3/bucketObject:BucketObject": checked("an object; its bucket must be the site's", REG, ID),
     "aws:s3/bucketObjectv2:BucketObjectv2": checked("an object; its bucket must be the site's", REG, ID),
-    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": checked("Object Lock: compliance mode, at least the site's minimum retention", PROT),
-    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": checked("Object Lock: compliance mode, at least the site's minimum retention", PROT),
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": safe("who owns uploaded objects; BucketOwnerEnforced turns ACLs off"),
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": checked(f"Object Lock: compliance mode, at least the site's minimum retention{_ONE_PER_TARGET}", PROT, PUB),
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2": checked(f"Object Lock: compliance mode, at least the site's minimum retention{_ONE_PER_TARGET}", PROT, PUB),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": checked(f"who owns uploaded objects; BucketOwnerEnforced turns ACLs off{_ONE_PER_TARGET}", PUB),
     "aws:s3/bucketPolicy:BucketPolicy": checked("a resource policy: principals stay in the site, nothing public", PUB, ID),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": checked("must block all four kinds of public access", PUB),
-    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": checked("admitted only to a bucket of this program in the site, replicas under the operator key", REG, ID),
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": checked(f"admitted only to a bucket of this program in the site, replicas under the operator key{_ONE_PER_TARGET}", REG, ID, PUB),
     "aws:s3/bucketRequestPaymentConfiguration:BucketRequestPaymentConfiguration": safe("who pays for requests; moves no data"),
     "aws:s3/bucketRequestPaymentConfigurationV2:BucketRequestPaymentConfigurationV2": safe("who pays for requests; moves no data"),
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": checked("must name the operator's KMS key", ENC),
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": checked("must name the operator's KMS key", ENC),
-    "aws:s3/bucketVersioning:BucketVersioning": safe(_SAME_BUCKET),
-    "aws:s3/bucketVersioningV2:BucketVersioningV2": safe(_SAME_BUCKET),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": checked(f"must name the operator's KMS key{_ONE_PER_TARGET}", ENC, PUB),
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": checked(f"must name the operator's KMS key{_ONE_PER_TARGET}", ENC, PUB),
+    "aws:s3/bucketVersioning:BucketVersioning": checked(f"must stay Enabled: a suspended bucket loses overwritten and deleted objects{_ONE_PER_TARGET}", PROT, PUB),
+    "aws:s3/bucketVersioningV2:BucketVersioningV2": checked(f"must stay Enabled: a suspended bucket loses overwritten and deleted objects{_ONE_PER_TARGET}", PROT, PUB),
     "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": forbidden("website hosting serves objects to anyone", PUB),
     "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2": forbidden("website hosting serves objects to anyone", PUB),
     "aws:s3/inventory:Inventory": checked(f"lists every object key; {_DESTINATION}", REG, ID),
