@@ -337,31 +337,110 @@ def test_dns_associations_name_a_rule_or_zone_of_the_program(type_, prop, own, f
     assert len(found) == 1 and "is not a" in found[0] and "of this program" in found[0], found
 
 
-# --------------------------------------------------------------------------- roles keep the site's boundary
+# --------------------------------------------------------------------------- roles people assume keep the site's boundary
 
 BOUNDARY_ARN = f"arn:aws:iam::{DATA}:policy/enclave-dublin-boundary"
 BOUNDARY = res("aws:iam/policy:Policy", {"policy": doc(ADMIN), "arn": BOUNDARY_ARN}, name="boundary")
-TRUST = doc(allow(Principal={"Service": "lambda.amazonaws.com"}, Action="sts:AssumeRole"))
+SERVICE_TRUST = doc(allow(Principal={"Service": ["lambda.amazonaws.com", "s3.amazonaws.com"]}, Action="sts:AssumeRole"))
+PEOPLE_TRUST = doc(allow(Principal={"AWS": f"arn:aws:iam::{DATA}:root"}, Action="sts:AssumeRole"))
+FEDERATED_TRUST = doc(
+    allow(Principal={"Federated": f"arn:aws:iam::{DATA}:saml-provider/corp"}, Action="sts:AssumeRoleWithSAML")
+)
 
 
 @pytest.mark.parametrize(
-    "boundary,deps,fails",
+    "trust,boundary,deps,fails",
     [
-        (BOUNDARY_ARN, None, False),
-        ("unknown", {"permissionsBoundary": [BOUNDARY]}, False),
-        (None, None, True),
-        ("arn:aws:iam::aws:policy/PowerUserAccess", None, True),
-        (f"arn:aws:iam::{DATA}:policy/made-by-hand", None, True),
+        (PEOPLE_TRUST, BOUNDARY_ARN, None, False),
+        (PEOPLE_TRUST, "unknown", {"permissionsBoundary": [BOUNDARY]}, False),
+        (PEOPLE_TRUST, None, None, True),
+        (FEDERATED_TRUST, None, None, True),
+        ("unknown", None, None, True),
+        (PEOPLE_TRUST, "arn:aws:iam::aws:policy/PowerUserAccess", None, True),
+        (PEOPLE_TRUST, f"arn:aws:iam::{DATA}:policy/made-by-hand", None, True),
+        # A function's or a replication's role: AWS assumes it; its policies are what the pack reads.
+        (SERVICE_TRUST, None, None, False),
+        (SERVICE_TRUST, "arn:aws:iam::aws:policy/PowerUserAccess", None, False),
     ],
-    ids=["arn", "dependency", "none", "aws-managed", "not-the-programs"],
+    ids=[
+        "arn",
+        "dependency",
+        "none",
+        "federated-none",
+        "unknown-trust",
+        "aws-managed",
+        "not-the-programs",
+        "service-role",
+        "service-role-any-boundary",
+    ],
 )
-def test_a_role_carries_a_boundary_of_the_program(boundary, deps, fails):
-    props = {"assumeRolePolicy": TRUST} | ({"permissionsBoundary": boundary} if boundary else {})
+def test_a_role_people_assume_carries_a_boundary_of_the_program(trust, boundary, deps, fails):
+    props = {"assumeRolePolicy": trust} | ({"permissionsBoundary": boundary} if boundary else {})
     assert_sdk_inputs("aws:iam/role:Role", props)
 
     role = res("aws:iam/role:Role", props, name="role", deps=deps)
     found = messages_on(identity.POLICY, site(BOUNDARY, role), role)
     assert bool(found) is fails and all("SecurityGates' permissions_boundary_arn" in m for m in found), found
+
+
+EVERYTHING = doc(allow(Action="*", Resource="*"))
+LOGS_ONLY = doc(allow(Action=["logs:CreateLogStream", "logs:PutLogEvents"], Resource="*"))
+
+
+def _service_role(**props):
+    return res("aws:iam/role:Role", {"assumeRolePolicy": SERVICE_TRUST, "name": "fn", "id": "fn"} | props, name="role")
+
+
+@pytest.mark.parametrize(
+    "extra,fails",
+    [
+        ({}, False),
+        ({"managedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]}, False),
+        ({"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, True),
+        ({"managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonS3FullAccess"]}, True),
+        ({"inlinePolicies": [{"name": "logs", "policy": LOGS_ONLY}]}, False),
+        ({"inlinePolicies": [{"name": "all", "policy": EVERYTHING}]}, True),
+    ],
+    ids=["no-policy", "aws-service-role-policy", "administrator", "full-access", "inline-narrow", "inline-everything"],
+)
+def test_a_service_role_without_boundary_passes_only_with_policies_the_pack_can_bound(extra, fails):
+    role = _service_role(**extra)
+    assert_sdk_inputs("aws:iam/role:Role", {k: v for k, v in role.props.items() if k not in ("id",)})
+    found = messages_on(identity.POLICY, site(role), role)
+    assert bool(found) is fails, found
+    assert all("AWS services assume it with policies the pack can read" in m for m in found), found
+
+
+@pytest.mark.parametrize(
+    "document,arn,fails",
+    [
+        (LOGS_ONLY, None, False),
+        (EVERYTHING, None, True),
+        (None, "arn:aws:iam::aws:policy/PowerUserAccess", True),
+        (None, "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", False),
+    ],
+    ids=["program-policy", "program-policy-allows-everything", "aws-power-user", "aws-service-role-policy"],
+)
+def test_policies_attached_to_a_service_role_decide_whether_it_needs_the_boundary(document, arn, fails):
+    role = _service_role()
+    resources = [role]
+    deps = {"role": [role]}
+    if document is not None:
+        policy_arn = f"arn:aws:iam::{DATA}:policy/fn-access"
+        policy = res("aws:iam/policy:Policy", {"policy": document, "arn": policy_arn}, name="fn-access")
+        resources.append(policy)
+        deps["policyArn"] = [policy]
+        arn = policy_arn
+    attachment = res(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", {"role": "fn", "policyArn": arn}, name="attach", deps=deps
+    )
+    resources.append(attachment)
+    found = messages_on(identity.POLICY, site(*resources), role)
+    assert bool(found) is fails, found
+    # The same rule through an inline RolePolicy resource.
+    inline = res("aws:iam/rolePolicy:RolePolicy", {"role": "fn", "policy": document or LOGS_ONLY}, name="p", deps=deps)
+    found = messages_on(identity.POLICY, site(_service_role(), inline), role)
+    assert bool(found) is (document is EVERYTHING), found
 
 
 # --------------------------------------------------------------------------- a broker's messages at rest

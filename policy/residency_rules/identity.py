@@ -26,7 +26,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs
 from . import exceptions, names, scan
 from .site import Site, site_of
 from .stack import StackIndex, report_each
-from .values import MISSING, arn_parts, get, is_unknown, items, missing_config_message
+from .values import MISSING, arn_parts, decode_json, get, is_unknown, items, missing_config_message
 
 NAME = names.IDENTITY_PERIMETER
 
@@ -248,16 +248,102 @@ def _org_attachment(res: Any, index: StackIndex) -> Iterator[str]:
 IAM_POLICY = "aws:iam/policy:Policy"
 
 
-def _role_boundary(res: Any, index: StackIndex) -> Iterator[str]:
-    """A role of the site carries a permissions boundary the program defines (so the pack reads it).
+def _assumable_by_people(trust: Any) -> bool:
+    """Whether a trust policy lets anything but AWS services assume the role (unknown or unreadable: yes).
 
-    The boundary is what takes transfer-out, replication, other regions and writes into other accounts
-    away from a role whatever policies are attached to it later (by this program or by hand); a role
-    without one holds whatever it is given. An AWS-managed policy or another account's is not the site's
+    A ``Service`` principal is AWS running the program's own compute or a service's work (replication,
+    delivery) as the role; an ``AWS`` or ``Federated`` principal, ``"*"`` or ``NotPrincipal`` is
+    somebody's session.
+    """
+    doc = decode_json(trust)
+    if not isinstance(doc, dict):
+        return True
+    statements = doc.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list):
+        return True
+    for statement in statements:
+        if not isinstance(statement, dict):
+            return True
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        if "NotPrincipal" in statement or not isinstance(principal, dict) or set(principal) - {"Service"}:
+            return True
+    return False
+
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+AWS_SERVICE_ROLE_POLICIES = ("arn:aws:iam::aws:policy/service-role/", "arn:aws:iam::aws:policy/aws-service-role/")
+"""AWS-managed policies AWS writes for one service's own role (a function's logs and network interfaces, a
+delivery's writes): scoped by AWS to that service's work, unlike AdministratorAccess or ``*FullAccess``."""
+
+
+def _allows_everything(document: Any) -> bool:
+    """An Allow of every action (``"*"``) or of all but some (``NotAction``): unknown or unreadable counts."""
+    doc = decode_json(document)
+    if not isinstance(doc, dict):
+        return True
+    statements = doc.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list):
+        return True
+    for statement in statements:
+        if not isinstance(statement, dict):
+            return True
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action")
+        if "NotAction" in statement or "*" in (actions if isinstance(actions, list) else [actions]):
+            return True
+    return False
+
+
+def _unconfined_grants(res: Any, index: StackIndex) -> list[str]:
+    """What a role is given that the pack cannot bound: managed policies it cannot read, Allow-everything."""
+    found = []
+    attachments = index.referrers(res, ROLE_POLICY_ATTACHMENT, "role")
+    managed = [(a, get(a.props, "policyArn")) for a in attachments]
+    managed += [(None, arn) for arn in items(get(res.props, "managedPolicyArns"))]
+    for attachment, arn in managed:
+        program = index.refs(attachment, "policyArn", IAM_POLICY) if attachment is not None else []
+        if not program and isinstance(arn, str) and arn in index.by_ref:
+            program = [index.by_ref[arn]] if index.by_ref[arn].resource_type == IAM_POLICY else []
+        if program:
+            if any(_allows_everything(get(p.props, "policy")) for p in program):
+                found.append(f"policy {program[0].name!r} allows every action")
+        elif not (isinstance(arn, str) and not is_unknown(arn) and arn.startswith(AWS_SERVICE_ROLE_POLICIES)):
+            found.append(
+                f"managed policy {arn!r}, which the pack cannot read"
+                if not is_unknown(arn)
+                else "a managed policy unknown offline"
+            )
+    inline = [get(i, "policy") for i in items(get(res.props, "inlinePolicies"))]
+    inline += [get(r.props, "policy") for r in index.referrers(res, ROLE_POLICY, "role")]
+    if any(_allows_everything(document) for document in inline):
+        found.append("an inline policy that allows every action")
+    return found
+
+
+def _role_boundary(res: Any, index: StackIndex) -> Iterator[str]:
+    """A role that people can assume carries a permissions boundary the program defines (so the pack reads it).
+
+    Staff reach the data only through the site's gates: a role a principal of the account (or of any
+    account, or an identity provider) may assume is a gate, and the boundary is what takes transfer-out,
+    other regions and writes into other accounts away from it whatever is attached to it later. A role
+    only AWS services assume (a function's, a replication's) is judged by its policies, which the pack
+    reads like every other document. An AWS-managed policy or another account's is not the site's
     boundary, and one this program does not create cannot be read here.
     """
     if index.refs(res, "permissionsBoundary", IAM_POLICY):
         return
+    why = "principals other than AWS services may assume it"
+    if not _assumable_by_people(get(res.props, "assumeRolePolicy")):
+        unconfined = _unconfined_grants(res, index)
+        if not unconfined:
+            return
+        why = f"it is given {'; '.join(unconfined)}"
     boundary = get(res.props, "permissionsBoundary")
     shown = (
         "the role has no permissions boundary"
@@ -265,9 +351,10 @@ def _role_boundary(res: Any, index: StackIndex) -> Iterator[str]:
         else f"permissionsBoundary {boundary!r} is not a policy of this program"
     )
     yield (
-        f"{shown}: without the site's boundary a role holds whatever "
-        "is attached to it, transfer-out and writes into other accounts included; set permissions_boundary to the "
-        "site's boundary (SecurityGates' permissions_boundary_arn) or to an aws.iam.Policy of this program"
+        f"{shown}, and {why}: without the site's boundary such a role holds whatever is attached to it, "
+        "transfer-out and writes into other accounts included; set permissions_boundary to the site's boundary "
+        "(SecurityGates' permissions_boundary_arn) or to an aws.iam.Policy of this program, or let only AWS "
+        "services assume it with policies the pack can read (the program's, or AWS's service-role policies)"
     )
 
 
