@@ -825,6 +825,23 @@ resources land) instead of all 23 keeps each drift test about twice as fast.
 Drifts into other regions, the compliant estate and the CLI use every region."""
 
 
+def assert_drifts_fail_exactly(
+    estate: Estate, drifts: list[tuple[str, Any, set[str]]], other_regions: tuple[str, ...] | None = NEAR_REGIONS
+) -> dict[str, list[list[str]]]:
+    """Apply every ``(name, drift, expected)`` to one estate (drifts that change different resources); one
+    audit must fail exactly the union of what they expect, each expected check naming its drift's resource.
+    The failures, for further assertions."""
+    applied = [(name, drift(estate), expected) for name, drift, expected in drifts]
+    failed = failing(audit(estate, other_regions=other_regions))
+    assert set(failed) == {c for _, _, expected in applied for c in expected}
+    for name, resource, expected in applied:
+        for check_id in expected:
+            assert any(resource in arn for resources in failed[check_id] for arn in resources), (
+                f"{name}: {check_id} does not name {resource}: {failed[check_id]}"
+            )
+    return failed
+
+
 def assert_fails_exactly(
     estate: Estate, drift: Any, expected: set[str], other_regions: tuple[str, ...] | None = NEAR_REGIONS
 ) -> None:

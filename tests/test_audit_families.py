@@ -23,6 +23,7 @@ from tests.estate import (
     NEAR_REGIONS,
     Answering,
     access_denied,
+    assert_drifts_fail_exactly,
     assert_fails_exactly,
     audit,
     audit_as,
@@ -888,15 +889,8 @@ def test_each_drift_into_another_region_fails_exactly_its_checks(estate):
     """Every drift of REGION_DRIFTS at once, under one sweep of every enabled region (the drifts sit in
     different regions, so each region's result is its own drift's): each fails its check naming its
     resource, and no region without a drift fails."""
-    applied = [(name, drift(estate), expected) for name, drift, expected in REGION_DRIFTS]
-    failed = failing(audit(estate, other_regions=None))  # every enabled region
-    assert set(failed) == {c for _, _, expected in applied for c in expected}
-    for name, resource, expected in applied:
-        for check_id in expected:
-            assert any(resource in arn for resources in failed[check_id] for arn in resources), (
-                f"{name}: {check_id} does not name {resource}: {failed[check_id]}"
-            )
-    regions = {name.rsplit(" in ", 1)[1] for name, _, expected in applied if "region-no-site-data" in expected}
+    failed = assert_drifts_fail_exactly(estate, REGION_DRIFTS, other_regions=None)  # every enabled region
+    regions = {name.rsplit(" in ", 1)[1] for name, _, expected in REGION_DRIFTS if "region-no-site-data" in expected}
     assert len(failed["region-no-site-data"]) == len(regions), failed["region-no-site-data"]
 
 

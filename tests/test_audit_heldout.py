@@ -17,6 +17,7 @@ from tests.conftest import stack_config
 from tests.estate import (
     NEAR_REGIONS,
     AccountSession,
+    assert_drifts_fail_exactly,
     audit,
     aws_environment,
     build_estate,
@@ -353,15 +354,7 @@ audit cost about a second; the suite's time goes to them)."""
 
 @pytest.mark.parametrize("family", list(FOUND_DRIFTS))
 def test_each_found_drift_fails_its_checks_naming_its_resource(estate, family):
-    drifts = FOUND_DRIFTS[family]
-    applied = [(name, drift(estate), expected) for name, drift, expected in drifts]
-    failed = failing(audit(estate, other_regions=NEAR_REGIONS))
-    assert set(failed) == {c for _, _, expected in drifts for c in expected}
-    for name, resource, expected in applied:
-        for check_id in expected:
-            assert any(resource in arn for resources in failed[check_id] for arn in resources), (
-                f"{name}: {check_id} does not name {resource}: {failed[check_id]}"
-            )
+    assert_drifts_fail_exactly(estate, FOUND_DRIFTS[family])
 
 
 # --------------------------------------------------------------------------- already caught, on one estate

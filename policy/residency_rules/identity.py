@@ -248,6 +248,16 @@ def _org_attachment(res: Any, index: StackIndex) -> Iterator[str]:
 IAM_POLICY = "aws:iam/policy:Policy"
 
 
+def _allow_statements(document: Any) -> list[dict] | None:
+    """The Allow statements of a policy document; None when it is unknown or not a readable document."""
+    doc = decode_json(document)
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
+        return None
+    return [s for s in statements if s.get("Effect") == "Allow"]
+
+
 def _assumable_by_people(trust: Any) -> bool:
     """Whether a trust policy lets anything but AWS services assume the role (unknown or unreadable: yes).
 
@@ -255,22 +265,13 @@ def _assumable_by_people(trust: Any) -> bool:
     delivery) as the role; an ``AWS`` or ``Federated`` principal, ``"*"`` or ``NotPrincipal`` is
     somebody's session.
     """
-    doc = decode_json(trust)
-    if not isinstance(doc, dict):
+    allows = _allow_statements(trust)
+    if allows is None:
         return True
-    statements = doc.get("Statement")
-    statements = [statements] if isinstance(statements, dict) else statements
-    if not isinstance(statements, list):
-        return True
-    for statement in statements:
-        if not isinstance(statement, dict):
-            return True
-        if statement.get("Effect") != "Allow":
-            continue
-        principal = statement.get("Principal")
-        if "NotPrincipal" in statement or not isinstance(principal, dict) or set(principal) - {"Service"}:
-            return True
-    return False
+    return any(
+        "NotPrincipal" in s or not isinstance(s.get("Principal"), dict) or set(s["Principal"]) - {"Service"}
+        for s in allows
+    )
 
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -282,22 +283,13 @@ delivery's writes): scoped by AWS to that service's work, unlike AdministratorAc
 
 def _allows_everything(document: Any) -> bool:
     """An Allow of every action (``"*"``) or of all but some (``NotAction``): unknown or unreadable counts."""
-    doc = decode_json(document)
-    if not isinstance(doc, dict):
+    allows = _allow_statements(document)
+    if allows is None:
         return True
-    statements = doc.get("Statement")
-    statements = [statements] if isinstance(statements, dict) else statements
-    if not isinstance(statements, list):
-        return True
-    for statement in statements:
-        if not isinstance(statement, dict):
-            return True
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action")
-        if "NotAction" in statement or "*" in (actions if isinstance(actions, list) else [actions]):
-            return True
-    return False
+    return any(
+        "NotAction" in s or "*" in (s.get("Action") if isinstance(s.get("Action"), list) else [s.get("Action")])
+        for s in allows
+    )
 
 
 def _unconfined_grants(res: Any, index: StackIndex) -> list[str]:
