@@ -546,7 +546,40 @@ def _evaluate(run: ProgramRun, policy_config: dict | None) -> list[Violation]:
                 )
     finally:
         pack_exceptions.SUPPRESSED.reset(token)
+    violations.extend(_remote_components(run, {p.name: p for p in resource_policies}, effective))
     return violations
+
+
+REMOTE_COMPONENT_MESSAGE = (
+    "{type} is a remote component: its package's provider plugin builds its child resources (gateways, "
+    "roles, buckets, ...), which cannot run offline, so no rule of the pack has seen what it creates. Write "
+    "the pulumi-aws resources it would create in the program instead, or check the stack with the real engine "
+    "(pulumi preview --policy-pack policy), where its children are registered and checked"
+)
+"""Offline only: under ``pulumi preview`` the engine runs the plugin and the pack sees every child."""
+
+
+def _remote_components(run: ProgramRun, policies: dict, effective: Any) -> list[Violation]:
+    """``reviewed-types`` fails closed on each remote component: what it builds is unknown offline."""
+    from residency_rules import names
+
+    policy = policies.get(names.REVIEWED_TYPES)
+    if policy is None:
+        return []
+    return [
+        Violation(
+            policy=policy.name,
+            enforcement=effective(policy).value,
+            urn=rec.urn,
+            type=rec.type,
+            name=rec.name,
+            message=REMOTE_COMPONENT_MESSAGE.format(type=rec.type),
+            file=rec.source_file,
+            line=rec.source_line,
+        )
+        for rec in run.resources
+        if rec.remote
+    ]
 
 
 def check_stack(

@@ -277,6 +277,17 @@ def test_a_remote_component_is_recorded_and_its_unseen_children_noted(tmp_path):
     assert any(
         n.startswith("1 remote component (acme:ec2:Vpc 'net'):") and "no policy checked them" in n for n in run.notes
     )
+    # Offline the pack cannot see what the component builds: reviewed-types fails it closed, at its line.
+    from enclave.check import evaluate, read_policy_config
+    from enclave.harness import PROJECT_DIR
+
+    config = read_policy_config(PROJECT_DIR / "policy/config/dublin.json")
+    on_component = [v for v in evaluate(run, config) if v.type == "acme:ec2:Vpc"]
+    assert [(v.policy, v.enforcement, v.name, v.file, v.line) for v in on_component] == [
+        ("reviewed-types", "mandatory", "net", "__main__.py", 8)
+    ]
+    assert on_component[0].message.startswith("acme:ec2:Vpc is a remote component: ")
+    assert "pulumi preview --policy-pack policy" in on_component[0].message
 
 
 def test_a_signal_handler_installed_at_top_level_does_not_stop_the_program(tmp_path):
