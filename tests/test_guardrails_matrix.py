@@ -486,10 +486,11 @@ def test_the_auditor_inventories_every_region_and_nothing_more(cfg):
 
 def test_the_audit_is_denied_none_of_its_calls():
     """Every call of `enclave audit` in the site's region, and its inventory in every other, passes the SCPs."""
-    from enclave.audit import checks, regions
-    from guardrails.service_control import AUDIT_INVENTORY_ACTIONS
+    from enclave.audit import checks, regions, sharing
+    from guardrails.service_control import AUDIT_INVENTORY_ACTIONS, AUDIT_SHARING_READS
 
     assert set(AUDIT_INVENTORY_ACTIONS) == set(regions.PERMISSIONS), "keep the guardrails' list the audit's"
+    assert set(AUDIT_SHARING_READS) == set(sharing.SHARE_PERMISSIONS), "keep the guardrails' list the audit's"
     cfg = site_config_from_mapping(read_site_stack_values("dublin"))
     auditor = cfg.role_arn("auditor")
     from components.security_gates import PERIMETER_PROBE_ACTION

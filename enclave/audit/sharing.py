@@ -45,13 +45,14 @@ CHECKS = register(
     ),
 )
 
+SHARE_PERMISSIONS = ("ram:GetResourceShareAssociations", "ram:GetResourceShares")
+"""Resource Access Manager's listings: the one service the guardrails deny that the audit still reads."""
 PERMISSIONS = (
     "ec2:DescribeImageAttribute",
     "ec2:DescribeImages",
     "ec2:DescribeSnapshotAttribute",
     "ec2:DescribeSnapshots",
-    "ram:GetResourceShareAssociations",
-    "ram:GetResourceShares",
+    *SHARE_PERMISSIONS,
 )
 
 
@@ -161,7 +162,7 @@ def run_shares(audit: Audit) -> None:
             [audit.scope()],
             f"not readable: a service control policy denies {exc.action} (the guardrails deny Resource Access "
             "Manager, so no new share can be made; one made before they were attached would not be seen)",
-            scp_exemption_fix(audit, list(PERMISSIONS[-2:])),
+            scp_exemption_fix(audit, list(SHARE_PERMISSIONS)),
         )
         return
     for share, resources, principals in described:

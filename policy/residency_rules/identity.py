@@ -296,21 +296,21 @@ def _unconfined_grants(res: Any, index: StackIndex) -> list[str]:
     """What a role is given that the pack cannot bound: managed policies it cannot read, Allow-everything."""
     found = []
     attachments = index.referrers(res, ROLE_POLICY_ATTACHMENT, "role")
-    managed = [(a, get(a.props, "policyArn")) for a in attachments]
-    managed += [(None, arn) for arn in items(get(res.props, "managedPolicyArns"))]
-    for attachment, arn in managed:
-        program = index.refs(attachment, "policyArn", IAM_POLICY) if attachment is not None else []
-        if not program and isinstance(arn, str) and arn in index.by_ref:
-            program = [index.by_ref[arn]] if index.by_ref[arn].resource_type == IAM_POLICY else []
+    # (the program's policies it names, the ARN): an attachment by reference or ARN, the role's list by ARN.
+    managed = [(index.refs(a, "policyArn", IAM_POLICY), get(a.props, "policyArn")) for a in attachments]
+    for arn in items(get(res.props, "managedPolicyArns")):
+        named = index.by_ref.get(arn) if isinstance(arn, str) else None
+        managed.append(([named] if named is not None and named.resource_type == IAM_POLICY else [], arn))
+    for program, arn in managed:
         if program:
             if any(_allows_everything(get(p.props, "policy")) for p in program):
                 found.append(f"policy {program[0].name!r} allows every action")
-        elif not (isinstance(arn, str) and not is_unknown(arn) and arn.startswith(AWS_SERVICE_ROLE_POLICIES)):
-            found.append(
-                f"managed policy {arn!r}, which the pack cannot read"
-                if not is_unknown(arn)
-                else "a managed policy unknown offline"
-            )
+        elif isinstance(arn, str) and not is_unknown(arn) and arn.startswith(AWS_SERVICE_ROLE_POLICIES):
+            continue
+        elif is_unknown(arn):
+            found.append("a managed policy unknown offline")
+        else:
+            found.append(f"managed policy {arn!r}, which the pack cannot read")
     inline = [get(i, "policy") for i in items(get(res.props, "inlinePolicies"))]
     inline += [get(r.props, "policy") for r in index.referrers(res, ROLE_POLICY, "role")]
     if any(_allows_everything(document) for document in inline):
